@@ -1,0 +1,140 @@
+"""`gbench`: the one command line of gan-bench (the stages dvc.yaml calls, plus `list`).
+
+Imports are lazy: each DVC stage is a process, and torch/torchvision/clean-fid cost seconds to import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from bench import registry
+    from bench.losses import LOSSES
+
+    print("Variants:")
+    for v in registry.all_variants():
+        r = v.recipe
+        print(f"  {v.name:<12} [{v.family}] {v.paper}")
+        print(f"  {'':<12} data: {', '.join(v.data_kinds)}; loss {r.loss}; Adam lr G {r.lr_g:g} / D {r.lr_d:g}, "
+              f"betas {r.betas}; n_critic {r.n_critic}; batch {r.batch}; EMA {r.ema_beta or 'no'}")
+    print("Losses:")
+    for loss in LOSSES.values():
+        print(f"  {loss.name:<12} {loss.paper}")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from bench.datasets import prepare
+
+    print(f"prepared {args.dataset} in {prepare(args.dataset, args.root)}")
+    return 0
+
+
+def _cmd_download_fmnist(args: argparse.Namespace) -> int:
+    from bench.datasets import download_fmnist
+
+    folder = download_fmnist(Path(args.dest))
+    print(f"downloaded to {folder}; now: export GBENCH_FMNIST_DIR={folder}")
+    return 0
+
+
+def _cmd_reference(args: argparse.Namespace) -> int:
+    from bench.reference import build_reference
+
+    print(f"reference features in {build_reference(args.dataset, args.root)}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from bench.config import RunId
+    from bench.train import train
+
+    print(f"trained into {train(RunId.parse(args.run), args.root, args.device)}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from bench.config import RunId
+    from bench.evaluate import evaluate
+    from bench.io import read_json
+
+    out = evaluate(RunId.parse(args.run), args.root, args.device)
+    metrics = read_json(out / "metrics.json")["metrics"]
+    print(" ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, int | float)))
+    return 0
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> int:
+    from bench.aggregate import aggregate
+
+    print(f"tables in {aggregate(args.root)}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import render
+
+    print(f"report: {render(args.root)}")
+    return 0
+
+
+def _cmd_pipelines(args: argparse.Namespace) -> int:
+    from bench.pipelines import write_all
+
+    changed = write_all(args.root, check=args.check)
+    if args.check:
+        if changed:
+            print("stale generated pipelines (run `gbench pipelines`): " + ", ".join(map(str, changed)))
+            return 1
+        print("generated pipelines are up to date")
+        return 0
+    print("wrote: " + (", ".join(map(str, changed)) if changed else "nothing (up to date)"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every registered variant and loss, with its paper").set_defaults(fn=_cmd_list)
+    p = sub.add_parser("prepare", help="prepare stage: dataset -> results/data/<dataset>")
+    p.add_argument("dataset")
+    p.set_defaults(fn=_cmd_prepare)
+    p = sub.add_parser("download-fmnist", help="fetch Fashion-MNIST with torchvision (needs internet)")
+    p.add_argument("dest")
+    p.set_defaults(fn=_cmd_download_fmnist)
+    p = sub.add_parser("reference", help="reference stage: backbone features of the eval split")
+    p.add_argument("dataset")
+    p.set_defaults(fn=_cmd_reference)
+    for name, fn, text in (("train", _cmd_train, "train stage: one run"),
+                           ("evaluate", _cmd_evaluate, "evaluate stage: one run")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("run", help="study/dataset/variant/sN")
+        p.add_argument("--device", default=None, help="auto (default from params.yaml), cpu, cuda, ...")
+        p.set_defaults(fn=fn)
+    sub.add_parser("aggregate", help="aggregate stage: results tables").set_defaults(fn=_cmd_aggregate)
+    sub.add_parser("report", help="report stage: reports/index.html").set_defaults(fn=_cmd_report)
+    p = sub.add_parser("pipelines", help="write the dvc.yaml files from the studies in pipelines/")
+    p.add_argument("--check", action="store_true", help="only report whether they are up to date")
+    p.set_defaults(fn=_cmd_pipelines)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bench.config import ConfigError
+    from bench.datasets import DatasetError
+    from bench.registry import RegistryError
+
+    try:
+        return args.fn(args)
+    except (ConfigError, DatasetError, RegistryError, FileNotFoundError) as exc:
+        print(f"gbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

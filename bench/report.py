@@ -1,0 +1,124 @@
+"""The report stage: results tables + sample grids + curves -> reports/index.html (static, offline).
+
+Everything the page needs is inside it: images as data URIs, plots as inline SVG, a few lines of
+inline JavaScript for sorting. Every string that comes from a user (variant names, papers, specs)
+goes through jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bench import registry
+from bench.io import read_json, write_text
+from bench.published import PUBLISHED_MODES
+
+IMAGE_METRICS = [("fid", "FID", 1.0), ("kid", "KID ×10³", 1e3)]
+POINT_METRICS = [("modes_covered", "modes", 1.0), ("high_quality", "high quality %", 100.0),
+                 ("reverse_kl", "reverse KL", 1.0)]
+
+
+def _fmt(value: float, scale: float = 1.0, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * scale:.{digits}f}"
+
+
+def _cell(row: pd.Series, metric: str, scale: float) -> dict:
+    mean = row.get(f"{metric}_mean")
+    return {
+        "sort": None if mean is None or math.isnan(mean) else mean * scale,
+        "mean": _fmt(mean, scale), "std": _fmt(row.get(f"{metric}_std"), scale),
+        "ci": f"[{_fmt(row.get(f'{metric}_ci_low'), scale)}, {_fmt(row.get(f'{metric}_ci_high'), scale)}]",
+        "rank": None if pd.isna(row.get(f"{metric}_rank")) else int(row.get(f"{metric}_rank")),
+    }
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _curve_svg(curves: dict[str, list[dict]], signal: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = "fd_pix8" if signal == "fd_pix8" else "modes_covered"
+    label = "pixel FD (8×8, train split)" if key == "fd_pix8" else "modes covered"
+    fig, ax = plt.subplots(figsize=(5, 2.6), dpi=100)
+    for name, points in sorted(curves.items()):
+        ax.plot([p["kimg"] for p in points], [p[key] for p in points], label=name, linewidth=1)
+    ax.set_xlabel("kimg")
+    ax.set_ylabel(label)
+    if key == "fd_pix8":
+        ax.set_yscale("log")
+    ax.legend(fontsize=6, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def build_context(root: Path) -> dict:
+    tables = root / "results" / "tables"
+    summary = pd.DataFrame(read_json(tables / "summary.json"))
+    runs = pd.DataFrame(read_json(tables / "runs.json"))
+    specs = read_json(tables / "specs.json")
+    papers = {v.name: v.paper for v in registry.all_variants()}
+    sections = []
+    for (study, dataset), block in summary.groupby(["study", "dataset"], sort=True):
+        spec = specs[f"{study}/{dataset}"]
+        is_images = spec.get("backbone") != "points"
+        metrics = IMAGE_METRICS if is_images else POINT_METRICS
+        rows = []
+        for _, row in block.sort_values(f"{metrics[0][0]}_mean", ascending=is_images).iterrows():
+            rows.append({
+                "variant": row["variant"], "paper": papers.get(row["variant"], "(not registered)"),
+                "cells": [_cell(row, m, s) for m, _, s in metrics],
+                "n_seeds": int(row["n_seeds"]), "wall_s": _fmt(row["wall_s_mean"], digits=0),
+                "kimg": _fmt(row["kimg_mean"], digits=1),
+                "gflops": _fmt(row["flops_total_mean"], 1e-9, digits=0),
+            })
+        block_runs = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
+        grids, curves, signal = [], {}, None
+        for _, run in block_runs.iterrows():
+            grids.append({"run": run["run"], "variant": run["variant"], "seed": int(run["seed"]),
+                          "src": _data_uri(root / run["samples"])})
+            curve = read_json(root / run["curve"])
+            signal = curve["signal"]
+            curves[f"{run['variant']} s{int(run['seed'])}"] = curve["points"]
+        sections.append({
+            "study": study, "dataset": dataset, "is_images": is_images, "spec": spec,
+            "spec_text": json.dumps(spec, indent=1, sort_keys=True),
+            "headers": [label for _, label, _ in metrics], "rows": rows, "grids": grids,
+            "curve_svg": _curve_svg(curves, signal) if curves else "",
+            "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
+        })
+    return {"sections": sections, "commit": _git_commit(root),
+            "profile": sections[0]["spec"].get("profile") if sections else "?"}
+
+
+def render(root: Path) -> Path:
+    env = Environment(loader=PackageLoader("bench", "templates"), autoescape=select_autoescape(["html"]))
+    html = env.get_template("index.html").render(**build_context(root))
+    return write_text(root / "reports" / "index.html", html)

@@ -1,0 +1,264 @@
+"""The train stage: a budgeted, seeded, resumable GAN training run.
+
+Budget is counted in images shown to D (kimg) over every D step. Every random stream comes from the
+run seed (weights, data order, latents). A checkpoint with G, D, EMA-G, both optimisers, the RNG
+states and the curve so far is written atomically every `checkpoint_every_kimg`; starting the stage
+again continues from it, and the finished run is bit-identical to an uninterrupted one. Wall-clock
+figures live outside the checkpoint (cost.json), so same seed => same checkpoint bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
+
+from bench import registry
+from bench.config import RunId, load_params, stage_settings
+from bench.datasets import load_prepared, spec
+from bench.io import read_json, stable_hash, write_bytes, write_json
+from bench.losses import get_loss
+from bench.seeding import generator, make_deterministic, resolve_device, stream_seed
+from bench.signals import QualitySignal
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def resolve_run_config(run: RunId, root: Path) -> dict[str, Any]:
+    """Everything that determines a training run; its hash names the run's configuration."""
+    params = load_params(root)
+    variant = registry.get(run.variant)
+    ds = spec(run.dataset)
+    if ds.kind not in variant.data_kinds:
+        raise registry.RegistryError(
+            f"variant {variant.name!r} handles {list(variant.data_kinds)} data, but {run.dataset!r} is "
+            f"{ds.kind!r}; remove it from that dataset in the study file")
+    train = stage_settings(params, run.dataset, "train")
+    config = {
+        "run": str(run),
+        "dataset": run.dataset,
+        "data_shape": list(ds.shape),
+        "data_kind": ds.kind,
+        "seed": run.seed,
+        "profile": params["profile"],
+        "train": train,
+        "variant": variant.describe(),
+    }
+    config["config_hash"] = stable_hash(config)
+    return config
+
+
+def build_models(config: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
+    variant = registry.get(config["variant"]["name"])
+    shape = tuple(config["data_shape"])
+    width = config["train"]["width"]
+    g = variant.generator(shape, variant.z_dim, width=width, **variant.arch)
+    d = variant.discriminator(shape, width=width, **variant.arch)
+    return g, d
+
+
+def _as_training_tensor(data: dict, kind: str) -> torch.Tensor:
+    x = torch.from_numpy(data["train_x"])
+    return x.float() / 127.5 - 1.0 if kind == "images" else x.float()
+
+
+def _count_flops(g: torch.nn.Module, d: torch.nn.Module, real: torch.Tensor, z: torch.Tensor,
+                 loss) -> tuple[int, int]:
+    """FLOPs of one D step and one G step (forward + backward), measured on throwaway copies."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    g, d = copy.deepcopy(g), copy.deepcopy(d)
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            fake = g(z)
+        loss.d_loss(d(real), d(fake)).backward()
+    d_flops = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        loss.g_loss(d(g(z))).backward()
+    return d_flops, counter.get_total_flops()
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
+    """Train one run into results/<run>/train/ (resuming from its checkpoint when one matches)."""
+    make_deterministic()
+    config = resolve_run_config(run, root)
+    params = load_params(root)
+    device = resolve_device(device_name or params.get("device", "auto"))
+    out = run.folder(root) / "train"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", config)
+
+    variant = registry.get(run.variant)
+    recipe = variant.recipe
+    loss = get_loss(recipe.loss)
+    settings = config["train"]
+    data = load_prepared(run.dataset, root)
+    x = _as_training_tensor(data, config["data_kind"])
+
+    torch.manual_seed(stream_seed(run.seed, "weights"))
+    g, d = build_models(config)
+    g, d = g.to(device), d.to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=recipe.lr_g, betas=recipe.betas)
+    opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
+    ema = None
+    if recipe.ema_beta is not None:
+        ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_beta), use_buffers=True)
+    data_rng, latent_rng = generator(run.seed, "data"), generator(run.seed, "latents")
+    signal = QualitySignal(config["data_kind"], x, settings["curve_n"], variant.z_dim,
+                           data.get("modes"), float(data["sigma"]) if "sigma" in data else None)
+
+    batch, budget = recipe.batch, int(round(settings["kimg"] * 1000))
+    curve_every = max(1, int(round(settings["curve_every_kimg"] * 1000)))
+    ckpt_every = max(1, int(round(settings["checkpoint_every_kimg"] * 1000)))
+    state: dict[str, Any] = {"step": 0, "images": 0, "curve": [], "next_curve": curve_every,
+                             "next_ckpt": ckpt_every}
+    progress_path = out / "progress.json"
+    wall_before = 0.0
+    ckpt_path = out / CHECKPOINT
+    if ckpt_path.exists():
+        saved = load_checkpoint(ckpt_path)
+        if saved.get("config_hash") == config["config_hash"]:
+            g.load_state_dict(saved["G"])
+            d.load_state_dict(saved["D"])
+            opt_g.load_state_dict(saved["opt_G"])
+            opt_d.load_state_dict(saved["opt_D"])
+            if ema is not None:
+                ema.load_state_dict(saved["ema_G"])
+            data_rng.set_state(saved["rng"]["data"])
+            latent_rng.set_state(saved["rng"]["latents"])
+            torch.set_rng_state(saved["rng"]["torch"])
+            state = saved["state"]
+            if progress_path.exists():
+                wall_before = read_json(progress_path).get("wall_s", 0.0)
+            print(f"resuming {run} at {state['images'] / 1000:.2f} kimg", file=sys.stderr)
+        else:
+            print(f"{ckpt_path} belongs to another configuration; starting {run} afresh", file=sys.stderr)
+
+    eval_g = ema.module if ema is not None else g
+
+    def checkpoint() -> None:
+        _save_checkpoint(ckpt_path, {
+            "config_hash": config["config_hash"],
+            "G": g.state_dict(), "D": d.state_dict(),
+            "ema_G": ema.state_dict() if ema is not None else None,
+            "opt_G": opt_g.state_dict(), "opt_D": opt_d.state_dict(),
+            "rng": {"data": data_rng.get_state(), "latents": latent_rng.get_state(),
+                    "torch": torch.get_rng_state()},
+            "state": state,
+            "finished": state["images"] >= budget,
+        })
+        write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,
+                                   "kimg": state["images"] / 1000})
+
+    started = time.perf_counter()
+    if not state["curve"]:
+        state["curve"].append({"kimg": 0.0, "step": 0, **signal(eval_g, device)})
+
+    flops_d, flops_g = _count_flops(
+        g, d, x[:batch].to(device), torch.zeros(batch, variant.z_dim, device=device), loss)
+    bar = tqdm(total=budget, initial=state["images"], unit="kimg", unit_scale=1e-3, desc=str(run),
+               bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
+               mininterval=2.0, file=sys.stderr)
+    losses = {"loss_d": float("nan"), "loss_g": float("nan")}
+    while state["images"] < budget:
+        d.requires_grad_(True)
+        for _ in range(recipe.n_critic):
+            idx = torch.randint(x.shape[0], (batch,), generator=data_rng)
+            real = x[idx].to(device)
+            z = torch.randn(batch, variant.z_dim, generator=latent_rng).to(device)
+            with torch.no_grad():
+                fake = g(z)
+            loss_d = loss.d_loss(d(real), d(fake))
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            state["images"] += batch
+        d.requires_grad_(False)
+        z = torch.randn(batch, variant.z_dim, generator=latent_rng).to(device)
+        loss_g = loss.g_loss(d(g(z)))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        if ema is not None:
+            ema.update_parameters(g)
+        state["step"] += 1
+        losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        bar.update(batch * recipe.n_critic)
+        bar.set_postfix(losses, refresh=False)
+        done = state["images"] >= budget
+        if state["images"] >= state["next_curve"] or done:
+            state["curve"].append({"kimg": state["images"] / 1000, "step": state["step"], **losses,
+                                   **signal(eval_g, device)})
+            while state["next_curve"] <= state["images"]:
+                state["next_curve"] += curve_every
+        if state["images"] >= state["next_ckpt"] or done:
+            checkpoint()
+            while state["next_ckpt"] <= state["images"]:
+                state["next_ckpt"] += ckpt_every
+    bar.close()
+    if not ckpt_path.exists() or state["step"] == 0:
+        checkpoint()
+    wall = read_json(progress_path)["wall_s"]
+
+    write_json(out / "curve.json", {
+        "run": str(run), "signal": signal.name(), "signal_split": "train",
+        "points": state["curve"],
+    })
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_cuda_mb = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
+    write_json(out / "cost.json", {
+        "run": str(run),
+        "config_hash": config["config_hash"],
+        "kimg": state["images"] / 1000,
+        "steps": state["step"],
+        "wall_s": wall,
+        "img_per_s": state["images"] / wall if wall > 0 else None,
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+        or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "peak_rss_mb": peak_rss_mb,
+        "peak_cuda_mb": peak_cuda_mb,
+        "flops_per_d_step": flops_d,
+        "flops_per_g_step": flops_g,
+        "flops_total": state["step"] * (recipe.n_critic * flops_d + flops_g),
+        "torch": torch.__version__,
+    })
+    return out
+
+
+def load_generator(train_dir: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The generator a finished run reports: EMA-G where the recipe keeps one, else G (eval mode)."""
+    config = read_json(train_dir / "config.json")
+    saved = load_checkpoint(train_dir / CHECKPOINT)
+    if saved.get("config_hash") != config["config_hash"] or not saved.get("finished"):
+        raise RuntimeError(f"{train_dir} holds no finished checkpoint for its config; re-run the train "
+                           "stage (`dvc repro`)")
+    g, _ = build_models(config)
+    if saved["ema_G"] is not None:
+        ema = AveragedModel(g, use_buffers=True)
+        ema.load_state_dict(saved["ema_G"])
+        g = ema.module
+    else:
+        g.load_state_dict(saved["G"])
+    return g.eval(), config
+
