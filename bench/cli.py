@@ -130,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench.registry import RegistryError
 
     try:
+        if (args.root / "params.yaml").is_file():
+            from bench import registry
+            from bench.config import load_params
+
+            registry.load_plugins(load_params(args.root).get("plugins") or [], args.root)
         return args.fn(args)
     except (ConfigError, DatasetError, RegistryError, FileNotFoundError) as exc:
         print(f"gbench {args.command}: error: {exc}", file=sys.stderr)

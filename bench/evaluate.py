@@ -44,8 +44,8 @@ def quantize(images: torch.Tensor) -> np.ndarray:
 
 
 def save_grid(path: Path, images: np.ndarray, nrow: int = 8) -> None:
-    from torchvision.utils import make_grid
     from PIL import Image
+    from torchvision.utils import make_grid
 
     grid = make_grid(torch.from_numpy(images[: nrow * nrow]), nrow=nrow, padding=1, pad_value=255)
     array = grid.permute(1, 2, 0).numpy()

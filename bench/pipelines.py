@@ -103,7 +103,8 @@ def render_all(root: Path) -> dict[Path, str]:
     files = {root / "dvc.yaml": root_pipeline(studies)}
     for dataset in datasets:
         files[root / "pipelines" / dataset / "dvc.yaml"] = dataset_pipeline(dataset, studies, root)
-    return {path: HEADER + yaml.dump(body, Dumper=_NoAliasDumper, sort_keys=False, width=110) for path, body in files.items()}
+    return {path: HEADER + yaml.dump(body, Dumper=_NoAliasDumper, sort_keys=False, width=110)
+            for path, body in files.items()}
 
 
 def write_all(root: Path, check: bool = False) -> list[Path]:

@@ -90,23 +90,13 @@ def register(variant: Variant) -> Variant:
     return variant
 
 
-def _plugin_paths() -> list[str]:
-    paths = [p for p in os.environ.get("GBENCH_PLUGINS", "").split(os.pathsep) if p]
-    params_file = Path("params.yaml")
-    if params_file.exists():
-        import yaml
-
-        params = yaml.safe_load(params_file.read_text()) or {}
-        paths.extend(params.get("plugins") or [])
-    return paths
-
-
-def load_plugin(path: str) -> None:
-    """Import a user's variant module from a file path or a dotted module name."""
+def load_plugin(path: str, root: Path | None = None) -> None:
+    """Import a user's variant module from a file path (relative to `root`) or a dotted module name."""
     if path.endswith(".py"):
-        file = Path(path)
+        file = Path(path) if root is None else Path(root) / path
         if not file.is_file():
-            raise RegistryError(f"plugin file {path} does not exist; fix `plugins:` in params.yaml")
+            raise RegistryError(f"plugin file {file} does not exist; fix `plugins:` in params.yaml "
+                                "or GBENCH_PLUGINS")
         name = f"gbench_plugin_{file.stem}"
         if name in sys.modules:
             return
@@ -125,8 +115,16 @@ def _load_all() -> None:
         return
     _LOADED = True
     importlib.import_module("models")
-    for path in _plugin_paths():
-        load_plugin(path)
+    for path in os.environ.get("GBENCH_PLUGINS", "").split(os.pathsep):
+        if path:
+            load_plugin(path)
+
+
+def load_plugins(paths: list[str], root: Path) -> None:
+    """Load the plugins listed in params.yaml (`plugins:`), paths relative to the repository root."""
+    _load_all()
+    for path in paths:
+        load_plugin(path, root)
 
 
 def get(name: str) -> Variant:

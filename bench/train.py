@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import platform
 import resource
 import sys
@@ -146,7 +147,7 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
             data_rng.set_state(saved["rng"]["data"])
             latent_rng.set_state(saved["rng"]["latents"])
             torch.set_rng_state(saved["rng"]["torch"])
-            state = saved["state"]
+            state = json.loads(saved["state"])
             if progress_path.exists():
                 wall_before = read_json(progress_path).get("wall_s", 0.0)
             print(f"resuming {run} at {state['images'] / 1000:.2f} kimg", file=sys.stderr)
@@ -163,7 +164,9 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
             "opt_G": opt_g.state_dict(), "opt_D": opt_d.state_dict(),
             "rng": {"data": data_rng.get_state(), "latents": latent_rng.get_state(),
                     "torch": torch.get_rng_state()},
-            "state": state,
+            # As JSON text: pickling the live dict would memoise shared strings differently after a
+            # resume, and the same content must give the same bytes.
+            "state": json.dumps(state, sort_keys=True),
             "finished": state["images"] >= budget,
         })
         write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,

@@ -1,0 +1,110 @@
+"""Training: same seed => identical bytes; SIGKILL + restart => the uninterrupted run's result."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from bench.config import RunId
+from bench.io import read_json
+from bench.train import CHECKPOINT, load_checkpoint, load_generator, train
+from tests.conftest import REPO, write_params
+
+
+def outputs(root, run):
+    folder = run.folder(root) / "train"
+    return (folder / CHECKPOINT).read_bytes(), read_json(folder / "curve.json")
+
+
+@pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/ring8/mlp-gan/s1"])
+def test_same_seed_gives_identical_checkpoint_bytes_and_curve(bench_root, tmp_path_factory, run_id):
+    run = RunId.parse(run_id)
+    other = tmp_path_factory.mktemp("again")
+    (other / "results").symlink_to(bench_root / "results", target_is_directory=True)
+    write_params(other)
+    train(run, bench_root)
+    first = outputs(bench_root, run)
+    (run.folder(bench_root) / "train" / CHECKPOINT).unlink()
+    train(run, bench_root)
+    assert outputs(bench_root, run) == first
+    different_seed = RunId(run.study, run.dataset, run.variant, run.seed + 1)
+    train(different_seed, bench_root)
+    assert outputs(bench_root, different_seed)[0] != first[0]
+
+
+def test_curve_logs_losses_and_signal_from_kimg_zero(bench_root):
+    run = RunId.parse("t/fmnist32/dcgan/s0")
+    train(run, bench_root)
+    curve = read_json(run.folder(bench_root) / "train" / "curve.json")
+    assert curve["signal"] == "fd_pix8" and curve["signal_split"] == "train"
+    assert curve["points"][0]["kimg"] == 0 and curve["points"][-1]["kimg"] >= 0.256
+    assert all("loss_d" in p and p["fd_pix8"] > 0 for p in curve["points"][1:])
+    cost = read_json(run.folder(bench_root) / "train" / "cost.json")
+    assert cost["kimg"] >= 0.256 and cost["wall_s"] > 0 and cost["flops_total"] > 0 and cost["device"] == "cpu"
+
+
+def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_factory):
+    budget = {"ring8": {"train": {"kimg": 12, "checkpoint_every_kimg": 2, "curve_every_kimg": 4,
+                                  "width": 0.25}}}
+    write_params(bench_root, **budget)
+    run = RunId.parse("t/ring8/mlp-gan/s0")
+    reference_root = tmp_path_factory.mktemp("uninterrupted")
+    (reference_root / "results").mkdir()
+    (reference_root / "results" / "data").symlink_to(bench_root / "results" / "data")
+    write_params(reference_root, **budget)
+    train(run, reference_root)
+
+    ckpt = run.folder(bench_root) / "train" / CHECKPOINT
+    command = [sys.executable, "-m", "bench.cli", "--root", str(bench_root), "train", str(run)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = load_checkpoint(ckpt)
+    assert not killed_at["finished"] and 0 < json.loads(killed_at["state"])["images"] < 12_000
+
+    train(run, bench_root)  # picks up the checkpoint
+    assert outputs(bench_root, run) == outputs(reference_root, run)
+
+
+def test_checkpoint_of_another_config_is_not_resumed(bench_root, capsys):
+    run = RunId.parse("t/ring8/mlp-gan/s0")
+    train(run, bench_root)
+    write_params(bench_root, ring8={"train": {"kimg": 1}})
+    train(run, bench_root)
+    assert "belongs to another configuration" in capsys.readouterr().err
+    assert read_json(run.folder(bench_root) / "train" / "cost.json")["kimg"] == 1.0
+
+
+EMA_PLUGIN = '''
+from bench.registry import Recipe, Variant, register
+from models.mlp_gan import MLPDiscriminator, MLPGenerator
+
+register(Variant(name="mlp-gan-ema", family="test", paper="test", generator=MLPGenerator,
+                 discriminator=MLPDiscriminator, z_dim=2, data_kinds=("points",),
+                 recipe=Recipe(lr_g=1e-3, lr_d=1e-3, batch=100, ema_beta=0.9)))
+'''
+
+
+def test_ema_generator_is_what_gets_evaluated(bench_root):
+    from bench import registry
+
+    (bench_root / "ema_plugin.py").write_text(EMA_PLUGIN)
+    registry.load_plugins(["ema_plugin.py"], bench_root)
+    run = RunId.parse("t/ring8/mlp-gan-ema/s0")
+    train(run, bench_root)
+    saved = load_checkpoint(run.folder(bench_root) / "train" / CHECKPOINT)
+    g, _ = load_generator(run.folder(bench_root) / "train")
+    ema_weight = saved["ema_G"]["module.net.0.weight"]
+    torch.testing.assert_close(g.net[0].weight, ema_weight)
+    assert not torch.equal(ema_weight, saved["G"]["net.0.weight"])
+    assert not g.training
