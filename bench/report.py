@@ -65,7 +65,7 @@ def _curve_svg(curves: dict[str, list[dict]], signal: str) -> str:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    fig.savefig(buffer, format="svg", metadata={"Date": None})  # no timestamp: same results, same page
     plt.close(fig)
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]

@@ -1,0 +1,39 @@
+# gan-bench: the two commands of the README are `make repro` and `make test`.
+# Both install everything first (system package, virtual environment in .venv, Python packages).
+SHELL := /bin/bash
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install system-deps repro test lint bench-stages clean-results
+
+install: system-deps $(STAMP)
+
+# Fashion-MNIST comes from Debian's `dataset-fashion-mnist` (no download at run time).
+system-deps:
+	@if dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+		echo "NOTE: Fashion-MNIST is not installed. Run 'sudo apt-get install dataset-fashion-mnist', or"; \
+		echo "      'gbench download-fmnist DIR' on a machine with internet and export GBENCH_FMNIST_DIR."; \
+	fi
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+repro: install
+	dvc repro
+
+test: install
+	pytest
+
+lint: install
+	ruff check .
+
+# Time per stage type of a full `dvc repro` from scratch (see tests/benchmarks/stage_times.py).
+bench-stages: install
+	python tests/benchmarks/stage_times.py

@@ -1,0 +1,83 @@
+"""The pipeline as a user runs it: `dvc repro` on a copy of the repository, smoke profile."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from bench.pipelines import write_all
+from tests.conftest import REPO
+
+
+def test_committed_pipelines_match_the_studies():
+    assert write_all(REPO, check=True) == [], "run `gbench pipelines` and commit the dvc.yaml files"
+
+
+def run(cmd, cwd, env):
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def repro_copy(tmp_path_factory):
+    """A clean copy of the tracked files, switched to the smoke profile, after one `dvc repro`."""
+    root = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    for name in files.stdout.split():
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        run(cmd, root, env)
+    output = run(["dvc", "repro"], root, env)
+    return root, env, output
+
+
+def test_dvc_repro_builds_the_leaderboard(repro_copy):
+    root, _, output = repro_copy
+    assert "Running stage 'report'" in output
+    summary = pd.read_csv(root / "results/tables/summary.csv")
+    by_dataset = {row.dataset: row for row in summary.itertuples()}
+    assert set(by_dataset) == {"fmnist32", "ring8", "grid25"}
+    assert all(row.n_seeds == 3 for row in summary.itertuples())
+    assert by_dataset["fmnist32"].variant == "dcgan" and by_dataset["fmnist32"].fid_mean > 0
+    assert by_dataset["fmnist32"].fid_ci_low <= by_dataset["fmnist32"].fid_mean <= by_dataset["fmnist32"].fid_ci_high
+    assert by_dataset["ring8"].variant == "mlp-gan" and 0 <= by_dataset["ring8"].modes_covered_mean <= 8
+    html = (root / "reports/index.html").read_text()
+    for text in ("fmnist32", "ring8", "grid25", "N = 32", "7ff4a85c3a63", "PacGAN Table 1", "data:image/png"):
+        assert text in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # the page fetches nothing
+
+
+def test_metrics_carry_the_metric_spec(repro_copy):
+    root, _, _ = repro_copy
+    metrics = yaml.safe_load((root / "results/leaderboard/fmnist32/dcgan/s0/eval/metrics.json").read_text())
+    spec = metrics["spec"]
+    assert spec["weights_sha256"].startswith("7ff4a85c") and spec["n_gen"] == 32
+    assert spec["reference"] == {"dataset": "fmnist32", "split": "eval", "n_ref": 48}
+    assert spec["kid"]["subsets"] == 100 and len(spec["config_hash"]) == 12
+    assert "clean" in spec["resize"] and "clean-fid" in spec["libraries"]
+
+
+def test_noop_repro_runs_nothing_and_one_family_change_reruns_only_its_runs(repro_copy):
+    root, env, _ = repro_copy
+    assert "Running stage" not in run(["dvc", "repro"], root, env)
+    with open(root / "models/mlp_gan.py", "a") as handle:
+        handle.write("\n# an edit to the mlp-gan family\n")
+    status = run(["dvc", "status"], root, env)
+    changed = {line.split(":", 1)[1].rstrip(":") for line in status.splitlines()
+               if line.startswith("pipelines/") and "dvc.yaml:" in line}
+    assert changed and all("mlp-gan" in stage for stage in changed)
+    assert any(stage.startswith("train@") for stage in changed)
