@@ -3,7 +3,8 @@
 Budget is counted in images shown to D (kimg) over every D step. Every random stream comes from the
 run seed (weights, data order, latents). A checkpoint with G, D, EMA-G, both optimisers, the RNG
 states and the curve so far is written atomically every `checkpoint_every_kimg`; starting the stage
-again continues from it, and the finished run is bit-identical to an uninterrupted one. Wall-clock
+again continues from it (unless it is finished: then DVC re-runs the stage because its code or inputs
+changed, and it trains anew), and the finished run is bit-identical to an uninterrupted one. Wall-clock
 figures live outside the checkpoint (cost.json), so same seed => same checkpoint bytes.
 """
 
@@ -137,7 +138,10 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     ckpt_path = out / CHECKPOINT
     if ckpt_path.exists():
         saved = load_checkpoint(ckpt_path)
-        if saved.get("config_hash") == config["config_hash"]:
+        if saved.get("finished"):
+            # DVC only re-runs a finished stage when its code or inputs changed: train again.
+            print(f"{ckpt_path} is a finished run; training {run} again from scratch", file=sys.stderr)
+        elif saved.get("config_hash") == config["config_hash"]:
             g.load_state_dict(saved["G"])
             d.load_state_dict(saved["D"])
             opt_g.load_state_dict(saved["opt_G"])
@@ -205,7 +209,7 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
             ema.update_parameters(g)
         state["step"] += 1
         losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
-        bar.update(batch * recipe.n_critic)
+        bar.update(min(batch * recipe.n_critic, budget - bar.n))  # tqdm drops its total when n > total
         bar.set_postfix(losses, refresh=False)
         done = state["images"] >= budget
         if state["images"] >= state["next_curve"] or done:
