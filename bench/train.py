@@ -17,6 +17,7 @@ import platform
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,114 +100,148 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+@dataclass
+class _TrainingState:
+    """Everything a checkpoint restores: networks, optimisers, EMA, RNG streams and progress."""
+
+    g: torch.nn.Module
+    d: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    ema: AveragedModel | None
+    data_rng: torch.Generator
+    latent_rng: torch.Generator
+    progress: dict[str, Any]
+
+    def snapshot(self, config_hash: str, finished: bool) -> dict[str, Any]:
+        return {
+            "config_hash": config_hash,
+            "G": self.g.state_dict(), "D": self.d.state_dict(),
+            "ema_G": self.ema.state_dict() if self.ema is not None else None,
+            "opt_G": self.opt_g.state_dict(), "opt_D": self.opt_d.state_dict(),
+            "rng": {"data": self.data_rng.get_state(), "latents": self.latent_rng.get_state(),
+                    "torch": torch.get_rng_state()},
+            # As JSON text: pickling the live dict would memoise shared strings differently after a
+            # resume, and the same content must give the same bytes.
+            "state": json.dumps(self.progress, sort_keys=True),
+            "finished": finished,
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.g.load_state_dict(saved["G"])
+        self.d.load_state_dict(saved["D"])
+        self.opt_g.load_state_dict(saved["opt_G"])
+        self.opt_d.load_state_dict(saved["opt_D"])
+        if self.ema is not None:
+            self.ema.load_state_dict(saved["ema_G"])
+        self.data_rng.set_state(saved["rng"]["data"])
+        self.latent_rng.set_state(saved["rng"]["latents"])
+        torch.set_rng_state(saved["rng"]["torch"])
+        self.progress = json.loads(saved["state"])
+
+
+def _fresh_state(run: RunId, config: dict[str, Any], device: torch.device) -> _TrainingState:
+    recipe = registry.get(run.variant).recipe
+    torch.manual_seed(stream_seed(run.seed, "weights"))
+    g, d = build_models(config)
+    g, d = g.to(device), d.to(device)
+    ema = None
+    if recipe.ema_beta is not None:
+        ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_beta), use_buffers=True)
+    settings = config["train"]
+    return _TrainingState(
+        g=g, d=d, ema=ema,
+        opt_g=torch.optim.Adam(g.parameters(), lr=recipe.lr_g, betas=recipe.betas),
+        opt_d=torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas),
+        data_rng=generator(run.seed, "data"), latent_rng=generator(run.seed, "latents"),
+        progress={"step": 0, "images": 0, "curve": [],
+                  "next_curve": _images(settings["curve_every_kimg"]),
+                  "next_ckpt": _images(settings["checkpoint_every_kimg"])},
+    )
+
+
+def _images(kimg: float) -> int:
+    return max(1, int(round(kimg * 1000)))
+
+
+def _resumable(ckpt_path: Path, config: dict[str, Any], run: RunId) -> dict[str, Any] | None:
+    """The checkpoint to continue from, or None: a finished run is never resumed (DVC only re-runs
+    a finished stage when its code or inputs changed), nor one of another configuration."""
+    if not ckpt_path.exists():
+        return None
+    saved = load_checkpoint(ckpt_path)
+    if saved.get("finished"):
+        print(f"{ckpt_path} is a finished run; training {run} again from scratch", file=sys.stderr)
+        return None
+    if saved.get("config_hash") != config["config_hash"]:
+        print(f"{ckpt_path} belongs to another configuration; starting {run} afresh", file=sys.stderr)
+        return None
+    return saved
+
+
 def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     """Train one run into results/<run>/train/ (resuming from its checkpoint when one matches)."""
     make_deterministic()
     config = resolve_run_config(run, root)
-    params = load_params(root)
-    device = resolve_device(device_name or params.get("device", "auto"))
+    device = resolve_device(device_name or load_params(root).get("device", "auto"))
     out = run.folder(root) / "train"
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config)
 
     variant = registry.get(run.variant)
-    recipe = variant.recipe
-    loss = get_loss(recipe.loss)
-    settings = config["train"]
+    recipe, loss, settings = variant.recipe, get_loss(variant.recipe.loss), config["train"]
     data = load_prepared(run.dataset, root)
     x = _as_training_tensor(data, config["data_kind"])
-
-    torch.manual_seed(stream_seed(run.seed, "weights"))
-    g, d = build_models(config)
-    g, d = g.to(device), d.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=recipe.lr_g, betas=recipe.betas)
-    opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
-    ema = None
-    if recipe.ema_beta is not None:
-        ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_beta), use_buffers=True)
-    data_rng, latent_rng = generator(run.seed, "data"), generator(run.seed, "latents")
     signal = QualitySignal(config["data_kind"], x, settings["curve_n"], variant.z_dim,
                            data.get("modes"), float(data["sigma"]) if "sigma" in data else None)
 
-    batch, budget = recipe.batch, int(round(settings["kimg"] * 1000))
-    curve_every = max(1, int(round(settings["curve_every_kimg"] * 1000)))
-    ckpt_every = max(1, int(round(settings["checkpoint_every_kimg"] * 1000)))
-    state: dict[str, Any] = {"step": 0, "images": 0, "curve": [], "next_curve": curve_every,
-                             "next_ckpt": ckpt_every}
-    progress_path = out / "progress.json"
+    ts = _fresh_state(run, config, device)
+    ckpt_path, progress_path = out / CHECKPOINT, out / "progress.json"
     wall_before = 0.0
-    ckpt_path = out / CHECKPOINT
-    if ckpt_path.exists():
-        saved = load_checkpoint(ckpt_path)
-        if saved.get("finished"):
-            # DVC only re-runs a finished stage when its code or inputs changed: train again.
-            print(f"{ckpt_path} is a finished run; training {run} again from scratch", file=sys.stderr)
-        elif saved.get("config_hash") == config["config_hash"]:
-            g.load_state_dict(saved["G"])
-            d.load_state_dict(saved["D"])
-            opt_g.load_state_dict(saved["opt_G"])
-            opt_d.load_state_dict(saved["opt_D"])
-            if ema is not None:
-                ema.load_state_dict(saved["ema_G"])
-            data_rng.set_state(saved["rng"]["data"])
-            latent_rng.set_state(saved["rng"]["latents"])
-            torch.set_rng_state(saved["rng"]["torch"])
-            state = json.loads(saved["state"])
-            if progress_path.exists():
-                wall_before = read_json(progress_path).get("wall_s", 0.0)
-            print(f"resuming {run} at {state['images'] / 1000:.2f} kimg", file=sys.stderr)
-        else:
-            print(f"{ckpt_path} belongs to another configuration; starting {run} afresh", file=sys.stderr)
-
-    eval_g = ema.module if ema is not None else g
+    saved = _resumable(ckpt_path, config, run)
+    if saved is not None:
+        ts.restore(saved)
+        if progress_path.exists():
+            wall_before = read_json(progress_path).get("wall_s", 0.0)
+        print(f"resuming {run} at {ts.progress['images'] / 1000:.2f} kimg", file=sys.stderr)
+    state, g, d = ts.progress, ts.g, ts.d
+    eval_g = ts.ema.module if ts.ema is not None else g
+    batch, budget = recipe.batch, int(round(settings["kimg"] * 1000))
+    started = time.perf_counter()
 
     def checkpoint() -> None:
-        _save_checkpoint(ckpt_path, {
-            "config_hash": config["config_hash"],
-            "G": g.state_dict(), "D": d.state_dict(),
-            "ema_G": ema.state_dict() if ema is not None else None,
-            "opt_G": opt_g.state_dict(), "opt_D": opt_d.state_dict(),
-            "rng": {"data": data_rng.get_state(), "latents": latent_rng.get_state(),
-                    "torch": torch.get_rng_state()},
-            # As JSON text: pickling the live dict would memoise shared strings differently after a
-            # resume, and the same content must give the same bytes.
-            "state": json.dumps(state, sort_keys=True),
-            "finished": state["images"] >= budget,
-        })
+        _save_checkpoint(ckpt_path, ts.snapshot(config["config_hash"], finished=state["images"] >= budget))
         write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,
                                    "kimg": state["images"] / 1000})
 
-    started = time.perf_counter()
     if not state["curve"]:
         state["curve"].append({"kimg": 0.0, "step": 0, **signal(eval_g, device)})
-
     flops_d, flops_g = _count_flops(
         g, d, x[:batch].to(device), torch.zeros(batch, variant.z_dim, device=device), loss)
     bar = tqdm(total=budget, initial=state["images"], unit="kimg", unit_scale=1e-3, desc=str(run),
                bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
                mininterval=2.0, file=sys.stderr)
-    losses = {"loss_d": float("nan"), "loss_g": float("nan")}
     while state["images"] < budget:
         d.requires_grad_(True)
         for _ in range(recipe.n_critic):
-            idx = torch.randint(x.shape[0], (batch,), generator=data_rng)
+            idx = torch.randint(x.shape[0], (batch,), generator=ts.data_rng)
             real = x[idx].to(device)
-            z = torch.randn(batch, variant.z_dim, generator=latent_rng).to(device)
+            z = torch.randn(batch, variant.z_dim, generator=ts.latent_rng).to(device)
             with torch.no_grad():
                 fake = g(z)
             loss_d = loss.d_loss(d(real), d(fake))
-            opt_d.zero_grad(set_to_none=True)
+            ts.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
-            opt_d.step()
+            ts.opt_d.step()
             state["images"] += batch
         d.requires_grad_(False)
-        z = torch.randn(batch, variant.z_dim, generator=latent_rng).to(device)
+        z = torch.randn(batch, variant.z_dim, generator=ts.latent_rng).to(device)
         loss_g = loss.g_loss(d(g(z)))
-        opt_g.zero_grad(set_to_none=True)
+        ts.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        opt_g.step()
-        if ema is not None:
-            ema.update_parameters(g)
+        ts.opt_g.step()
+        if ts.ema is not None:
+            ts.ema.update_parameters(g)
         state["step"] += 1
         losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
         bar.update(min(batch * recipe.n_critic, budget - bar.n))  # tqdm drops its total when n > total
@@ -216,23 +251,28 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
             state["curve"].append({"kimg": state["images"] / 1000, "step": state["step"], **losses,
                                    **signal(eval_g, device)})
             while state["next_curve"] <= state["images"]:
-                state["next_curve"] += curve_every
+                state["next_curve"] += _images(settings["curve_every_kimg"])
         if state["images"] >= state["next_ckpt"] or done:
             checkpoint()
             while state["next_ckpt"] <= state["images"]:
-                state["next_ckpt"] += ckpt_every
+                state["next_ckpt"] += _images(settings["checkpoint_every_kimg"])
     bar.close()
     if not ckpt_path.exists() or state["step"] == 0:
         checkpoint()
-    wall = read_json(progress_path)["wall_s"]
 
-    write_json(out / "curve.json", {
-        "run": str(run), "signal": signal.name(), "signal_split": "train",
-        "points": state["curve"],
-    })
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_cuda_mb = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
-    write_json(out / "cost.json", {
+    write_json(out / "curve.json", {"run": str(run), "signal": signal.name(), "signal_split": "train",
+                                    "points": state["curve"]})
+    flops_per_step = recipe.n_critic * flops_d + flops_g
+    write_json(out / "cost.json", _cost_record(run, config, state, read_json(progress_path)["wall_s"],
+                                               device, flops_d, flops_g, flops_per_step))
+    return out
+
+
+def _cost_record(run: RunId, config: dict[str, Any], state: dict[str, Any], wall: float,
+                 device: torch.device, flops_d: int, flops_g: int, flops_per_step: int) -> dict[str, Any]:
+    """Measured cost of a run: budget, wall clock (over restarts), device, peak memory, FLOPs."""
+    on_cuda = device.type == "cuda"
+    return {
         "run": str(run),
         "config_hash": config["config_hash"],
         "kimg": state["images"] / 1000,
@@ -240,17 +280,15 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
         "wall_s": wall,
         "img_per_s": state["images"] / wall if wall > 0 else None,
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-        or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device) if on_cuda else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
-        "peak_rss_mb": peak_rss_mb,
-        "peak_cuda_mb": peak_cuda_mb,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if on_cuda else None,
         "flops_per_d_step": flops_d,
         "flops_per_g_step": flops_g,
-        "flops_total": state["step"] * (recipe.n_critic * flops_d + flops_g),
+        "flops_total": state["step"] * flops_per_step,
         "torch": torch.__version__,
-    })
-    return out
+    }
 
 
 def load_generator(train_dir: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
