@@ -3,6 +3,10 @@
 `fmnist32` is Fashion-MNIST (Xiao et al. 2017) zero-padded from 28x28 to 32x32: train 60k, eval 10k.
 `ring8` and `grid25` are the 2-D Gaussian mixtures of VEEGAN/PacGAN (ring of 8 at radius 1, sigma
 0.01; 5x5 grid on {-4,-2,0,2,4}^2, sigma 0.05), drawn from a fixed seed.
+`stackedfmnist` is Stacked-MNIST (VEEGAN, PacGAN) built from Fashion-MNIST: three images stacked as the
+R, G, B channels, so 10^3 = 1000 modes labeled c0*100 + c1*10 + c2. Every mode appears equally often
+(50 times in train, 10 in eval), each channel drawing without replacement from its class within the
+matching Fashion-MNIST split, so the true mode distribution is exactly uniform.
 A prepared dataset is one `.npz` file plus `meta.json` holding its sha256; loading checks it.
 """
 
@@ -45,6 +49,7 @@ class DatasetSpec:
     kind: str  # "images" or "points"
     shape: tuple[int, ...]
     description: str
+    classifier: str | None = None  # the labeled dataset whose domain classifier scores this one
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,28 @@ class MixtureSpec(DatasetSpec):
         return np.array([(x, y) for x in axis for y in axis], dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class StackedSpec(DatasetSpec):
+    per_mode: tuple[tuple[str, int], ...] = (("train", 50), ("eval", 10))
+    n_stack: int = 3
+    n_classes: int = 10
+    seed: int = 0
+
+    @property
+    def n_modes(self) -> int:
+        return self.n_classes ** self.n_stack
+
+
 DATASETS: dict[str, DatasetSpec] = {
-    "fmnist32": DatasetSpec("fmnist32", "images", (1, 32, 32), "Fashion-MNIST, zero-padded to 32x32"),
+    "fmnist32": DatasetSpec("fmnist32", "images", (1, 32, 32), "Fashion-MNIST, zero-padded to 32x32",
+                            classifier="fmnist32"),
     "ring8": MixtureSpec("ring8", "points", (2,), "8 Gaussians on a ring of radius 1, sigma 0.01",
                          layout="ring", n_modes=8, scale=1.0, sigma=0.01, seed=8),
     "grid25": MixtureSpec("grid25", "points", (2,), "25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05",
                           layout="grid", n_modes=25, scale=2.0, sigma=0.05, seed=25),
+    "stackedfmnist": StackedSpec("stackedfmnist", "images", (3, 32, 32),
+                                 "three Fashion-MNIST images stacked as RGB (1000 modes), zero-padded to 32x32",
+                                 classifier="fmnist32", seed=1000),
 }
 
 
@@ -155,6 +176,32 @@ def sample_mixture(mix: MixtureSpec, n: int, rng: np.random.Generator) -> np.nda
     return (centers[which] + mix.sigma * rng.standard_normal((n, 2))).astype(np.float32)
 
 
+# ---------------------------------------------------------------- stacked Fashion-MNIST
+
+def mode_digits(labels: np.ndarray, n_stack: int = 3, n_classes: int = 10) -> np.ndarray:
+    """Mode labels (c0*100 + c1*10 + c2) -> (N, n_stack) per-channel classes."""
+    powers = n_classes ** np.arange(n_stack - 1, -1, -1)
+    return (np.asarray(labels)[:, None] // powers) % n_classes
+
+
+def stack_split(images: np.ndarray, labels: np.ndarray, ds: StackedSpec, per_mode: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 28, 28) images with class labels -> (per_mode * n_modes, n_stack, 32, 32) stacks + mode labels."""
+    modes = rng.permutation(np.repeat(np.arange(ds.n_modes), per_mode))
+    digits = mode_digits(modes, ds.n_stack, ds.n_classes)
+    padded = pad_to_32(images)[:, 0]
+    out = np.empty((len(modes), ds.n_stack, 32, 32), dtype=np.uint8)
+    for channel in range(ds.n_stack):
+        for cls in range(ds.n_classes):
+            slots = np.flatnonzero(digits[:, channel] == cls)
+            pool = np.flatnonzero(labels == cls)
+            if len(pool) < len(slots):
+                raise DatasetError(f"class {cls} has {len(pool)} images, {len(slots)} needed for "
+                                   f"{per_mode} stacks per mode")
+            out[slots, channel] = padded[rng.permutation(pool)[: len(slots)]]
+    return out, modes.astype(np.int64)
+
+
 # ---------------------------------------------------------------- prepare / load
 
 def prepare(name: str, root: Path) -> Path:
@@ -169,6 +216,16 @@ def prepare(name: str, root: Path) -> Path:
             "sigma": np.array(ds.sigma),
         }
         source = {"generator": "numpy default_rng", "seed": ds.seed}
+    elif isinstance(ds, StackedSpec):
+        src = fmnist_source_dir()
+        raw = load_fmnist_source(src)
+        rng = np.random.default_rng(ds.seed)
+        arrays = {}
+        for split, per_mode in ds.per_mode:
+            x, y = stack_split(raw[f"{split}_x"], raw[f"{split}_y"], ds, per_mode, rng)
+            arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y
+        source = {"dir": str(src), "content_sha256": {k: v[1] for k, v in FMNIST_FILES.items()},
+                  "generator": "numpy default_rng", "seed": ds.seed, "per_mode": dict(ds.per_mode)}
     else:
         src = fmnist_source_dir()
         raw = load_fmnist_source(src)

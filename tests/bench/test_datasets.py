@@ -82,25 +82,6 @@ def test_tampered_prepared_file_is_refused(tmp_path):
         load_prepared("grid25", tmp_path)
 
 
-@pytest.fixture
-def loopback_server(tmp_path):
-    """An HTTP server on 127.0.0.1 serving tmp_path/served, stopped after the test."""
-    import functools
-    import http.server
-    import threading
-
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
 def test_download_path_reads_what_torchvision_fetched(tmp_path, monkeypatch, loopback_server):
     """The internet code path, run against small files the test serves on the loopback interface."""
     from torchvision.datasets import FashionMNIST
@@ -116,3 +97,28 @@ def test_download_path_reads_what_torchvision_fetched(tmp_path, monkeypatch, loo
     folder = datasets.download_fmnist(tmp_path / "dl")
     arrays = datasets.load_fmnist_source(folder, check_content=False)
     assert arrays["train_x"].shape == (4, 28, 28) and arrays["eval_y"].shape == (2,)
+
+
+def test_stacked_fmnist_has_every_mode_equally_often_from_the_right_classes(tmp_path):
+    prepare("stackedfmnist", tmp_path)
+    data = load_prepared("stackedfmnist", tmp_path)
+    source = datasets.load_fmnist_source(datasets.fmnist_source_dir())
+    assert data["train_x"].shape == (50_000, 3, 32, 32) and data["eval_x"].shape == (10_000, 3, 32, 32)
+    assert (np.bincount(data["train_y"], minlength=1000) == 50).all()
+    assert (np.bincount(data["eval_y"], minlength=1000) == 10).all()
+    digits = datasets.mode_digits(data["eval_y"])
+    padded = datasets.pad_to_32(source["eval_x"])[:, 0].reshape(10_000, -1)
+    lookup = {row.tobytes(): i for i, row in enumerate(padded)}
+    for channel in range(3):
+        used = [lookup[data["eval_x"][i, channel].tobytes()] for i in range(10_000)]
+        assert len(set(used)) == 10_000  # each eval image once per channel: without replacement
+        assert (source["eval_y"][used] == digits[:, channel]).all()
+    first = (tmp_path / "results/data/stackedfmnist/data.npz").read_bytes()
+    prepare("stackedfmnist", tmp_path)
+    assert (tmp_path / "results/data/stackedfmnist/data.npz").read_bytes() == first
+
+
+def test_mode_digits_round_trip():
+    labels = np.array([0, 7, 42, 999, 305])
+    digits = datasets.mode_digits(labels)
+    assert digits.tolist() == [[0, 0, 0], [0, 0, 7], [0, 4, 2], [9, 9, 9], [3, 0, 5]]
