@@ -31,7 +31,7 @@ from bench.datasets import load_prepared, spec
 from bench.io import read_json, stable_hash, write_bytes, write_json
 from bench.losses import get_loss
 from bench.seeding import generator, make_deterministic, resolve_device, stream_seed
-from bench.signals import QualitySignal
+from bench.snapshots import CurveSnapshots
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -192,8 +192,7 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     recipe, loss, settings = variant.recipe, get_loss(variant.recipe.loss), config["train"]
     data = load_prepared(run.dataset, root)
     x = _as_training_tensor(data, config["data_kind"])
-    signal = QualitySignal(config["data_kind"], x, settings["curve_n"], variant.z_dim,
-                           data.get("modes"), float(data["sigma"]) if "sigma" in data else None)
+    snapshots = CurveSnapshots(config["data_kind"], settings["curve_n"], variant.z_dim)
 
     ts = _fresh_state(run, config, device)
     ckpt_path, progress_path = out / CHECKPOINT, out / "progress.json"
@@ -201,6 +200,7 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     saved = _resumable(ckpt_path, config, run)
     if saved is not None:
         ts.restore(saved)
+        snapshots.restore(out, len(ts.progress["curve"]))
         if progress_path.exists():
             wall_before = read_json(progress_path).get("wall_s", 0.0)
         print(f"resuming {run} at {ts.progress['images'] / 1000:.2f} kimg", file=sys.stderr)
@@ -210,12 +210,14 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     started = time.perf_counter()
 
     def checkpoint() -> None:
+        snapshots.save(out)
         _save_checkpoint(ckpt_path, ts.snapshot(config["config_hash"], finished=state["images"] >= budget))
         write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,
                                    "kimg": state["images"] / 1000})
 
     if not state["curve"]:
-        state["curve"].append({"kimg": 0.0, "step": 0, **signal(eval_g, device)})
+        state["curve"].append({"kimg": 0.0, "step": 0})
+        snapshots.record(eval_g, device, 0.0)
     flops_d, flops_g = _count_flops(
         g, d, x[:batch].to(device), torch.zeros(batch, variant.z_dim, device=device), loss)
     bar = tqdm(total=budget, initial=state["images"], unit="kimg", unit_scale=1e-3, desc=str(run),
@@ -248,8 +250,8 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
         bar.set_postfix(losses, refresh=False)
         done = state["images"] >= budget
         if state["images"] >= state["next_curve"] or done:
-            state["curve"].append({"kimg": state["images"] / 1000, "step": state["step"], **losses,
-                                   **signal(eval_g, device)})
+            state["curve"].append({"kimg": state["images"] / 1000, "step": state["step"], **losses})
+            snapshots.record(eval_g, device, state["images"] / 1000)
             while state["next_curve"] <= state["images"]:
                 state["next_curve"] += _images(settings["curve_every_kimg"])
         if state["images"] >= state["next_ckpt"] or done:
@@ -260,8 +262,9 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     if not ckpt_path.exists() or state["step"] == 0:
         checkpoint()
 
-    write_json(out / "curve.json", {"run": str(run), "signal": signal.name(), "signal_split": "train",
-                                    "points": state["curve"]})
+    write_json(out / "curve.json", {"run": str(run), "points": state["curve"],
+                                    "samples": {"file": "curve_samples.npz", "n": settings["curve_n"],
+                                                "latents": "fixed (seed stream 'curve-latents')"}})
     flops_per_step = recipe.n_critic * flops_d + flops_g
     write_json(out / "cost.json", _cost_record(run, config, state, read_json(progress_path)["wall_s"],
                                                device, flops_d, flops_g, flops_per_step))

@@ -18,7 +18,8 @@ from tests.conftest import REPO, write_params
 
 def outputs(root, run):
     folder = run.folder(root) / "train"
-    return (folder / CHECKPOINT).read_bytes(), read_json(folder / "curve.json")
+    return ((folder / CHECKPOINT).read_bytes(), read_json(folder / "curve.json"),
+            (folder / "curve_samples.npz").read_bytes())
 
 
 @pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/ring8/mlp-gan/s1"])
@@ -37,14 +38,19 @@ def test_same_seed_gives_identical_checkpoint_bytes_and_curve(bench_root, tmp_pa
     assert outputs(bench_root, different_seed)[0] != first[0]
 
 
-def test_curve_logs_losses_and_signal_from_kimg_zero(bench_root):
+def test_curve_logs_losses_and_keeps_samples_from_kimg_zero(bench_root):
+    from bench.snapshots import load_snapshots
+
     write_params(bench_root, fmnist32={"train": {"kimg": 0.3}})  # not a multiple of the batch of 64
     run = RunId.parse("t/fmnist32/dcgan/s0")
     train(run, bench_root)
     curve = read_json(run.folder(bench_root) / "train" / "curve.json")
-    assert curve["signal"] == "fd_pix8" and curve["signal_split"] == "train"
-    assert curve["points"][0]["kimg"] == 0 and curve["points"][-1]["kimg"] == 0.32
-    assert all("loss_d" in p and p["fd_pix8"] > 0 for p in curve["points"][1:])
+    assert [p["kimg"] for p in curve["points"]] == [0, 0.128, 0.256, 0.32]
+    assert all("loss_d" in p and "loss_g" in p for p in curve["points"][1:])
+    kimg, samples = load_snapshots(run.folder(bench_root) / "train")
+    assert kimg.tolist() == [p["kimg"] for p in curve["points"]]
+    assert samples.shape == (4, 128, 1, 32, 32) and samples.dtype == "uint8"
+    assert not (samples[0] == samples[-1]).all()  # the generator moved between the first and last point
     cost = read_json(run.folder(bench_root) / "train" / "cost.json")
     assert cost["kimg"] == 0.32 and cost["steps"] == 5 and cost["wall_s"] > 0
     assert cost["flops_total"] > 0 and cost["device"] == "cpu"
