@@ -15,9 +15,11 @@ import yaml
 
 PROFILES = ("smoke", "quick", "standard", "paper")
 TRAIN_KEYS = {"kimg", "width", "curve_every_kimg", "checkpoint_every_kimg", "curve_n"}
-EVAL_KEYS = {"n_gen", "kid_subsets", "kid_subset_size", "batch"}
+EVAL_KEYS = {"n_gen", "kid_subsets", "kid_subset_size", "batch", "backbones"}
 REFERENCE_KEYS = {"n_ref", "batch"}
-STAGE_KEYS = {"train": TRAIN_KEYS, "evaluate": EVAL_KEYS, "reference": REFERENCE_KEYS}
+CLASSIFIER_KEYS = {"epochs", "batch", "lr", "n_train"}
+STAGE_KEYS = {"train": TRAIN_KEYS, "evaluate": EVAL_KEYS, "reference": REFERENCE_KEYS,
+              "classifier": CLASSIFIER_KEYS}
 
 
 class ConfigError(ValueError):
