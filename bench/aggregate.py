@@ -15,10 +15,22 @@ import pandas as pd
 from bench.io import read_json, write_json, write_text
 from bench.stats import summarize, tied_ranks
 
-# metric -> True when lower is better
-METRICS = {"fid": True, "kid": True, "modes_covered": False, "high_quality": False, "reverse_kl": True}
+# metric -> True when lower is better; the domain backbone's columns carry a `_domain` suffix
+BASE_METRICS = {"fid": True, "kid": True, "precision": False, "recall": False, "density": False,
+                "coverage": False, "is": False}
+METRICS = {**BASE_METRICS, **{f"{m}_domain": low for m, low in BASE_METRICS.items()},
+           "modes_covered": False, "high_quality": False, "reverse_kl": True}
 COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
 SPEC_KEYS_IGNORED = {"latent_seed", "config_hash"}  # differ per run by design
+
+
+def poolable_spec(spec: dict) -> dict:
+    """The metric spec without what differs between the runs of one table by design (seeds, hashes)."""
+    out = {k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED}
+    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk != "seed"} if k == "kid" else v)
+                               for k, v in how.items()}
+                        for name, how in spec.get("backbones", {}).items()}
+    return out
 
 
 def collect_runs(root: Path) -> pd.DataFrame:
@@ -27,9 +39,7 @@ def collect_runs(root: Path) -> pd.DataFrame:
         record = read_json(path)
         run_dir = path.parent.parent
         cost = read_json(run_dir / "train" / "cost.json")
-        spec = {k: v for k, v in record["spec"].items() if k not in SPEC_KEYS_IGNORED}
-        if "kid" in spec:
-            spec["kid"] = {k: v for k, v in spec["kid"].items() if k != "seed"}
+        spec = poolable_spec(record["spec"])
         rows.append({
             "run": record["run"], "study": record["study"], "dataset": record["dataset"],
             "variant": record["variant"], "seed": record["seed"],
@@ -39,7 +49,8 @@ def collect_runs(root: Path) -> pd.DataFrame:
             "config_hash": record["spec"]["config_hash"],
             "spec": json.dumps(spec, sort_keys=True),
             "samples": str((run_dir / "eval" / "samples.png").relative_to(root)),
-            "curve": str((run_dir / "train" / "curve.json").relative_to(root)),
+            "curve": str((run_dir / "eval" / "curve.json").relative_to(root)),
+            "losses": str((run_dir / "train" / "curve.json").relative_to(root)),
         })
     if not rows:
         raise FileNotFoundError("no results/*/*/*/s*/eval/metrics.json found; run the pipeline first")

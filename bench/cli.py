@@ -44,7 +44,38 @@ def _cmd_download_fmnist(args: argparse.Namespace) -> int:
 def _cmd_reference(args: argparse.Namespace) -> int:
     from bench.reference import build_reference
 
-    print(f"reference features in {build_reference(args.dataset, args.root)}")
+    print(f"reference arrays in {build_reference(args.dataset, args.root, args.backbone)}")
+    return 0
+
+
+def _cmd_classifier(args: argparse.Namespace) -> int:
+    from bench.classifier import build_classifier
+    from bench.io import read_json
+
+    out = build_classifier(args.dataset, args.root, device=args.device or "cpu")
+    report = read_json(out / "classifier.json")
+    print(f"classifier in {out}: test accuracy {report['test_accuracy']:.4f}")
+    return 0
+
+
+def _cmd_fetch_inception_head(args: argparse.Namespace) -> int:
+    from bench.inception_head import URL, fetch_head
+
+    print(f"Inception classifier head in {fetch_head(args.url or URL, Path(args.dest) if args.dest else None)}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from bench.io import write_json
+    from bench.score import format_table, score
+
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    result = score(Path(args.images), args.reference, root=args.root, metrics=metrics, backbone=args.backbone,
+                   n=args.n, n_ref=args.n_ref, dataset=args.dataset, device=args.device, batch=args.batch)
+    print(format_table(result))
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -63,7 +94,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     out = evaluate(RunId.parse(args.run), args.root, args.device)
     metrics = read_json(out / "metrics.json")["metrics"]
-    print(" ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, int | float)))
+    print(" ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in metrics.items()))
     return 0
 
 
@@ -106,9 +137,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download-fmnist", help="fetch Fashion-MNIST with torchvision (needs internet)")
     p.add_argument("dest")
     p.set_defaults(fn=_cmd_download_fmnist)
-    p = sub.add_parser("reference", help="reference stage: backbone features of the eval split")
+    p = sub.add_parser("reference", help="reference stage: one backbone's arrays of the eval split")
     p.add_argument("dataset")
+    p.add_argument("--backbone", default="inception", choices=["inception", "domain"])
     p.set_defaults(fn=_cmd_reference)
+    p = sub.add_parser("classifier", help="classifier stage: the domain classifier of a labeled dataset")
+    p.add_argument("dataset")
+    p.add_argument("--device", default=None, help="cpu (default), cuda, ...")
+    p.set_defaults(fn=_cmd_classifier)
+    p = sub.add_parser("fetch-inception-head", help="download the TF-Inception classifier head for IS "
+                       "(needs internet; once per machine)")
+    p.add_argument("--url", default=None, help="override the download address")
+    p.add_argument("--dest", default=None, help="file to write (default: torch's hub cache)")
+    p.set_defaults(fn=_cmd_fetch_inception_head)
+    p = sub.add_parser("score", help="every metric of a folder of images against a folder or a dataset")
+    p.add_argument("--images", required=True, help="folder of PNG/JPEG images (any size)")
+    p.add_argument("--reference", required=True, help="folder of images, or a dataset name (e.g. fmnist32)")
+    p.add_argument("--metrics", default="fid,kid,pr,dc,is", help="comma list of fid,kid,pr,dc,is")
+    p.add_argument("--backbone", default="inception", choices=["inception", "domain"])
+    p.add_argument("--dataset", default=None, help="whose classifier the domain backbone uses "
+                   "(default: the reference dataset)")
+    p.add_argument("--n", type=int, default=None, help="score the first N images (sorted by name)")
+    p.add_argument("--n-ref", type=int, default=None, help="reference size (default: all / cached)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--json", type=Path, default=None, help="write the numbers and the metric spec here")
+    p.set_defaults(fn=_cmd_score)
     for name, fn, text in (("train", _cmd_train, "train stage: one run"),
                            ("evaluate", _cmd_evaluate, "evaluate stage: one run")):
         p = sub.add_parser(name, help=text)
@@ -127,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bench.config import ConfigError
     from bench.datasets import DatasetError
+    from bench.errors import BackboneError
     from bench.registry import RegistryError
+    from bench.score import ScoreError
 
     try:
         if (args.root / "params.yaml").is_file():
@@ -136,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
 
             registry.load_plugins(load_params(args.root).get("plugins") or [], args.root)
         return args.fn(args)
-    except (ConfigError, DatasetError, RegistryError, FileNotFoundError) as exc:
+    except (ConfigError, DatasetError, RegistryError, FileNotFoundError, ScoreError,
+            BackboneError) as exc:
         print(f"gbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

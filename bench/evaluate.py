@@ -1,8 +1,9 @@
-"""The evaluate stage: N samples from a finished run -> one feature pass -> every metric -> metrics.json.
+"""The evaluate stage: N samples from a finished run -> one feature pass per backbone -> every metric.
 
-Images are quantised to uint8 as NVlabs does (x * 127.5 + 128, clamped, truncated) before the
-Inception pass; the features are saved beside the metrics so a new metric never needs another pass.
-2-D sets are scored on the points themselves against the dataset's known modes.
+Images are quantised to uint8 as NVlabs does (x * 127.5 + 128, clamped, truncated) before any
+backbone sees them; each backbone's arrays are saved beside metrics.json so a new metric never needs
+another pass. The quality-vs-kimg curve scores the samples the train stage kept at each curve point
+(on the cheap `domain` backbone for images; the mode metrics for 2-D sets).
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import torch
 from bench.config import RunId, load_params, stage_settings
 from bench.datasets import load_prepared
 from bench.io import atomic_write, write_json
-from bench.metrics.fid import frechet_distance_features
-from bench.metrics.kid import kernel_inception_distance
 from bench.metrics.modes import mode_metrics
-from bench.reference import load_reference, save_npz
+from bench.reference import evaluated_backbones, load_reference, save_npz
+from bench.scoring import MetricSettings, score_features
 from bench.seeding import generator, resolve_device, stream_seed
+from bench.snapshots import load_snapshots, quantize
 from bench.train import load_generator
 
-FID_IMPL = ("exact nuclear-norm/eigen form of the Frechet distance; equals cleanfid.fid.frechet_distance "
-            "to 1e-4 relative (tests/bench/metrics/test_fid.py)")
+CURVE_BACKBONE = "domain"
 
 
 def library_versions() -> dict[str, str]:
@@ -36,11 +36,6 @@ def library_versions() -> dict[str, str]:
 def generate(g: torch.nn.Module, latents: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
     g = g.to(device).eval()
     return torch.cat([g(z.to(device)).cpu() for z in latents.split(batch)])
-
-
-def quantize(images: torch.Tensor) -> np.ndarray:
-    """[-1, 1] float images -> uint8, as NVlabs' metric code does."""
-    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
 
 
 def save_grid(path: Path, images: np.ndarray, nrow: int = 8) -> None:
@@ -72,6 +67,66 @@ def save_scatter(path: Path, points: np.ndarray, modes: np.ndarray) -> None:
     plt.close(fig)
 
 
+def inception_head() -> tuple[np.ndarray | None, str | None]:
+    """The IS head's weights, or None and the reason it is not available."""
+    from bench.inception_head import find_head, load_head, unavailable_reason
+
+    path = find_head()
+    return (load_head(path), None) if path is not None else (None, unavailable_reason())
+
+
+def _image_metrics(run: RunId, root: Path, images: np.ndarray, settings: dict, device: torch.device,
+                   out: Path) -> tuple[dict, dict, dict]:
+    from bench.backbones import BackboneSet
+
+    params = load_params(root)
+    backbones = evaluated_backbones(params, run.dataset)
+    kid_seed = stream_seed(run.seed, "kid-subsets") % 2**32  # numpy legacy seeds are 32-bit
+    metric_settings = MetricSettings(kid_subsets=settings.get("kid_subsets", 100),
+                                     kid_subset_size=settings.get("kid_subset_size", 1000), kid_seed=kid_seed)
+    head, head_missing = inception_head() if "inception" in backbones else (None, None)
+    metrics, specs, nets = {}, {}, {}
+    for name in backbones:
+        net = BackboneSet(name, root, run.dataset, device=str(device), batch=settings.get("batch", 16))
+        nets[name] = net
+        arrays = net(images, progress=True)
+        save_npz(out / f"features_{name}.npz", **arrays)
+        ref, ref_spec = load_reference(root, run.dataset, name)
+        if ref_spec.get("weights_sha256") != net.spec().get("weights_sha256"):
+            raise RuntimeError(f"the {name} reference of {run.dataset} was computed with other weights; "
+                               f"re-run `gbench reference {run.dataset} --backbone {name}` (or `dvc repro`)")
+        values, how = score_features(name, arrays, ref, metric_settings, head=head, head_missing=head_missing,
+                                     reference_hist=ref.get("train_class_hist"))
+        metrics.update(values)
+        specs[name] = {**net.spec(), **how,
+                       "reference": {"dataset": run.dataset, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"]}}
+    curve = _image_curve(run, root, nets.get(CURVE_BACKBONE), metric_settings)
+    return metrics, specs, curve
+
+
+def _image_curve(run: RunId, root: Path, net, metric_settings: MetricSettings) -> dict:
+    if net is None:
+        return {"metric": None, "reason": f"the {CURVE_BACKBONE} backbone is not evaluated on {run.dataset}",
+                "points": []}
+    kimg, snapshots = load_snapshots(run.folder(root) / "train")
+    ref, _ = load_reference(root, run.dataset, CURVE_BACKBONE)
+    settings = MetricSettings(which=("fid",), kid_seed=metric_settings.kid_seed)
+    points = []
+    for k, samples in zip(kimg, snapshots, strict=True):
+        values, _ = score_features(CURVE_BACKBONE, net(samples), ref, settings,
+                                   reference_hist=ref.get("train_class_hist"))
+        points.append({"kimg": float(k), **values})
+    return {"metric": f"fid_{CURVE_BACKBONE}", "backbone": CURVE_BACKBONE, "n": int(snapshots.shape[1]),
+            "reference": "eval split (descriptive only: no checkpoint is selected from this curve)",
+            "points": points}
+
+
+def _point_curve(run: RunId, root: Path, modes: np.ndarray, sigma: float) -> dict:
+    kimg, snapshots = load_snapshots(run.folder(root) / "train")
+    points = [{"kimg": float(k), **mode_metrics(s, modes, sigma)} for k, s in zip(kimg, snapshots, strict=True)]
+    return {"metric": "modes_covered", "backbone": "points", "n": int(snapshots.shape[1]), "points": points}
+
+
 def evaluate(run: RunId, root: Path, device_name: str | None = None) -> Path:
     params = load_params(root)
     settings = stage_settings(params, run.dataset, "evaluate")
@@ -83,42 +138,24 @@ def evaluate(run: RunId, root: Path, device_name: str | None = None) -> Path:
     latents = torch.randn(n, config["variant"]["z_dim"], generator=generator(run.seed, "eval-latents"))
     samples = generate(g, latents, device)
     spec = {"n_gen": n, "latent_seed": latent_seed, "config_hash": config["config_hash"],
-            "profile": params["profile"], "libraries": library_versions(), "device": device.type}
+            "profile": params["profile"], "libraries": library_versions(), "device": device.type,
+            "kind": config["data_kind"]}
 
     if config["data_kind"] == "images":
-        from bench.inception import InceptionFeatures
-
         images = quantize(samples)
         save_grid(out / "samples.png", images)
-        backbone = InceptionFeatures(device=device, batch=settings.get("batch", 16))
-        features = backbone(images, progress=True)
-        save_npz(out / "features_inception.npz", features=features)
-        ref_features, ref_spec = load_reference(root, run.dataset)
-        if ref_spec["weights_sha256"] != backbone.weights_sha256:
-            raise RuntimeError("reference features were computed with other weights; re-run the reference stage")
-        kid_seed = stream_seed(run.seed, "kid-subsets") % 2**32  # numpy legacy seeds are 32-bit
-        subsets = settings.get("kid_subsets", 100)
-        subset_size = settings.get("kid_subset_size", 1000)
-        metrics = {
-            "fid": frechet_distance_features(features, ref_features),
-            "kid": kernel_inception_distance(features, ref_features, seed=kid_seed,
-                                             num_subsets=subsets, max_subset_size=subset_size),
-        }
-        spec.update({
-            **backbone.spec(),
-            "reference": {"dataset": run.dataset, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"]},
-            "fid_impl": FID_IMPL,
-            "kid": {"impl": "cleanfid.fid.kernel_distance", "kernel": "(x.y/d + 1)^3",
-                    "subsets": subsets, "max_subset_size": subset_size, "seed": kid_seed},
-        })
+        metrics, spec["backbones"], curve = _image_metrics(run, root, images, settings, device, out)
     else:
         data = load_prepared(run.dataset, root)
         points = samples.numpy()
         save_scatter(out / "samples.png", points[:2500], data["modes"])
         metrics = mode_metrics(points, data["modes"], float(data["sigma"]))
-        spec.update({"backbone": "points", "high_quality_threshold": "3 sigma (strict <)",
-                     "reverse_kl": "KL(mode histogram of high-quality samples || uniform)"})
+        spec["backbones"] = {"points": {
+            "backbone": "points", "high_quality_threshold": "3 sigma (strict <)",
+            "reverse_kl": "KL(mode histogram of high-quality samples || uniform)"}}
+        curve = _point_curve(run, root, data["modes"], float(data["sigma"]))
 
+    write_json(out / "curve.json", {"run": str(run), **curve})
     write_json(out / "metrics.json", {"run": str(run), "dataset": run.dataset, "variant": run.variant,
                                       "study": run.study, "seed": run.seed, "metrics": metrics,
                                       "spec": spec})

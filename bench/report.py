@@ -21,9 +21,14 @@ from bench import registry
 from bench.io import read_json, write_text
 from bench.published import PUBLISHED_MODES
 
-IMAGE_METRICS = [("fid", "FID", 1.0), ("kid", "KID ×10³", 1e3)]
+_BASE = [("fid", "FID", 1.0), ("kid", "KID ×10³", 1e3), ("precision", "precision", 1.0),
+         ("recall", "recall", 1.0), ("density", "density", 1.0), ("coverage", "coverage", 1.0),
+         ("is", "IS", 1.0)]
+IMAGE_METRICS = [*_BASE, *[(f"{m}_domain", f"{label} (domain)", s) for m, label, s in _BASE],
+                 ("modes_covered", "modes covered", 1.0), ("reverse_kl", "reverse KL", 1.0)]
 POINT_METRICS = [("modes_covered", "modes", 1.0), ("high_quality", "high quality %", 100.0),
                  ("reverse_kl", "reverse KL", 1.0)]
+CURVE_LABELS = {"fid_domain": "FID (domain backbone)", "modes_covered": "modes covered"}
 
 
 def _fmt(value: float, scale: float = 1.0, digits: int = 2) -> str:
@@ -46,20 +51,18 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _curve_svg(curves: dict[str, list[dict]], signal: str) -> str:
+def _curve_svg(curves: dict[str, list[dict]], key: str, n: int) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    key = "fd_pix8" if signal == "fd_pix8" else "modes_covered"
-    label = "pixel FD (8×8, train split)" if key == "fd_pix8" else "modes covered"
     fig, ax = plt.subplots(figsize=(5, 2.6), dpi=100)
     for name, points in sorted(curves.items()):
         ax.plot([p["kimg"] for p in points], [p[key] for p in points], label=name, linewidth=1)
     ax.set_xlabel("kimg")
-    ax.set_ylabel(label)
-    if key == "fd_pix8":
+    ax.set_ylabel(f"{CURVE_LABELS.get(key, key)}, N = {n}", fontsize=8)
+    if key.startswith("fid"):
         ax.set_yscale("log")
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
@@ -69,6 +72,27 @@ def _curve_svg(curves: dict[str, list[dict]], signal: str) -> str:
     plt.close(fig)
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
+
+
+def _spec_lines(spec: dict) -> list[str]:
+    """One readable line per backbone: what was compared, with which weights, and what is unavailable."""
+    lines = []
+    for name, how in spec.get("backbones", {}).items():
+        if name == "points":
+            lines.append(f"N = {spec.get('n_gen')} generated points · high quality: within "
+                         f"{how['high_quality_threshold']} of the nearest mode · reverse KL: {how['reverse_kl']}")
+            continue
+        ref = how.get("reference", {})
+        text = (f"{name}: N = {how.get('n_gen')} generated vs {ref.get('n_ref')} {ref.get('split')}-split images · "
+                f"weights sha256 {str(how.get('weights_sha256'))[:12]}…")
+        if "resize" in how:
+            text += f" · resize {how['resize']}"
+        if "kid" in how:
+            text += f" · KID {how['kid']['subsets']} subsets of ≤ {how['kid']['max_subset_size']}"
+        if isinstance(how.get("is"), dict) and not how["is"].get("available", True):
+            text += f" · IS n/a: {how['is']['reason']}"
+        lines.append(text)
+    return lines
 
 
 def _git_commit(root: Path) -> str:
@@ -88,10 +112,12 @@ def build_context(root: Path) -> dict:
     sections = []
     for (study, dataset), block in summary.groupby(["study", "dataset"], sort=True):
         spec = specs[f"{study}/{dataset}"]
-        is_images = spec.get("backbone") != "points"
-        metrics = IMAGE_METRICS if is_images else POINT_METRICS
+        is_images = spec.get("kind", "images") == "images"
+        metrics = [m for m in (IMAGE_METRICS if is_images else POINT_METRICS)
+                   if f"{m[0]}_mean" in block and block[f"{m[0]}_mean"].notna().any()]
         rows = []
-        for _, row in block.sort_values(f"{metrics[0][0]}_mean", ascending=is_images).iterrows():
+        first, lower = metrics[0][0], metrics[0][0].startswith(("fid", "kid"))
+        for _, row in block.sort_values(f"{first}_mean", ascending=lower).iterrows():
             rows.append({
                 "variant": row["variant"], "paper": papers.get(row["variant"], "(not registered)"),
                 "cells": [_cell(row, m, s) for m, _, s in metrics],
@@ -100,18 +126,19 @@ def build_context(root: Path) -> dict:
                 "gflops": _fmt(row["flops_total_mean"], 1e-9, digits=0),
             })
         block_runs = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
-        grids, curves, signal = [], {}, None
+        grids, curves, curve_key, curve_n = [], {}, None, 0
         for _, run in block_runs.iterrows():
             grids.append({"run": run["run"], "variant": run["variant"], "seed": int(run["seed"]),
                           "src": _data_uri(root / run["samples"])})
             curve = read_json(root / run["curve"])
-            signal = curve["signal"]
-            curves[f"{run['variant']} s{int(run['seed'])}"] = curve["points"]
+            if curve.get("metric"):
+                curve_key, curve_n = curve["metric"], curve["n"]
+                curves[f"{run['variant']} s{int(run['seed'])}"] = curve["points"]
         sections.append({
             "study": study, "dataset": dataset, "is_images": is_images, "spec": spec,
-            "spec_text": json.dumps(spec, indent=1, sort_keys=True),
+            "spec_text": json.dumps(spec, indent=1, sort_keys=True), "spec_lines": _spec_lines(spec),
             "headers": [label for _, label, _ in metrics], "rows": rows, "grids": grids,
-            "curve_svg": _curve_svg(curves, signal) if curves else "",
+            "curve_svg": _curve_svg(curves, curve_key, curve_n) if curves else "",
             "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
         })
     return {"sections": sections, "commit": _git_commit(root),

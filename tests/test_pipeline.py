@@ -37,7 +37,8 @@ def repro_copy(tmp_path_factory):
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["profile"] = "smoke"
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GBENCH_INCEPTION_HEAD": str(root / "no-head-here.pth")}  # as offline, whatever this machine has
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         run(cmd, root, env)
@@ -50,13 +51,21 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
     assert "Running stage 'report'" in output
     summary = pd.read_csv(root / "results/tables/summary.csv")
     by_dataset = {row.dataset: row for row in summary.itertuples()}
-    assert set(by_dataset) == {"fmnist32", "ring8", "grid25"}
+    assert set(by_dataset) == {"fmnist32", "stackedfmnist", "ring8", "grid25"}
     assert all(row.n_seeds == 3 for row in summary.itertuples())
-    assert by_dataset["fmnist32"].variant == "dcgan" and by_dataset["fmnist32"].fid_mean > 0
-    assert by_dataset["fmnist32"].fid_ci_low <= by_dataset["fmnist32"].fid_mean <= by_dataset["fmnist32"].fid_ci_high
+    fmnist = by_dataset["fmnist32"]
+    assert fmnist.variant == "dcgan" and fmnist.fid_mean > 0 and fmnist.fid_domain_mean > 0
+    assert fmnist.fid_ci_low <= fmnist.fid_mean <= fmnist.fid_ci_high
+    assert 0 <= fmnist.precision_mean <= 1 and 0 <= fmnist.coverage_domain_mean <= 1
+    assert 1 <= fmnist.modes_covered_mean <= 10 and 1 <= fmnist.is_domain_mean <= 10
+    assert "is_mean" not in summary  # offline: no Inception classifier head, so no IS anywhere
+    stacked = by_dataset["stackedfmnist"]
+    assert 1 <= stacked.modes_covered_mean <= 1000 and stacked.reverse_kl_mean > 0
+    assert pd.isna(stacked.fid_mean) and stacked.fid_domain_mean > 0  # smoke: domain backbone only
     assert by_dataset["ring8"].variant == "mlp-gan" and 0 <= by_dataset["ring8"].modes_covered_mean <= 8
     html = (root / "reports/index.html").read_text()
-    for text in ("fmnist32", "ring8", "grid25", "N = 32", "7ff4a85c3a63", "PacGAN Table 1", "data:image/png"):
+    for text in ("fmnist32", "stackedfmnist", "ring8", "grid25", "N = 32", "7ff4a85c3a63", "PacGAN Table 1",
+                 "data:image/png", "IS n/a", "FID (domain backbone)"):
         assert text in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # the page fetches nothing
 
@@ -64,11 +73,20 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
 def test_metrics_carry_the_metric_spec(repro_copy):
     root, _, _ = repro_copy
     metrics = yaml.safe_load((root / "results/leaderboard/fmnist32/dcgan/s0/eval/metrics.json").read_text())
-    spec = metrics["spec"]
-    assert spec["weights_sha256"].startswith("7ff4a85c") and spec["n_gen"] == 32
-    assert spec["reference"] == {"dataset": "fmnist32", "split": "eval", "n_ref": 48}
-    assert spec["kid"]["subsets"] == 100 and len(spec["config_hash"]) == 12
-    assert "clean" in spec["resize"] and "clean-fid" in spec["libraries"]
+    spec, inception = metrics["spec"], metrics["spec"]["backbones"]["inception"]
+    assert inception["weights_sha256"].startswith("7ff4a85c") and spec["n_gen"] == 32
+    assert inception["reference"] == {"dataset": "fmnist32", "split": "eval", "n_ref": 48}
+    assert inception["kid"]["subsets"] == 100 and len(spec["config_hash"]) == 12
+    assert "clean" in inception["resize"] and "clean-fid" in spec["libraries"]
+    assert "k=3" in inception["pr"] and "k=5" in inception["dc"]
+    assert inception["is"]["available"] is False and "fetch-inception-head" in inception["is"]["reason"]
+    domain = spec["backbones"]["domain"]
+    assert domain["backbone"] == "domain" and len(domain["weights_sha256"]) == 64
+    assert set(metrics["metrics"]) >= {"fid", "kid", "precision", "recall", "density", "coverage", "is",
+                                       "fid_domain", "is_domain", "modes_covered", "reverse_kl"}
+    curve = yaml.safe_load((root / "results/leaderboard/fmnist32/dcgan/s0/eval/curve.json").read_text())
+    assert curve["metric"] == "fid_domain" and [p["kimg"] for p in curve["points"]] == [0, 0.128, 0.256]
+    assert all(p["fid_domain"] > 0 for p in curve["points"])
 
 
 def test_noop_repro_runs_nothing_and_one_family_change_reruns_only_its_runs(repro_copy):

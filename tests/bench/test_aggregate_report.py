@@ -12,8 +12,9 @@ from bench.io import write_json
 from bench.report import render
 
 EVIL = "<img src=x onerror=alert(1)>"
-SPEC = {"backbone": "points", "n_gen": 2500, "high_quality_threshold": "3 sigma (strict <)",
-        "reverse_kl": "KL", "profile": "smoke", "libraries": {"torch": "x"}, "device": "cpu"}
+SPEC = {"kind": "points", "n_gen": 2500, "profile": "smoke", "libraries": {"torch": "x"}, "device": "cpu",
+        "backbones": {"points": {"backbone": "points", "high_quality_threshold": "3 sigma (strict <)",
+                                 "reverse_kl": "KL"}}}
 
 
 def fake_run(root, variant, seed, modes, spec=SPEC):
@@ -25,7 +26,8 @@ def fake_run(root, variant, seed, modes, spec=SPEC):
         "spec": {**spec, "latent_seed": seed, "config_hash": f"h{seed}"}})
     write_json(folder / "train" / "cost.json", {"wall_s": 10.0 + seed, "kimg": 2.0, "flops_total": 1e9,
                                                 "peak_rss_mb": 100.0, "device": "cpu"})
-    write_json(folder / "train" / "curve.json", {"signal": "modes", "points": [
+    write_json(folder / "train" / "curve.json", {"points": [{"kimg": 0.0}, {"kimg": 2.0, "loss_d": 1.0}]})
+    write_json(folder / "eval" / "curve.json", {"metric": "modes_covered", "n": 2500, "points": [
         {"kimg": 0.0, "modes_covered": 0}, {"kimg": 2.0, "modes_covered": modes}]})
     Image.new("RGB", (8, 8)).save(folder / "eval" / "samples.png")
 

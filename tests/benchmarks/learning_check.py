@@ -11,12 +11,13 @@ from pathlib import Path
 
 import torch
 
-from bench.evaluate import generate, quantize
+from bench.evaluate import generate
 from bench.inception import InceptionFeatures
 from bench.io import read_json
 from bench.metrics.fid import frechet_distance_features
 from bench.reference import load_reference
 from bench.seeding import generator, stream_seed
+from bench.snapshots import quantize
 from bench.train import build_models
 
 
@@ -26,8 +27,8 @@ def init_fid(run_dir: Path, n_gen: int, backbone: InceptionFeatures) -> float:
     g, _ = build_models(config)
     latents = torch.randn(n_gen, config["variant"]["z_dim"], generator=generator(config["seed"], "eval-latents"))
     features = backbone(quantize(generate(g, latents, torch.device("cpu"))))
-    reference, _ = load_reference(Path("."), config["dataset"])
-    return frechet_distance_features(features, reference)
+    reference, _ = load_reference(Path("."), config["dataset"], "inception")
+    return frechet_distance_features(features, reference["features"])
 
 
 def main() -> None:

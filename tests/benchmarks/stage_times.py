@@ -1,4 +1,4 @@
-"""Benchmark: wall time of `dvc repro` per stage type (prepare, reference, train, evaluate, aggregate,
+"""Benchmark: wall time of `dvc repro` per stage type (prepare, classifier, reference, train, evaluate, aggregate,
 report), the whole run, and a no-op `dvc repro` after it.
 
 Run from the repository root with the virtual environment on PATH (`make bench-stages`). By default it
@@ -57,7 +57,7 @@ def main() -> None:
             for kind, times in per_type.items()}
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
     print(f"{'stage':<10} {'count':>5} {'total s':>9} {'median s':>9}")
-    for kind in ("prepare", "reference", "train", "evaluate", "aggregate", "report"):
+    for kind in ("prepare", "classifier", "reference", "train", "evaluate", "aggregate", "report"):
         if kind in rows:
             r = rows[kind]
             print(f"{kind:<10} {r['count']:>5} {r['total_s']:>9.1f} {r['median_s']:>9.1f}")

@@ -66,3 +66,27 @@ def test_properties_zero_on_self_symmetric_nonnegative(n1, n2, d, seed):
     assert ab == pytest.approx(ba, rel=1e-9, abs=1e-9)
     assert ab >= -1e-9
     assert ab == pytest.approx(cleanfid_value(f1, f2), rel=1e-4, abs=1e-7)
+
+
+def gaussian_set(n, mean, cov, seed):
+    """n samples whose sample mean and (ddof=1) covariance are exactly `mean` and `cov`."""
+    x = np.random.default_rng(seed).standard_normal((n, len(mean)))
+    x -= x.mean(0)
+    x = x @ np.linalg.inv(np.linalg.cholesky(np.cov(x, rowvar=False))).T
+    return x @ np.linalg.cholesky(cov).T + mean
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(5, 3000))
+def test_two_gaussians_match_the_analytic_2d_closed_form(seed, n):
+    """For 2x2 PSD M, tr(M^1/2) = sqrt(tr M + 2 sqrt(det M)); with M similar to S1 S2 this gives the
+    Frechet distance of two non-commuting 2-D Gaussians without any matrix square root."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, 2)), rng.standard_normal((2, 2))
+    s1, s2 = a @ a.T + 0.1 * np.eye(2), b @ b.T + 0.1 * np.eye(2)
+    mu1, mu2 = rng.standard_normal(2), rng.standard_normal(2) * 2
+    product = s1 @ s2
+    tr_sqrt = np.sqrt(np.trace(product) + 2 * np.sqrt(np.linalg.det(s1) * np.linalg.det(s2)))
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt
+    f1, f2 = gaussian_set(n, mu1, s1, seed), gaussian_set(n + 7, mu2, s2, seed + 1)
+    assert frechet_distance_features(f1, f2) == pytest.approx(expected, rel=1e-7, abs=1e-9)
