@@ -132,8 +132,9 @@ def score(images: Path, reference: str, *, root: Path, metrics: tuple[str, ...] 
     else:
         ref = _extract(net, backbone, ref_files, root, dataset)
         if "probs" in ref:
-            counts = np.bincount(ref["probs"].argmax(axis=1), minlength=ref["probs"].shape[1])
-            ref["train_class_hist"] = counts / counts.sum()
+            from bench.reference import class_histogram
+
+            ref["train_class_hist"] = class_histogram(ref["probs"])
         ref_info = {"folder": str(reference), "n_ref": len(ref_files)}
     head, head_missing = None, None
     if backbone == "inception" and "is" in metrics:
