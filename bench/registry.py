@@ -13,7 +13,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +26,72 @@ class RegistryError(LookupError):
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a variant is trained. Every field is part of the run's config hash."""
+    """How a variant is trained. Every field is part of the run's config hash; 0 / False = off."""
 
     loss: str = "ns"
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    n_critic: int = 1
+    n_critic: int = 1  # D steps per G step
     ema_beta: float | None = None  # EMA of G weights when set (e.g. 0.999); evaluation then uses EMA-G
     batch: int = 64
+    penalty_weight: float = 0.0  # lambda of the loss's own gradient penalty (wgan-gp, dragan)
+    clip: float = 0.0  # WGAN weight clipping bound c
+    r1: float = 0.0  # gamma: (gamma / 2) E||grad D(x)||^2 on reals (Mescheder et al. 2018)
+    r2: float = 0.0  # the same on fakes
+    reg_every: int = 1  # lazy regularization: R1/R2 every N D steps with their weight x N
+    label_smoothing: float = 0.0  # one-sided: D's real target is 1 - label_smoothing
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs at the start, annealed to 0
+    feature_matching: bool = False  # G matches the mean of D's features instead of the adversarial loss
+    minibatch_discrimination: int = 0  # number of kernels B (each of dimension 5) appended to D's features
+    minibatch_stddev: int = 0  # group size of ProGAN's minibatch stddev feature in D
+    unrolled_steps: int = 0  # G's loss through D unrolled k Adam steps (second order)
+    historical_averaging: float = 0.0  # weight of ||theta - mean of past theta||^2, both players
+    spectral_norm: bool = False  # spectral normalization of every D layer
 
     def __post_init__(self) -> None:
+        from bench.losses import get_loss
+
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        problems = []
+        try:
+            loss = get_loss(self.loss)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
         if self.n_critic < 1:
-            raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
+            problems.append(f"n_critic must be >= 1, got {self.n_critic}")
         if self.ema_beta is not None and not 0.0 < self.ema_beta < 1.0:
-            raise ValueError(f"ema_beta must be in (0, 1), got {self.ema_beta}")
+            problems.append(f"ema_beta must be in (0, 1), got {self.ema_beta}")
+        if self.reg_every < 1:
+            problems.append(f"reg_every must be >= 1, got {self.reg_every}")
+        if loss.penalty and self.penalty_weight <= 0:
+            problems.append(f"loss {self.loss!r} is defined with a gradient penalty: set penalty_weight > 0")
+        if loss.clip and self.clip <= 0:
+            problems.append(f"loss {self.loss!r} clips D's weights: set clip > 0")
+        if self.label_smoothing and not loss.smoothable:
+            problems.append(f"label_smoothing needs a loss with a real target (mm, ns, lsgan, dragan), "
+                            f"not {self.loss!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        negative = [f for f in ("penalty_weight", "clip", "r1", "r2", "instance_noise", "historical_averaging",
+                                "minibatch_discrimination", "minibatch_stddev", "unrolled_steps")
+                    if getattr(self, f) < 0]
+        if negative:
+            problems.append(f"{', '.join(negative)} must be >= 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Option:
+    """A named change to a variant, written `<variant>+<option>`: a loss with its paper's defaults, or a
+    regularizer/trick with its published weight or interval."""
+
+    name: str
+    kind: str  # "loss" | "regularizer" | "architecture"
+    paper: str
+    recipe: dict[str, Any] = field(default_factory=dict)
+    arch: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +127,7 @@ class Variant:
 
 
 _REGISTRY: dict[str, Variant] = {}
+_OPTIONS: dict[str, Option] = {}
 _LOADED = False
 
 
@@ -88,6 +140,13 @@ def register(variant: Variant) -> Variant:
         )
     _REGISTRY[variant.name] = variant
     return variant
+
+
+def register_option(option: Option) -> Option:
+    if option.name in _OPTIONS and _OPTIONS[option.name] != option:
+        raise RegistryError(f"option {option.name!r} is registered twice with different changes; rename one")
+    _OPTIONS[option.name] = option
+    return option
 
 
 def load_plugin(path: str, root: Path | None = None) -> None:
@@ -114,6 +173,7 @@ def _load_all() -> None:
     if _LOADED:
         return
     _LOADED = True
+    importlib.import_module("bench.options")
     importlib.import_module("models")
     for path in os.environ.get("GBENCH_PLUGINS", "").split(os.pathsep):
         if path:
@@ -127,12 +187,41 @@ def load_plugins(paths: list[str], root: Path) -> None:
         load_plugin(path, root)
 
 
-def get(name: str) -> Variant:
-    _load_all()
+def _base(name: str) -> Variant:
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise RegistryError(f"unknown variant {name!r}; registered variants: {known}")
     return _REGISTRY[name]
+
+
+def get(name: str) -> Variant:
+    """A registered variant, or `<variant>+<option>+...` with the options applied left to right."""
+    _load_all()
+    base, *options = name.split("+")
+    variant = _base(base)
+    if not options:
+        return variant
+    recipe, arch = asdict(variant.recipe), dict(variant.arch)
+    for option_name in options:
+        option = get_option(option_name)
+        recipe.update(option.recipe)
+        arch.update(option.arch)
+    try:
+        return replace(variant, name=name, recipe=Recipe(**recipe), arch=arch)
+    except ValueError as exc:
+        raise RegistryError(f"variant {name!r}: {exc}") from None
+
+
+def get_option(name: str) -> Option:
+    _load_all()
+    if name not in _OPTIONS:
+        raise RegistryError(f"unknown option +{name}; known: {', '.join('+' + o for o in sorted(_OPTIONS))}")
+    return _OPTIONS[name]
+
+
+def all_options() -> list[Option]:
+    _load_all()
+    return [_OPTIONS[k] for k in sorted(_OPTIONS)]
 
 
 def all_variants() -> list[Variant]:

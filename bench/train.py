@@ -17,7 +17,7 @@ import platform
 import resource
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from bench import registry
-from bench.config import RunId, load_params, stage_settings
+from bench.config import RunId, load_params, run_settings
 from bench.datasets import load_prepared, spec
 from bench.io import read_json, stable_hash, write_bytes, write_json
-from bench.losses import get_loss
+from bench.objective import Objective, build_discriminator
 from bench.seeding import generator, make_deterministic, resolve_device, stream_seed
 from bench.snapshots import CurveSnapshots
 
@@ -39,13 +39,13 @@ CHECKPOINT = "checkpoint.pt"
 def resolve_run_config(run: RunId, root: Path) -> dict[str, Any]:
     """Everything that determines a training run; its hash names the run's configuration."""
     params = load_params(root)
-    variant = registry.get(run.variant)
+    variant = resolve_variant(run, root)
     ds = spec(run.dataset)
     if ds.kind not in variant.data_kinds:
         raise registry.RegistryError(
             f"variant {variant.name!r} handles {list(variant.data_kinds)} data, but {run.dataset!r} is "
             f"{ds.kind!r}; remove it from that dataset in the study file")
-    train = stage_settings(params, run.dataset, "train")
+    train = run_settings(params, run, "train")
     config = {
         "run": str(run),
         "dataset": run.dataset,
@@ -60,13 +60,38 @@ def resolve_run_config(run: RunId, root: Path) -> dict[str, Any]:
     return config
 
 
+def resolve_variant(run: RunId, root: Path) -> registry.Variant:
+    """The run's variant: a registry name (`dcgan+hinge+sn`), or a sweep sample (`...~h03`) whose recipe
+    values are written in its study file."""
+    name, _, sample = run.variant.partition("~")
+    variant = registry.get(name)
+    if not sample:
+        return variant
+    from bench.sweep import sample_recipe
+
+    return variant_with_recipe(variant, run.variant, sample_recipe(root, run.study, name, sample))
+
+
+def variant_with_recipe(variant: registry.Variant, name: str, changes: dict[str, Any]) -> registry.Variant:
+    recipe = {**asdict(variant.recipe), **changes}
+    try:
+        return replace(variant, name=name, recipe=registry.Recipe(**recipe))
+    except ValueError as exc:
+        raise registry.RegistryError(f"variant {name!r}: {exc}") from None
+
+
+def recipe_of(config: dict[str, Any]) -> registry.Recipe:
+    return registry.Recipe(**config["variant"]["recipe"])
+
+
 def build_models(config: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
-    variant = registry.get(config["variant"]["name"])
+    """G and D as the run's config describes them (architecture of the registry, recipe of the config)."""
+    variant = registry.get(config["variant"]["name"].partition("~")[0])
     shape = tuple(config["data_shape"])
-    width = config["train"]["width"]
-    g = variant.generator(shape, variant.z_dim, width=width, **variant.arch)
-    d = variant.discriminator(shape, width=width, **variant.arch)
-    return g, d
+    width, arch = config["train"]["width"], config["variant"]["arch"]
+    g = variant.generator(shape, config["variant"]["z_dim"], width=width, **arch)
+    d = variant.discriminator(shape, width=width, **arch)
+    return g, build_discriminator(d, recipe_of(config))
 
 
 def _as_training_tensor(data: dict, kind: str) -> torch.Tensor:
@@ -74,20 +99,46 @@ def _as_training_tensor(data: dict, kind: str) -> torch.Tensor:
     return x.float() / 127.5 - 1.0 if kind == "images" else x.float()
 
 
-def _count_flops(g: torch.nn.Module, d: torch.nn.Module, real: torch.Tensor, z: torch.Tensor,
-                 loss) -> tuple[int, int]:
-    """FLOPs of one D step and one G step (forward + backward), measured on throwaway copies."""
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's module tracker, whose backward hooks reject the double backward of
+    gradient penalties; totals are all we report."""
+
+    parents = ("Global",)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _flops(fn) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()
+    with counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def _count_flops(g: torch.nn.Module, d: torch.nn.Module, recipe: registry.Recipe, real: torch.Tensor,
+                 z: torch.Tensor, budget: int) -> tuple[int, int]:
+    """FLOPs of one D step and one G step (forward + backward, penalties and unrolling included),
+    measured on throwaway copies with a throwaway random stream."""
     g, d = copy.deepcopy(g), copy.deepcopy(d)
-    with FlopCounterMode(display=False) as counter:
+    objective = Objective(recipe, g, d, budget, torch.Generator().manual_seed(0))
+    opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
+
+    def d_step() -> None:
         with torch.no_grad():
             fake = g(z)
-        loss.d_loss(d(real), d(fake)).backward()
-    d_flops = counter.get_total_flops()
-    with FlopCounterMode(display=False) as counter:
-        loss.g_loss(d(g(z))).backward()
-    return d_flops, counter.get_total_flops()
+        objective.d_loss(d, real, fake, 0)[0].backward()
+
+    def g_step() -> None:
+        objective.g_loss(g, d, opt_d, z, lambda: real, lambda: z, 0).backward()
+
+    return _flops(d_step), _flops(g_step)
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -111,6 +162,7 @@ class _TrainingState:
     ema: AveragedModel | None
     data_rng: torch.Generator
     latent_rng: torch.Generator
+    objective: Objective
     progress: dict[str, Any]
 
     def snapshot(self, config_hash: str, finished: bool) -> dict[str, Any]:
@@ -121,6 +173,7 @@ class _TrainingState:
             "opt_G": self.opt_g.state_dict(), "opt_D": self.opt_d.state_dict(),
             "rng": {"data": self.data_rng.get_state(), "latents": self.latent_rng.get_state(),
                     "torch": torch.get_rng_state()},
+            "objective": self.objective.state_dict(),
             # As JSON text: pickling the live dict would memoise shared strings differently after a
             # resume, and the same content must give the same bytes.
             "state": json.dumps(self.progress, sort_keys=True),
@@ -137,11 +190,12 @@ class _TrainingState:
         self.data_rng.set_state(saved["rng"]["data"])
         self.latent_rng.set_state(saved["rng"]["latents"])
         torch.set_rng_state(saved["rng"]["torch"])
+        self.objective.load_state_dict(saved["objective"])
         self.progress = json.loads(saved["state"])
 
 
 def _fresh_state(run: RunId, config: dict[str, Any], device: torch.device) -> _TrainingState:
-    recipe = registry.get(run.variant).recipe
+    recipe = recipe_of(config)
     torch.manual_seed(stream_seed(run.seed, "weights"))
     g, d = build_models(config)
     g, d = g.to(device), d.to(device)
@@ -154,6 +208,7 @@ def _fresh_state(run: RunId, config: dict[str, Any], device: torch.device) -> _T
         opt_g=torch.optim.Adam(g.parameters(), lr=recipe.lr_g, betas=recipe.betas),
         opt_d=torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas),
         data_rng=generator(run.seed, "data"), latent_rng=generator(run.seed, "latents"),
+        objective=Objective(recipe, g, d, _images(settings["kimg"]), generator(run.seed, "regularizers")),
         progress={"step": 0, "images": 0, "curve": [],
                   "next_curve": _images(settings["curve_every_kimg"]),
                   "next_ckpt": _images(settings["checkpoint_every_kimg"])},
@@ -188,11 +243,10 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config)
 
-    variant = registry.get(run.variant)
-    recipe, loss, settings = variant.recipe, get_loss(variant.recipe.loss), config["train"]
+    recipe, settings, z_dim = recipe_of(config), config["train"], config["variant"]["z_dim"]
     data = load_prepared(run.dataset, root)
     x = _as_training_tensor(data, config["data_kind"])
-    snapshots = CurveSnapshots(config["data_kind"], settings["curve_n"], variant.z_dim)
+    snapshots = CurveSnapshots(config["data_kind"], settings["curve_n"], z_dim)
 
     ts = _fresh_state(run, config, device)
     ckpt_path, progress_path = out / CHECKPOINT, out / "progress.json"
@@ -218,34 +272,41 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     if not state["curve"]:
         state["curve"].append({"kimg": 0.0, "step": 0})
         snapshots.record(eval_g, device, 0.0)
-    flops_d, flops_g = _count_flops(
-        g, d, x[:batch].to(device), torch.zeros(batch, variant.z_dim, device=device), loss)
+    flops_d, flops_g = _count_flops(g, d, recipe, x[:batch].to(device), torch.zeros(batch, z_dim, device=device),
+                                    budget)
+    objective = ts.objective
+
+    def next_real() -> torch.Tensor:
+        return x[torch.randint(x.shape[0], (batch,), generator=ts.data_rng)].to(device)
+
+    def next_z() -> torch.Tensor:
+        return torch.randn(batch, z_dim, generator=ts.latent_rng).to(device)
+
     bar = tqdm(total=budget, initial=state["images"], unit="kimg", unit_scale=1e-3, desc=str(run),
                bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
                mininterval=2.0, file=sys.stderr)
     while state["images"] < budget:
         d.requires_grad_(True)
         for _ in range(recipe.n_critic):
-            idx = torch.randint(x.shape[0], (batch,), generator=ts.data_rng)
-            real = x[idx].to(device)
-            z = torch.randn(batch, variant.z_dim, generator=ts.latent_rng).to(device)
+            real, z = next_real(), next_z()
             with torch.no_grad():
                 fake = g(z)
-            loss_d = loss.d_loss(d(real), d(fake))
+            loss_d, logs = objective.d_loss(d, real, fake, state["images"])
             ts.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             ts.opt_d.step()
+            objective.after_d_step(d)
             state["images"] += batch
         d.requires_grad_(False)
-        z = torch.randn(batch, variant.z_dim, generator=ts.latent_rng).to(device)
-        loss_g = loss.g_loss(d(g(z)))
+        loss_g = objective.g_loss(g, d, ts.opt_d, next_z(), next_real, next_z, state["images"])
         ts.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         ts.opt_g.step()
+        objective.after_g_step(g)
         if ts.ema is not None:
             ts.ema.update_parameters(g)
         state["step"] += 1
-        losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        losses = {**logs, "loss_g": loss_g.item()}
         bar.update(min(batch * recipe.n_critic, budget - bar.n))  # tqdm drops its total when n > total
         bar.set_postfix(losses, refresh=False)
         done = state["images"] >= budget

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from bench.registry import Recipe, Variant, register
+from models.base import FeatureDiscriminator
 from models.init import normal_002
 
 PUBLISHED_CHANNELS = 64
@@ -48,12 +49,14 @@ class DCGANGenerator(nn.Module):
         return self.net(z.view(z.shape[0], self.z_dim, 1, 1))
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(FeatureDiscriminator):
+    """The last 4x4 convolution over the 4x4 map is the linear head over the flattened map."""
+
     def __init__(self, data_shape: tuple[int, ...], width: float = 1.0) -> None:
         super().__init__()
         channels = data_shape[0]
         c = _channels(width)
-        self.net = nn.Sequential(
+        self.trunk = nn.Sequential(
             nn.Conv2d(channels, c, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, True),
             nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False),
@@ -62,12 +65,9 @@ class DCGANDiscriminator(nn.Module):
             nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False),
             nn.BatchNorm2d(4 * c),
             nn.LeakyReLU(0.2, True),
-            nn.Conv2d(4 * c, 1, 4, 1, 0, bias=False),
         )
+        self.head = nn.Linear(4 * c * 4 * 4, 1, bias=False)
         normal_002(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
 
 
 register(

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from bench.registry import Recipe, Variant, register
+from models.base import FeatureDiscriminator
 from models.init import normal_002
 
 
@@ -46,7 +47,7 @@ class MLPGenerator(nn.Module):
         return self.net(z)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(FeatureDiscriminator):
     def __init__(self, data_shape: tuple[int, ...], width: float = 1.0, hidden: int = 200,
                  depth: int = 3, pieces: int = 5) -> None:
         super().__init__()
@@ -56,12 +57,9 @@ class MLPDiscriminator(nn.Module):
         for _ in range(depth):
             layers.append(Maxout(fan_in, units, pieces))
             fan_in = units
-        layers.append(nn.Linear(fan_in, 1))
-        self.net = nn.Sequential(*layers)
+        self.trunk = nn.Sequential(*layers)
+        self.head = nn.Linear(fan_in, 1)
         normal_002(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
 
 
 register(

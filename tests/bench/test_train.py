@@ -22,7 +22,8 @@ def outputs(root, run):
             (folder / "curve_samples.npz").read_bytes())
 
 
-@pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/ring8/mlp-gan/s1"])
+@pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/ring8/mlp-gan/s1",
+                                    "t/ring8/mlp-gan+dragan+ha+noise+r1+lazy+mbstd/s0"])
 def test_same_seed_gives_identical_checkpoint_bytes_and_curve(bench_root, tmp_path_factory, run_id):
     run = RunId.parse(run_id)
     other = tmp_path_factory.mktemp("again")
@@ -56,11 +57,14 @@ def test_curve_logs_losses_and_keeps_samples_from_kimg_zero(bench_root):
     assert cost["flops_total"] > 0 and cost["device"] == "cpu"
 
 
-def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_factory):
+@pytest.mark.parametrize("variant", ["mlp-gan", "mlp-gan+wgan-gp+ha+noise+r1+lazy"])
+def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_factory, variant):
+    """The second variant keeps state outside G and D (penalty random stream, historical averages, lazy
+    step count, annealed noise): a resume must restore it all."""
     budget = {"ring8": {"train": {"kimg": 12, "checkpoint_every_kimg": 2, "curve_every_kimg": 4,
                                   "width": 0.25}}}
     write_params(bench_root, **budget)
-    run = RunId.parse("t/ring8/mlp-gan/s0")
+    run = RunId.parse(f"t/ring8/{variant}/s0")
     reference_root = tmp_path_factory.mktemp("uninterrupted")
     (reference_root / "results").mkdir()
     (reference_root / "results" / "data").symlink_to(bench_root / "results" / "data")

@@ -40,4 +40,4 @@ def test_maxout_takes_the_max_over_pieces():
 def test_mlp_gan_shapes():
     g, d = MLPGenerator((2,), 2), MLPDiscriminator((2,))
     assert g(torch.randn(6, 2)).shape == (6, 2) and d(torch.randn(6, 2)).shape == (6,)
-    assert g.net[0].out_features == 400 and d.net[0].out_features == 200 and d.net[0].pieces == 5
+    assert g.net[0].out_features == 400 and d.trunk[0].out_features == 200 and d.trunk[0].pieces == 5

@@ -1,0 +1,165 @@
+"""A recipe's training objective: the loss plus every regularizer and trick it turns on, for both players.
+
+The trainer (bench/train.py) owns the loop, the optimizers and the budget; this module owns what one D
+step and one G step minimise. Discriminators expose `features(x)` (N x F) and a linear `head`, so
+minibatch layers, feature matching and spectral norm compose with any architecture that follows that
+protocol (models/base.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from bench import regularizers as reg
+from bench.losses import get_loss
+from bench.registry import Recipe
+
+
+class WithMinibatchFeatures(nn.Module):
+    """D with minibatch stddev and/or minibatch discrimination between its features and its head."""
+
+    def __init__(self, base: nn.Module, stddev_group: int, mbd_kernels: int) -> None:
+        super().__init__()
+        width = base.head.in_features
+        layers: list[nn.Module] = []
+        if stddev_group:
+            layers.append(reg.MinibatchStdDev(stddev_group))
+            width += 1
+        if mbd_kernels:
+            layers.append(reg.MinibatchDiscrimination(width, mbd_kernels))
+            width += mbd_kernels
+        old_head = base.head
+        self.base = base
+        self.base.head = None
+        self.minibatch = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 1, bias=old_head.bias is not None)
+        with torch.no_grad():  # D starts as the architecture's D; it learns to use the minibatch features
+            self.head.weight.zero_()
+            self.head.weight[:, : old_head.in_features] = old_head.weight
+            if old_head.bias is not None:
+                self.head.bias.copy_(old_head.bias)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.minibatch(self.features(x))).flatten()
+
+
+def _check_protocol(d: nn.Module, what: str) -> None:
+    if not (hasattr(d, "features") and isinstance(getattr(d, "head", None), nn.Linear)):
+        raise TypeError(f"{what} needs a discriminator with `features(x)` and a linear `head` "
+                        f"(models/base.py); {type(d).__name__} does not follow that protocol")
+
+
+def build_discriminator(d: nn.Module, recipe: Recipe) -> nn.Module:
+    """The architecture's D with the recipe's D-side layers (minibatch features, spectral norm)."""
+    if recipe.minibatch_stddev or recipe.minibatch_discrimination:
+        _check_protocol(d, "minibatch stddev/discrimination")
+        d = WithMinibatchFeatures(d, recipe.minibatch_stddev, recipe.minibatch_discrimination)
+    if recipe.feature_matching:
+        _check_protocol(d, "feature matching")
+    if recipe.spectral_norm:
+        reg.spectral_normalize(d)
+    return d
+
+
+class Objective:
+    """What D and G minimise at each step under one recipe, and the state that must survive a resume
+    (the penalties' random stream and the historical averages)."""
+
+    def __init__(self, recipe: Recipe, g: nn.Module, d: nn.Module, budget_images: int,
+                 rng: torch.Generator) -> None:
+        self.recipe, self.loss, self.budget, self.rng = recipe, get_loss(recipe.loss), budget_images, rng
+        self.history = ({"G": reg.HistoricalAverage(g), "D": reg.HistoricalAverage(d)}
+                        if recipe.historical_averaging else {})
+        self.d_steps = 0
+
+    @property
+    def needs_real_for_g(self) -> bool:
+        return self.loss.needs_real_for_g or self.recipe.feature_matching
+
+    def _noisy(self, x: torch.Tensor, images: int) -> torch.Tensor:
+        sigma = reg.instance_noise_sigma(self.recipe.instance_noise, images, self.budget)
+        if sigma == 0.0:
+            return x
+        return x + sigma * torch.randn(x.shape, generator=self.rng).to(device=x.device, dtype=x.dtype)
+
+    def d_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor, images: int) -> tuple[torch.Tensor, dict]:
+        """D's loss on one batch: adversarial term + the loss's own penalty + R1/R2 (lazily) + history."""
+        r, loss = self.recipe, self.loss
+        real_in, fake_in = self._noisy(real, images), self._noisy(fake.detach(), images)
+        adversarial = loss.d_loss(d(real_in), d(fake_in), real_label=1.0 - r.label_smoothing)
+        total, logs = adversarial, {"loss_d": adversarial.item()}
+        if loss.penalty == "wgan-gp":
+            penalty = reg.wgan_gp_penalty(d, real_in, fake_in, self.rng)
+        elif loss.penalty == "dragan":
+            penalty = reg.dragan_penalty(d, real_in, self.rng)
+        else:
+            penalty = None
+        if penalty is not None:
+            total = total + r.penalty_weight * penalty
+            logs["penalty"] = penalty.item()
+        for name, gamma, x in (("r1", r.r1, real_in), ("r2", r.r2, fake_in)):
+            weight = reg.lazy_weight(gamma, r.reg_every, self.d_steps)
+            if weight:
+                value = reg.zero_centered_penalty(d, x)
+                total = total + 0.5 * weight * value
+                logs[name] = value.item()
+        if self.history:
+            total = total + r.historical_averaging * self.history["D"].penalty(d)
+        return total, logs
+
+    def after_d_step(self, d: nn.Module) -> None:
+        self.d_steps += 1
+        if self.loss.clip:
+            reg.clip_weights(d, self.recipe.clip)
+        if self.history:
+            self.history["D"].update(d)
+
+    def g_loss(self, g: nn.Module, d: nn.Module, opt_d: torch.optim.Adam, z: torch.Tensor,
+               next_real: Callable[[], torch.Tensor], next_z: Callable[[], torch.Tensor],
+               images: int) -> torch.Tensor:
+        """G's loss on one batch of latents, through D (or D unrolled k steps)."""
+        r = self.recipe
+        real = self._noisy(next_real(), images) if self.needs_real_for_g else None
+        fake = self._noisy(g(z), images)
+        if r.feature_matching:
+            total = reg.feature_matching_loss(d.features(real), d.features(fake))
+        else:
+            critic = d if not r.unrolled_steps else self._unrolled(g, d, opt_d, next_real, next_z, images)
+            total = self.loss.g_loss(critic(real) if self.loss.needs_real_for_g else None, critic(fake))
+        if self.history:
+            total = total + r.historical_averaging * self.history["G"].penalty(g)
+        return total
+
+    def _unrolled(self, g: nn.Module, d: nn.Module, opt_d: torch.optim.Adam,
+                  next_real: Callable[[], torch.Tensor], next_z: Callable[[], torch.Tensor], images: int):
+        """D unrolled on its adversarial loss, as Metz et al. unroll the standard GAN's D; the loss's
+        gradient penalty, R1/R2, clipping and historical averaging are not part of the unrolled steps."""
+        batches = [(self._noisy(next_real(), images), next_z()) for _ in range(self.recipe.unrolled_steps)]
+        label = 1.0 - self.recipe.label_smoothing
+
+        def step_loss(critic, i: int) -> torch.Tensor:
+            real, z = batches[i]
+            return self.loss.d_loss(critic(real), critic(self._noisy(g(z), images)), real_label=label)
+
+        return reg.unrolled_critic(d, opt_d, self.recipe.unrolled_steps, step_loss, second_order=True)
+
+    def after_g_step(self, g: nn.Module) -> None:
+        if self.history:
+            self.history["G"].update(g)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.get_state(), "d_steps": self.d_steps,
+                "history": {k: h.state_dict() for k, h in self.history.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.set_state(state["rng"])
+        self.d_steps = int(state["d_steps"])
+        for k, h in self.history.items():
+            h.load_state_dict(state["history"][k])
