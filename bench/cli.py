@@ -12,17 +12,33 @@ from pathlib import Path
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from bench import registry
-    from bench.losses import LOSSES
 
-    print("Variants:")
+    print("Variants (train any of them with options: <variant>+<option>+..., e.g. dcgan+hinge+sn):")
     for v in registry.all_variants():
         r = v.recipe
         print(f"  {v.name:<12} [{v.family}] {v.paper}")
         print(f"  {'':<12} data: {', '.join(v.data_kinds)}; loss {r.loss}; Adam lr G {r.lr_g:g} / D {r.lr_d:g}, "
               f"betas {r.betas}; n_critic {r.n_critic}; batch {r.batch}; EMA {r.ema_beta or 'no'}")
-    print("Losses:")
-    for loss in LOSSES.values():
-        print(f"  {loss.name:<12} {loss.paper}")
+    for kind, title in (("loss", "Losses (+<loss>: the loss with its paper's defaults)"),
+                        ("regularizer", "Regularizers and training tricks (+<name>)"),
+                        ("architecture", "Architecture options (+<name>)")):
+        options = [o for o in registry.all_options() if o.kind == kind]
+        if not options:
+            continue
+        print(f"{title}:")
+        for o in options:
+            changes = ", ".join(f"{k}={v}" for k, v in {**o.recipe, **o.arch}.items() if k != "loss")
+            print(f"  +{o.name:<11} {o.paper}")
+            if changes:
+                print(f"  {'':<12} sets {changes}")
+    return 0
+
+
+def _cmd_sweep_sample(args: argparse.Namespace) -> int:
+    from bench.sweep import write_samples
+
+    print(f"drew {args.k} samples per loss into {write_samples(args.root, args.study, args.k)}; "
+          "now run `gbench pipelines`")
     return 0
 
 
@@ -130,7 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gbench", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every registered variant and loss, with its paper").set_defaults(fn=_cmd_list)
+    sub.add_parser("list", help="every registered variant, loss and regularizer, with its paper").set_defaults(
+        fn=_cmd_list)
+    p = sub.add_parser("sweep-sample", help="draw the hyperparameter samples of a sweep study into its file")
+    p.add_argument("study")
+    p.add_argument("--k", type=int, default=100, help="samples per loss (sample h00 = the paper's defaults)")
+    p.set_defaults(fn=_cmd_sweep_sample)
     p = sub.add_parser("prepare", help="prepare stage: dataset -> results/data/<dataset>")
     p.add_argument("dataset")
     p.set_defaults(fn=_cmd_prepare)

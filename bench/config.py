@@ -49,11 +49,43 @@ def stage_settings(params: dict[str, Any], dataset: str, stage: str) -> dict[str
     settings = block.get(stage)
     if settings is None:
         raise ConfigError(f"params.yaml: profiles.{profile}.{dataset}.{stage} is missing")
+    _check_keys(settings, stage, f"profiles.{profile}.{dataset}.{stage}")
+    return dict(settings)
+
+
+def _check_keys(settings: dict, stage: str, where: str) -> None:
     unknown = set(settings) - STAGE_KEYS[stage]
     if unknown:
-        raise ConfigError(f"params.yaml: profiles.{profile}.{dataset}.{stage} has unknown keys "
-                          f"{sorted(unknown)}; allowed: {sorted(STAGE_KEYS[stage])}")
-    return dict(settings)
+        raise ConfigError(f"params.yaml: {where} has unknown keys {sorted(unknown)}; "
+                          f"allowed: {sorted(STAGE_KEYS[stage])}")
+
+
+STUDY_KEYS = {"samples", "seeds", "datasets"}
+
+
+def study_profile(params: dict[str, Any], study: str) -> dict[str, Any]:
+    """The active profile's settings of one study (`profiles.<p>.studies.<study>`; empty when none):
+    `samples` (hyperparameter samples per loss of a sweep), `seeds`, `datasets` (the subset of the study's
+    datasets this profile runs), and per dataset the train/evaluate
+    values that replace the dataset's defaults for this study's runs."""
+    profile = params["profile"]
+    block = (params["profiles"][profile].get("studies") or {}).get(study) or {}
+    for key, value in block.items():
+        if key in STUDY_KEYS:
+            continue
+        if not isinstance(value, dict) or set(value) - {"train", "evaluate"}:
+            raise ConfigError(f"params.yaml: profiles.{profile}.studies.{study}.{key} must be a dataset with "
+                              f"`train:` and/or `evaluate:` overrides (or one of {sorted(STUDY_KEYS)})")
+        for stage, settings in value.items():
+            _check_keys(settings, stage, f"profiles.{profile}.studies.{study}.{key}.{stage}")
+    return block
+
+
+def run_settings(params: dict[str, Any], run: RunId, stage: str) -> dict[str, Any]:
+    """A stage's settings for one run: its dataset's, with its study's overrides on top."""
+    settings = stage_settings(params, run.dataset, stage)
+    settings.update((study_profile(params, run.study).get(run.dataset) or {}).get(stage) or {})
+    return settings
 
 
 @dataclass(frozen=True, order=True)
@@ -79,13 +111,30 @@ class RunId:
 
 @dataclass(frozen=True)
 class Study:
+    """A study file's entry. A plain study lists variants per dataset. A sweep (`sweep:`) crosses each
+    listed base variant with every loss and the first `samples` drawn hyperparameter samples, as runs
+    named `<base>+<loss>~hNN` (bench/sweep.py)."""
+
     name: str
     title: str
     datasets: dict[str, list[str]]
     seeds: list[int]
+    kind: str = "table"  # "table" | "sweep" | "mode-collapse"
+    losses: tuple[str, ...] = ()
+    samples: int = 0
+    path: Path | None = None
+
+    def variants(self, dataset: str) -> list[str]:
+        bases = self.datasets.get(dataset, [])
+        if self.kind != "sweep":
+            return list(bases)
+        return [f"{b}+{loss}~h{k:02d}" for b in bases for loss in self.losses for k in range(self.samples)]
 
     def runs(self) -> list[RunId]:
-        return [RunId(self.name, ds, v, s) for ds, vs in self.datasets.items() for v in vs for s in self.seeds]
+        return [RunId(self.name, ds, v, s) for ds in self.datasets for v in self.variants(ds) for s in self.seeds]
+
+
+STUDY_FILE_KEYS = {"title", "datasets", "seeds", "kind", "sweep"}
 
 
 def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
@@ -93,10 +142,28 @@ def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
     for path in sorted((root / "pipelines").glob("*.yaml")):
         doc = yaml.safe_load(path.read_text()) or {}
         for name, body in doc.items():
-            unknown = set(body) - {"title", "datasets", "seeds"}
+            unknown = set(body) - STUDY_FILE_KEYS
             if unknown:
                 raise ConfigError(f"{path}: study {name!r} has unknown keys {sorted(unknown)}")
-            datasets = {ds: list(vs) for ds, vs in (body.get("datasets") or {}).items()}
-            studies.append(Study(name, body.get("title", name), datasets,
-                                 list(body.get("seeds", params["seeds"]))))
+            kind = body.get("kind", "sweep" if "sweep" in body else "table")
+            if kind not in ("table", "sweep", "mode-collapse"):
+                raise ConfigError(f"{path}: study {name!r} has kind {kind!r}; use table, sweep or mode-collapse")
+            profile = study_profile(params, name)
+            datasets = {ds: list(vs) for ds, vs in (body.get("datasets") or {}).items()
+                        if ds in profile.get("datasets", [ds])}
+            seeds = list(profile.get("seeds", body.get("seeds", params["seeds"])))
+            losses, samples = (), 0
+            if kind == "sweep":
+                sweep = body.get("sweep") or {}
+                losses = tuple(sweep.get("losses", ()))
+                if "samples" not in profile:
+                    raise ConfigError(f"params.yaml: profiles.{params['profile']}.studies.{name}.samples is "
+                                      "missing (hyperparameter samples per loss for this profile)")
+                samples = int(profile["samples"])
+                drawn = sweep.get("drawn") or {}
+                short = [loss for loss in losses if len(drawn.get(loss, [])) < samples]
+                if short:
+                    raise ConfigError(f"{path}: study {name!r} has fewer than {samples} drawn samples for "
+                                      f"{short}; run `gbench sweep-sample {name} --k {samples}`")
+            studies.append(Study(name, body.get("title", name), datasets, seeds, kind, losses, samples, path))
     return studies

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.config import RunId, load_params, stage_settings
+from bench.config import ConfigError, RunId, load_params, run_settings
 from bench.datasets import load_prepared
 from bench.io import atomic_write, write_json
 from bench.metrics.modes import mode_metrics
@@ -80,7 +80,12 @@ def _image_metrics(run: RunId, root: Path, images: np.ndarray, settings: dict, d
     from bench.backbones import BackboneSet
 
     params = load_params(root)
-    backbones = evaluated_backbones(params, run.dataset)
+    available = evaluated_backbones(params, run.dataset)
+    backbones = [b for b in settings.get("backbones", available) if b in available]
+    if not backbones:
+        raise ConfigError(f"{run}: the study's evaluate.backbones {settings.get('backbones')} has none of the "
+                          f"backbones whose references {run.dataset} computes ({available}); add them to "
+                          f"profiles.{params['profile']}.{run.dataset}.evaluate.backbones")
     kid_seed = stream_seed(run.seed, "kid-subsets") % 2**32  # numpy legacy seeds are 32-bit
     metric_settings = MetricSettings(kid_subsets=settings.get("kid_subsets", 100),
                                      kid_subset_size=settings.get("kid_subset_size", 1000), kid_seed=kid_seed)
@@ -129,7 +134,7 @@ def _point_curve(run: RunId, root: Path, modes: np.ndarray, sigma: float) -> dic
 
 def evaluate(run: RunId, root: Path, device_name: str | None = None) -> Path:
     params = load_params(root)
-    settings = stage_settings(params, run.dataset, "evaluate")
+    settings = run_settings(params, run, "evaluate")
     device = resolve_device(device_name or params.get("device", "auto"))
     g, config = load_generator(run.folder(root) / "train")
     out = run.folder(root) / "eval"

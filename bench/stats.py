@@ -63,3 +63,19 @@ def tied_ranks(groups: dict[str, list[float]], lower_is_better: bool = True, alp
         separated = adjusted[i - 1] < alpha
         ranks[name] = i + 1 if separated else ranks[names[i - 1]]
     return ranks
+
+
+def best_of_k(values, ks, lower_is_better: bool = True, n_resamples: int = 2000, seed: int = 0) -> list[dict]:
+    """The best value found with a budget of k tries, for each k in `ks` (Lucic et al. 2018, Fig. 4):
+    draw k of the values with replacement, keep the best, repeat; mean and 95% percentile band."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in ks:
+        draws = x[rng.integers(0, x.size, size=(n_resamples, k))]
+        best = draws.min(axis=1) if lower_is_better else draws.max(axis=1)
+        low, high = np.percentile(best, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2])
+        out.append({"k": int(k), "mean": float(best.mean()), "low": float(low), "high": float(high)})
+    return out

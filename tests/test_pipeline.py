@@ -39,6 +39,7 @@ def repro_copy(tmp_path_factory):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "GBENCH_INCEPTION_HEAD": str(root / "no-head-here.pth")}  # as offline, whatever this machine has
+    run(["gbench", "pipelines"], root, env)  # the run list of a study depends on the profile
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         run(cmd, root, env)
@@ -50,6 +51,7 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
     root, _, output = repro_copy
     assert "Running stage 'report'" in output
     summary = pd.read_csv(root / "results/tables/summary.csv")
+    summary = summary[summary["study"] == "leaderboard"]
     by_dataset = {row.dataset: row for row in summary.itertuples()}
     assert set(by_dataset) == {"fmnist32", "stackedfmnist", "ring8", "grid25"}
     assert all(row.n_seeds == 3 for row in summary.itertuples())
@@ -98,4 +100,21 @@ def test_noop_repro_runs_nothing_and_one_family_change_reruns_only_its_runs(repr
     changed = {line.split(":", 1)[1].rstrip(":") for line in status.splitlines()
                if line.startswith("pipelines/") and "dvc.yaml:" in line}
     assert changed and all("mlp-gan" in stage for stage in changed)
-    assert any(stage.startswith("train@") for stage in changed)
+    assert any(stage.startswith("train-leaderboard@") for stage in changed)
+    assert any(stage.startswith("train-are-gans-equal@mlp-gan+wgan-gp~h00") for stage in changed)
+
+
+def test_loss_sweep_and_mode_collapse_pages(repro_copy):
+    root, _, _ = repro_copy
+    runs = pd.read_csv(root / "results/tables/runs.csv")
+    sweep = runs[runs["study"] == "are-gans-equal"]
+    assert sorted(sweep["sweep_loss"]) == sorted(["mm", "ns", "lsgan", "wgan", "wgan-gp", "dragan", "hinge", "rpgan"])
+    wgan_gp = sweep[sweep["sweep_loss"] == "wgan-gp"].iloc[0]
+    assert wgan_gp["hp_penalty_weight"] == 10.0 and wgan_gp["hp_n_critic"] == 5  # sample h00: the paper's
+    html = (root / "reports/are-gans-equal.html").read_text()
+    for text in ("ring8", "Best configuration per loss", "budget: hyperparameter samples tried", "mlp-gan+rpgan~h00"):
+        assert text in html
+    page = (root / "reports/mode-collapse.html").read_text()
+    for text in ("mlp-gan+unrolled", "mlp-gan+mbd", "published: VEEGAN", "published: PacGAN Table 1"):
+        assert text in page
+    assert 'href="mode-collapse.html"' in (root / "reports/index.html").read_text()

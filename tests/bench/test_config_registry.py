@@ -53,3 +53,19 @@ def test_plugin_file_registers_a_variant(tmp_path):
     assert variant.recipe.ema_beta == 0.99 and variant.paper == "Me et al. 2026"
     with pytest.raises(registry.RegistryError, match="does not exist"):
         registry.load_plugins(["missing.py"], tmp_path)
+
+
+def test_study_overrides_are_validated_and_merged(tmp_path):
+    from bench.config import run_settings
+
+    params = write_params(tmp_path)
+    params["profiles"]["smoke"]["studies"] = {"mine": {"ring8": {"train": {"kimg": 7}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    settings = run_settings(load_params(tmp_path), RunId("mine", "ring8", "mlp-gan", 0), "train")
+    assert settings["kimg"] == 7 and settings["width"] == params["profiles"]["smoke"]["ring8"]["train"]["width"]
+    other = run_settings(load_params(tmp_path), RunId("leaderboard", "ring8", "mlp-gan", 0), "train")
+    assert other["kimg"] == params["profiles"]["smoke"]["ring8"]["train"]["kimg"]
+    params["profiles"]["smoke"]["studies"] = {"mine": {"ring8": {"train": {"kimgs": 7}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match="studies.mine.ring8.train has unknown keys"):
+        run_settings(load_params(tmp_path), RunId("mine", "ring8", "mlp-gan", 0), "train")
