@@ -1,8 +1,10 @@
 """The aggregate stage: every run's metrics.json + cost.json -> tables with statistics over seeds.
 
-Outputs (results/tables/): runs.csv (one row per run), summary.csv and summary.json (one row per
-study x dataset x variant: mean, std and 95% bootstrap CI of each metric, tied ranks), and specs.json
-(the metric spec of each study x dataset; runs with different specs are never pooled).
+Outputs (results/tables/): runs.csv (one row per run, with its recipe's hyperparameters), summary.csv
+and summary.json (one row per study x dataset x variant: mean, std and 95% bootstrap CI of each metric,
+tied ranks), specs.json (the metric spec of each study x dataset; runs with different specs are never
+pooled) and sweeps.json (per loss-sweep study x dataset: each loss's samples, best FID vs. budget, and
+its best configuration).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.io import read_json, write_json, write_text
-from bench.stats import summarize, tied_ranks
+from bench.stats import best_of_k, summarize, tied_ranks
+from bench.sweep import parse_run_variant
 
 # metric -> True when lower is better; the domain backbone's columns carry a `_domain` suffix
 BASE_METRICS = {"fid": True, "kid": True, "precision": False, "recall": False, "density": False,
@@ -21,6 +25,7 @@ BASE_METRICS = {"fid": True, "kid": True, "precision": False, "recall": False, "
 METRICS = {**BASE_METRICS, **{f"{m}_domain": low for m, low in BASE_METRICS.items()},
            "modes_covered": False, "high_quality": False, "reverse_kl": True}
 COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
+HYPERPARAMETERS = ["loss", "lr_g", "lr_d", "betas", "n_critic", "penalty_weight", "clip", "r1", "r2"]
 SPEC_KEYS_IGNORED = {"latent_seed", "config_hash"}  # differ per run by design
 
 
@@ -39,12 +44,17 @@ def collect_runs(root: Path) -> pd.DataFrame:
         record = read_json(path)
         run_dir = path.parent.parent
         cost = read_json(run_dir / "train" / "cost.json")
+        recipe = read_json(run_dir / "train" / "config.json")["variant"]["recipe"]
         spec = poolable_spec(record["spec"])
+        sweep = parse_run_variant(record["variant"]) or {}
         rows.append({
             "run": record["run"], "study": record["study"], "dataset": record["dataset"],
             "variant": record["variant"], "seed": record["seed"],
             **{m: record["metrics"].get(m) for m in METRICS},
             **{c: cost.get(c) for c in COSTS},
+            **{f"hp_{h}": (json.dumps(recipe.get(h)) if h == "betas" else recipe.get(h)) for h in HYPERPARAMETERS},
+            "sweep_loss": sweep.get("loss"), "sweep_sample": sweep.get("sample"),
+            "n_modes": record["metrics"].get("n_modes"),
             "device": cost.get("device"),
             "config_hash": record["spec"]["config_hash"],
             "spec": json.dumps(spec, sort_keys=True),
@@ -80,6 +90,75 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _plain(value):
+    """A pandas/numpy scalar as the plain Python value JSON takes (betas stay the JSON list they are)."""
+    if isinstance(value, str) and value.startswith("["):
+        return json.loads(value)
+    return value.item() if hasattr(value, "item") else value
+
+
+def sweep_metric(block: pd.DataFrame) -> tuple[str, bool, str]:
+    """The quality number a sweep ranks by: Inception FID where measured, else FID on the domain backbone,
+    else (2-D sets) the reverse KL of the mode histogram."""
+    for column, label in (("fid", "FID (Inception)"), ("fid_domain", "FID (domain backbone)")):
+        if block[column].notna().any():
+            return column, True, label
+    return "reverse_kl", True, "reverse KL of the mode histogram (no high-quality sample = log K, the worst)"
+
+
+def _sweep_values(block: pd.DataFrame, column: str) -> pd.Series:
+    values = block[column].astype(float)
+    if column == "reverse_kl":  # a run with no high-quality sample has no histogram: count it as the worst
+        values = values.fillna(np.log(block["n_modes"].astype(float)))
+    return values
+
+
+def sweep_tables(runs: pd.DataFrame) -> dict:
+    """Per sweep study x dataset and loss: the per-sample means over seeds (the distribution), best value
+    vs. budget k (bootstrap over samples), and the best sample with mean, std and CI over its seeds."""
+    out = {}
+    sweeps = runs[runs["sweep_loss"].notna()]
+    for (study, dataset), block in sweeps.groupby(["study", "dataset"], sort=True):
+        column, lower, label = sweep_metric(block)
+        block = block.assign(value=_sweep_values(block, column))
+        losses = {}
+        for loss, group in block.groupby("sweep_loss", sort=True):
+            per_sample = group.groupby("sweep_sample", sort=True)
+            means = per_sample["value"].mean()
+            samples = [{"sample": name, "value": float(means[name]), "n_seeds": int(len(g)),
+                        "hyperparameters": {h: _plain(g[f"hp_{h}"].iloc[0]) for h in HYPERPARAMETERS
+                                            if g[f"hp_{h}"].notna().all()}}
+                       for name, g in per_sample]
+            best_name = means.idxmin() if lower else means.idxmax()
+            best_runs = group[group["sweep_sample"] == best_name]
+            losses[loss] = {
+                "samples": samples,
+                "budget": best_of_k(means.to_numpy(), range(1, len(means) + 1), lower_is_better=lower),
+                "best": {"sample": best_name, "variant": best_runs["variant"].iloc[0],
+                         "seeds": sorted(int(s) for s in best_runs["seed"]),
+                         **summarize(best_runs["value"].tolist()),
+                         "hyperparameters": next(s["hyperparameters"] for s in samples if s["sample"] == best_name),
+                         "wall_s_mean": float(best_runs["wall_s"].mean())},
+                "wall_s_total": float(group["wall_s"].sum()),
+            }
+        out[f"{study}/{dataset}"] = {"study": study, "dataset": dataset, "metric": column, "label": label,
+                                     "lower_is_better": lower, "losses": losses}
+    return out
+
+
+def study_kinds(root: Path) -> dict:
+    """Each study's kind and title, from pipelines/*.yaml: the report lays a table, a sweep and a
+    mode-collapse study out differently."""
+    import yaml
+
+    kinds = {}
+    for path in sorted((root / "pipelines").glob("*.yaml")):
+        for name, body in (yaml.safe_load(path.read_text()) or {}).items():
+            kinds[name] = {"kind": body.get("kind", "sweep" if "sweep" in body else "table"),
+                           "title": body.get("title", name)}
+    return kinds
+
+
 def aggregate(root: Path) -> Path:
     out = root / "results" / "tables"
     runs = collect_runs(root)
@@ -90,4 +169,6 @@ def aggregate(root: Path) -> Path:
     write_json(out / "summary.json", json.loads(summary.to_json(orient="records")))
     write_json(out / "runs.json", json.loads(runs.to_json(orient="records")))
     write_json(out / "specs.json", specs)
+    write_json(out / "sweeps.json", sweep_tables(runs))
+    write_json(out / "studies.json", study_kinds(root))
     return out

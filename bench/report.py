@@ -108,9 +108,12 @@ def build_context(root: Path) -> dict:
     summary = pd.DataFrame(read_json(tables / "summary.json"))
     runs = pd.DataFrame(read_json(tables / "runs.json"))
     specs = read_json(tables / "specs.json")
+    kinds = _study_kinds(tables)
     papers = {v.name: v.paper for v in registry.all_variants()}
     sections = []
     for (study, dataset), block in summary.groupby(["study", "dataset"], sort=True):
+        if kinds.get(study, {}).get("kind", "table") != "table":
+            continue
         spec = specs[f"{study}/{dataset}"]
         is_images = spec.get("kind", "images") == "images"
         metrics = [m for m in (IMAGE_METRICS if is_images else POINT_METRICS)
@@ -119,7 +122,7 @@ def build_context(root: Path) -> dict:
         first, lower = metrics[0][0], metrics[0][0].startswith(("fid", "kid"))
         for _, row in block.sort_values(f"{first}_mean", ascending=lower).iterrows():
             rows.append({
-                "variant": row["variant"], "paper": papers.get(row["variant"], "(not registered)"),
+                "variant": row["variant"], "paper": papers.get(row["variant"].partition("+")[0], "(not registered)"),
                 "cells": [_cell(row, m, s) for m, _, s in metrics],
                 "n_seeds": int(row["n_seeds"]), "wall_s": _fmt(row["wall_s_mean"], digits=0),
                 "kimg": _fmt(row["kimg_mean"], digits=1),
@@ -142,10 +145,46 @@ def build_context(root: Path) -> dict:
             "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
         })
     return {"sections": sections, "commit": _git_commit(root),
-            "profile": sections[0]["spec"].get("profile") if sections else "?"}
+            "profile": next(iter(specs.values()), {}).get("profile", "?")}
+
+
+def _study_kinds(tables: Path) -> dict:
+    path = tables / "studies.json"
+    return read_json(path) if path.exists() else {}
+
+
+def study_pages(root: Path) -> dict[str, tuple[str, dict]]:
+    """page file -> (template, context) for each sweep and mode-collapse study with results."""
+    from bench.report_studies import mode_collapse_sections, sweep_sections
+
+    tables = root / "results" / "tables"
+    kinds = _study_kinds(tables)
+    specs = read_json(tables / "specs.json")
+    summary = pd.DataFrame(read_json(tables / "summary.json"))
+    runs = pd.DataFrame(read_json(tables / "runs.json"))
+    sweeps = read_json(tables / "sweeps.json") if (tables / "sweeps.json").exists() else {}
+    common = {"commit": _git_commit(root),
+              "profile": next(iter(specs.values()), {}).get("profile", "?")}
+    pages = {}
+    for name, info in sorted(kinds.items()):
+        if info["kind"] == "sweep":
+            tables_of_study = {k: v for k, v in sweeps.items() if v["study"] == name}
+            if tables_of_study:
+                pages[f"{name}.html"] = ("sweep.html", {**common, "title": info["title"],
+                                                        "sections": sweep_sections(tables_of_study, specs)})
+        elif info["kind"] == "mode-collapse" and (summary["study"] == name).any():
+            sections = mode_collapse_sections(name, summary, runs, lambda rel: _data_uri(root / rel))
+            pages[f"{name}.html"] = ("mode_collapse.html", {**common, "title": info["title"], "sections": sections})
+    return pages
 
 
 def render(root: Path) -> Path:
     env = Environment(loader=PackageLoader("bench", "templates"), autoescape=select_autoescape(["html"]))
-    html = env.get_template("index.html").render(**build_context(root))
-    return write_text(root / "reports" / "index.html", html)
+    pages = study_pages(root)
+    nav = [{"href": "index.html", "title": "Leaderboard"},
+           *[{"href": page, "title": context["title"]} for page, (_, context) in pages.items()]]
+    out = write_text(root / "reports" / "index.html",
+                     env.get_template("index.html").render(**build_context(root), nav=nav))
+    for page, (template, context) in pages.items():
+        write_text(root / "reports" / page, env.get_template(template).render(**context, nav=nav))
+    return out

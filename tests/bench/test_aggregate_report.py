@@ -17,13 +17,15 @@ SPEC = {"kind": "points", "n_gen": 2500, "profile": "smoke", "libraries": {"torc
                                  "reverse_kl": "KL"}}}
 
 
-def fake_run(root, variant, seed, modes, spec=SPEC):
-    run = f"leaderboard/ring8/{variant}/s{seed}"
+def fake_run(root, variant, seed, modes, spec=SPEC, study="leaderboard", reverse_kl=0.1, recipe=None):
+    run = f"{study}/ring8/{variant}/s{seed}"
     folder = root / "results" / run
     write_json(folder / "eval" / "metrics.json", {
-        "run": run, "study": "leaderboard", "dataset": "ring8", "variant": variant, "seed": seed,
-        "metrics": {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": 0.1, "n_modes": 8},
+        "run": run, "study": study, "dataset": "ring8", "variant": variant, "seed": seed,
+        "metrics": {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": reverse_kl, "n_modes": 8},
         "spec": {**spec, "latent_seed": seed, "config_hash": f"h{seed}"}})
+    write_json(folder / "train" / "config.json", {"variant": {"recipe": recipe or {
+        "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}}})
     write_json(folder / "train" / "cost.json", {"wall_s": 10.0 + seed, "kimg": 2.0, "flops_total": 1e9,
                                                 "peak_rss_mb": 100.0, "device": "cpu"})
     write_json(folder / "train" / "curve.json", {"points": [{"kimg": 0.0}, {"kimg": 2.0, "loss_d": 1.0}]})
@@ -63,3 +65,68 @@ def test_report_escapes_user_strings_and_is_self_contained(tables):
     assert EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "PacGAN Table 1" in html and "N = 2500" in html
     assert html.count("data:image/png;base64,") == 6 and "<svg" in html
+
+
+SWEEP_STUDY = """are-gans-equal:
+  title: Loss sweep <b>
+  kind: sweep
+  datasets: {ring8: [mlp-gan]}
+  sweep: {losses: [ns, wgan]}
+mode-collapse:
+  title: Mode collapse
+  kind: mode-collapse
+  datasets: {ring8: [mlp-gan, mlp-gan+unrolled]}
+"""
+# reverse KL per (loss, sample, seed); NaN = no high-quality sample, counted as log 8
+SWEEP_VALUES = {("ns", "h00"): [0.2, 0.4], ("ns", "h01"): [1.0, float("nan")],
+                ("wgan", "h00"): [0.5, 0.7], ("wgan", "h01"): [0.1, 0.3]}
+
+
+@pytest.fixture
+def study_tables(tmp_path):
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines/studies.yaml").write_text(SWEEP_STUDY)
+    for (loss, sample), values in SWEEP_VALUES.items():
+        for seed, value in enumerate(values):
+            lr = 1e-3 if sample == "h01" else 2e-4
+            recipe = {"loss": loss, "lr_g": lr, "lr_d": lr, "betas": [0.5, 0.999],
+                      "n_critic": 5 if loss == "wgan" else 1, "clip": 0.01 if loss == "wgan" else 0}
+            fake_run(tmp_path, f"mlp-gan+{loss}~{sample}", seed, 8, study="are-gans-equal", reverse_kl=value,
+                     recipe=recipe)
+    for seed in range(3):
+        fake_run(tmp_path, "mlp-gan", seed, 6 + seed % 2, study="mode-collapse")
+        fake_run(tmp_path, "mlp-gan+unrolled", seed, 8, study="mode-collapse")
+    aggregate(tmp_path)
+    return tmp_path
+
+
+def test_sweep_table_distribution_budget_and_best_configuration(study_tables):
+    sweeps = json.loads((study_tables / "results/tables/sweeps.json").read_text())
+    table = sweeps["are-gans-equal/ring8"]
+    assert table["metric"] == "reverse_kl" and table["lower_is_better"]
+    ns = table["losses"]["ns"]
+    values = {s["sample"]: s["value"] for s in ns["samples"]}
+    assert values["h00"] == pytest.approx(0.3) and values["h01"] == pytest.approx((1.0 + np.log(8)) / 2)
+    assert ns["best"]["sample"] == "h00" and ns["best"]["mean"] == pytest.approx(0.3)
+    assert ns["best"]["std"] == pytest.approx(np.std([0.2, 0.4], ddof=1)) and ns["best"]["seeds"] == [0, 1]
+    wgan = table["losses"]["wgan"]
+    assert wgan["best"]["sample"] == "h01" and wgan["best"]["hyperparameters"]["clip"] == 0.01
+    assert wgan["best"]["hyperparameters"]["betas"] == [0.5, 0.999]
+    budget = ns["budget"]
+    assert [p["k"] for p in budget] == [1, 2]
+    assert budget[0]["mean"] == pytest.approx(np.mean(list(values.values())), abs=0.05)
+    # exact E[min of 2 draws with replacement] of two values: (3 a + b) / 4 with a < b
+    assert budget[1]["mean"] == pytest.approx((3 * 0.3 + values["h01"]) / 4, abs=0.05)
+
+
+def test_study_pages_are_rendered_linked_and_escaped(study_tables):
+    index = render(study_tables).read_text()
+    assert 'href="are-gans-equal.html"' in index and 'href="mode-collapse.html"' in index
+    assert "Loss sweep &lt;b&gt;" in index
+    sweep = (study_tables / "reports/are-gans-equal.html").read_text()
+    assert sweep.count("<svg") == 2 and "Best configuration per loss" in sweep and "clip 0.01" in sweep
+    assert "Lucic et al., Inception FID" not in sweep  # published FIDs belong to Fashion-MNIST only
+    page = (study_tables / "reports/mode-collapse.html").read_text()
+    assert "mlp-gan+unrolled" in page and "published: VEEGAN" in page and "6.3 ± 0.5" in page
+    assert page.index("mlp-gan+unrolled") < page.index("published: PacGAN")
+    assert "8.0 ± 0.0" in page and "6.3 ± 0.6" in page  # ours: modes 8,8,8 and 6,7,6
