@@ -128,13 +128,19 @@ class Study:
         bases = self.datasets.get(dataset, [])
         if self.kind != "sweep":
             return list(bases)
-        return [f"{b}+{loss}~h{k:02d}" for b in bases for loss in self.losses for k in range(self.samples)]
+        return [f"{b}+{loss}~{sweep_sample_name(k)}" for b in bases for loss in self.losses
+                for k in range(self.samples)]
 
     def runs(self) -> list[RunId]:
         return [RunId(self.name, ds, v, s) for ds in self.datasets for v in self.variants(ds) for s in self.seeds]
 
 
 STUDY_FILE_KEYS = {"title", "datasets", "seeds", "kind", "sweep"}
+
+
+def sweep_sample_name(index: int) -> str:
+    """Sample `index` of a sweep as it appears in run names and in the study file (h00 = the defaults)."""
+    return f"h{index:02d}"
 
 
 def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
@@ -161,7 +167,8 @@ def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
                                       "missing (hyperparameter samples per loss for this profile)")
                 samples = int(profile["samples"])
                 drawn = sweep.get("drawn") or {}
-                short = [loss for loss in losses if len(drawn.get(loss, [])) < samples]
+                short = [loss for loss in losses
+                         if any(sweep_sample_name(k) not in (drawn.get(loss) or {}) for k in range(samples))]
                 if short:
                     raise ConfigError(f"{path}: study {name!r} has fewer than {samples} drawn samples for "
                                       f"{short}; run `gbench sweep-sample {name} --k {samples}`")

@@ -76,6 +76,10 @@ def dataset_pipeline(dataset: str, studies: list[Study], root: Path, params: dic
         runs = {f"{run.variant}-s{run.seed}": {"run": str(run), "module": _module_path(run.variant, root),
                                                "dir": f"results/{run}"}
                 for run in study.runs() if run.dataset == dataset}
+        if study.kind == "sweep":  # each run depends on its own drawn sample, not on the whole file
+            for item in runs.values():
+                name, _, sample = item["run"].split("/")[2].partition("~")
+                item["sample"] = f"{study.name}.sweep.drawn.{name.rsplit('+', 1)[-1]}.{sample}"
         if not runs:
             continue
         overrides = (study_profile(params, study.name).get(dataset) or {})
@@ -88,7 +92,7 @@ def dataset_pipeline(dataset: str, studies: list[Study], root: Path, params: dic
             eval_params.append(f"{study_key}.evaluate")
         if study.kind == "sweep":
             study_file = Path(os.path.relpath(study.path, root)).as_posix()
-            train_params.append({study_file: [f"{study.name}.sweep.drawn"]})
+            train_params.append({study_file: ["${item.sample}"]})
         stages[f"train-{study.name}"] = {
             "foreach": runs, "do": {
                 "wdir": "../..", "cmd": "gbench train ${item.run}",

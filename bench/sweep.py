@@ -1,7 +1,8 @@
 """Hyperparameter samples of a loss sweep ("Are GANs Created Equal?", Lucic, Kurach et al. 2018).
 
-The samples are drawn once by a seeded sampler and written into the study file (`sweep.drawn`), so the
-pipeline is static and every run's recipe can be read in the repository. Sample h00 of each loss is
+The samples are drawn once by a seeded sampler and written into the study file (`sweep.drawn.<loss>.hNN`),
+so the pipeline is static, every run's recipe can be read in the repository, and each run's DVC stage
+depends on its own sample only. Sample h00 of each loss is
 its paper's defaults (bench/losses.py); the others come from the paper's "wide" ranges:
 learning rate 10^U[-5,-2] (G and D alike), beta1 U[0,1], n_critic in {1, 5}, gradient-penalty weight
 10^U[-1,2] (WGAN-GP, DRAGAN; R1 = R2 gamma for RpGAN), WGAN clipping bound 10^U[-3,0]. A profile uses
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bench.config import ConfigError
+from bench.config import ConfigError, sweep_sample_name
 from bench.io import write_text
 from bench.losses import get_loss
 
@@ -87,15 +88,15 @@ def sample_recipe(root: Path, study: str, variant: str, sample: str) -> dict[str
 
     path, body = _study_body(root, study)
     loss_name = variant.rsplit("+", 1)[-1]
-    drawn = ((body.get("sweep") or {}).get("drawn") or {}).get(loss_name)
+    drawn = ((body.get("sweep") or {}).get("drawn") or {}).get(loss_name) or {}
     if not sample.startswith("h") or not sample[1:].isdigit():
         raise ConfigError(f"sweep sample {sample!r} is not of the form hNN")
-    index = int(sample[1:])
-    if drawn is None or index >= len(drawn):
-        raise ConfigError(f"{path}: study {study!r} has no drawn sample {index} for loss {loss_name!r}; run "
-                          f"`gbench sweep-sample {study} --k {index + 1}`")
+    if sample not in drawn:
+        raise ConfigError(f"{path}: study {study!r} has no drawn sample {sample} for loss {loss_name!r}; run "
+                          f"`gbench sweep-sample {study} --k {int(sample[1:]) + 1}`")
     beta2 = registry.get(variant).recipe.betas[1]
-    return recipe_changes(loss_name, drawn[index], beta2)
+    return recipe_changes(loss_name, drawn[sample], beta2)
+
 
 
 def write_samples(root: Path, study: str, k: int) -> Path:
@@ -106,7 +107,8 @@ def write_samples(root: Path, study: str, k: int) -> Path:
     if not losses:
         raise ConfigError(f"{path}: study {study!r} has no `sweep: losses:` to sample")
     seed = int(sweep.get("sampler_seed", 0))
-    sweep["drawn"] = {loss: draw(loss, k, seed) for loss in losses}
+    sweep["drawn"] = {loss: {sweep_sample_name(i): sample for i, sample in enumerate(draw(loss, k, seed))}
+                      for loss in losses}
     body["sweep"] = sweep
     text = path.read_text()
     header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#")

@@ -81,13 +81,13 @@ def test_written_samples_make_a_static_run_list_with_the_drawn_recipes(tmp_path)
     (study,) = load_studies(root, load_params(root))
     runs = study.runs()
     assert len(runs) == 4 * 2 * 2 and RunId("are-gans-equal", "ring8", "mlp-gan+wgan-gp~h01", 1) in runs
-    drawn = yaml.safe_load(text)["are-gans-equal"]["sweep"]["drawn"]["wgan-gp"][1]
+    drawn = yaml.safe_load(text)["are-gans-equal"]["sweep"]["drawn"]["wgan-gp"]["h01"]
     variant = resolve_variant(RunId("are-gans-equal", "ring8", "mlp-gan+wgan-gp~h01", 0), root)
     assert variant.recipe.lr_g == variant.recipe.lr_d == drawn["lr"]
     assert variant.recipe.betas == (drawn["beta1"], 0.9) and variant.recipe.penalty_weight == drawn["penalty"]
     assert variant.recipe.loss == "wgan-gp" and variant.name == "mlp-gan+wgan-gp~h01"
     assert run_settings(load_params(root), runs[0], "train")["kimg"] == 0.5  # the study's budget
-    with pytest.raises(ConfigError, match="no drawn sample 9"):
+    with pytest.raises(ConfigError, match="no drawn sample h09"):
         sample_recipe(root, "are-gans-equal", "mlp-gan+wgan-gp", "h09")
 
 
@@ -95,7 +95,7 @@ def test_a_sample_that_makes_an_invalid_recipe_is_a_clear_error(tmp_path):
     root = _sweep_root(tmp_path)
     write_samples(root, "are-gans-equal", 2)
     doc = yaml.safe_load((root / "pipelines/sweep.yaml").read_text())
-    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"][1]["n_critic"] = 0
+    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["n_critic"] = 0
     (root / "pipelines/sweep.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(registry.RegistryError, match="n_critic must be >= 1"):
         resolve_variant(RunId("are-gans-equal", "ring8", "mlp-gan+wgan~h01", 0), root)
