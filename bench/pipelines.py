@@ -34,12 +34,18 @@ REPORT_CODE = ["bench/report.py", "bench/report_studies.py", "bench/templates", 
 
 
 def _module_path(variant_name: str, root: Path) -> str:
+    """The variant's module relative to the repository root: a plugin inside the repository, or a family
+    of the installed harness (which may be imported from another checkout: then the same path here)."""
     source = Path(registry.get(variant_name.partition("~")[0]).source_file).resolve()
-    try:
-        return source.relative_to(root.resolve()).as_posix()
-    except ValueError as exc:
-        raise registry.RegistryError(f"variant {variant_name!r} is defined outside the repository "
-                                     f"({source}); keep plugin files inside it") from exc
+    for base in (root.resolve(), Path(__file__).resolve().parents[1]):
+        try:
+            relative = source.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        if (root / relative).is_file():
+            return relative
+    raise registry.RegistryError(f"variant {variant_name!r} is defined outside the repository ({source}); "
+                                 "keep plugin files inside it")
 
 
 def _backbones(ds) -> list[str]:
