@@ -27,7 +27,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
             continue
         print(f"{title}:")
         for o in options:
-            changes = ", ".join(f"{k}={v}" for k, v in {**o.recipe, **o.arch}.items() if k != "loss")
+            changes = ", ".join(f"{k}={v}" for k, v in {**o.recipe, **o.arch}.items()
+                                if k != "loss" and v != 0.0)  # 0.0: an earlier loss's penalty/clip cleared
             print(f"  +{o.name:<11} {o.paper}")
             if changes:
                 print(f"  {'':<12} sets {changes}")
