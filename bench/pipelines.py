@@ -30,7 +30,8 @@ EVALUATE_CODE = ["bench/evaluate.py", "bench/scoring.py", "bench/backbones.py", 
                  "bench/inception_head.py", "bench/classifier.py", "bench/metrics", "bench/reference.py",
                  "bench/snapshots.py"]
 AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py"]
-REPORT_CODE = ["bench/report.py", "bench/report_studies.py", "bench/templates", "bench/published.py"]
+REPORT_CODE = ["bench/report.py", "bench/report_studies.py", "bench/report_format.py", "bench/templates",
+               "bench/published.py"]
 
 
 def _module_path(variant_name: str, root: Path) -> str:

@@ -8,7 +8,6 @@ goes through jinja2's autoescaping.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import math
 import subprocess
@@ -20,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bench import registry
 from bench.io import read_json, write_text
 from bench.published import PUBLISHED_MODES
+from bench.report_format import figure_svg, fmt, pyplot
 
 _BASE = [("fid", "FID", 1.0), ("kid", "KID ×10³", 1e3), ("precision", "precision", 1.0),
          ("recall", "recall", 1.0), ("density", "density", 1.0), ("coverage", "coverage", 1.0),
@@ -31,18 +31,12 @@ POINT_METRICS = [("modes_covered", "modes", 1.0), ("high_quality", "high quality
 CURVE_LABELS = {"fid_domain": "FID (domain backbone)", "modes_covered": "modes covered"}
 
 
-def _fmt(value: float, scale: float = 1.0, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value * scale:.{digits}f}"
-
-
 def _cell(row: pd.Series, metric: str, scale: float) -> dict:
     mean = row.get(f"{metric}_mean")
     return {
         "sort": None if mean is None or math.isnan(mean) else mean * scale,
-        "mean": _fmt(mean, scale), "std": _fmt(row.get(f"{metric}_std"), scale),
-        "ci": f"[{_fmt(row.get(f'{metric}_ci_low'), scale)}, {_fmt(row.get(f'{metric}_ci_high'), scale)}]",
+        "mean": fmt(mean, scale), "std": fmt(row.get(f"{metric}_std"), scale),
+        "ci": f"[{fmt(row.get(f'{metric}_ci_low'), scale)}, {fmt(row.get(f'{metric}_ci_high'), scale)}]",
         "rank": None if pd.isna(row.get(f"{metric}_rank")) else int(row.get(f"{metric}_rank")),
     }
 
@@ -52,12 +46,7 @@ def _data_uri(path: Path) -> str:
 
 
 def _curve_svg(curves: dict[str, list[dict]], key: str, n: int) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 2.6), dpi=100)
+    fig, ax = pyplot().subplots(figsize=(5, 2.6), dpi=100)
     for name, points in sorted(curves.items()):
         ax.plot([p["kimg"] for p in points], [p[key] for p in points], label=name, linewidth=1)
     ax.set_xlabel("kimg")
@@ -67,11 +56,7 @@ def _curve_svg(curves: dict[str, list[dict]], key: str, n: int) -> str:
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})  # no timestamp: same results, same page
-    plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+    return figure_svg(fig)
 
 
 def _spec_lines(spec: dict) -> list[str]:
@@ -124,9 +109,9 @@ def build_context(root: Path) -> dict:
             rows.append({
                 "variant": row["variant"], "paper": papers.get(row["variant"].partition("+")[0], "(not registered)"),
                 "cells": [_cell(row, m, s) for m, _, s in metrics],
-                "n_seeds": int(row["n_seeds"]), "wall_s": _fmt(row["wall_s_mean"], digits=0),
-                "kimg": _fmt(row["kimg_mean"], digits=1),
-                "gflops": _fmt(row["flops_total_mean"], 1e-9, digits=0),
+                "n_seeds": int(row["n_seeds"]), "wall_s": fmt(row["wall_s_mean"], digits=0),
+                "kimg": fmt(row["kimg_mean"], digits=1),
+                "gflops": fmt(row["flops_total_mean"], 1e-9, digits=0),
             })
         block_runs = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
         grids, curves, curve_key, curve_n = [], {}, None, 0

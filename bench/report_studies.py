@@ -7,40 +7,21 @@ published, never inside our statistics.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pandas as pd
 
 from bench.published import PUBLISHED_LUCIC_FMNIST, PUBLISHED_MODES
+from bench.report_format import figure_svg, fmt, pyplot
 
 LOSS_COLORS = {"mm": "#1f77b4", "ns": "#ff7f0e", "lsgan": "#2ca02c", "wgan": "#d62728", "wgan-gp": "#9467bd",
                "dragan": "#8c564b", "hinge": "#e377c2", "rpgan": "#17becf"}
 
 
-def _svg(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def distribution_svg(table: dict) -> str:
     """Box plot per loss of its samples' values (each the mean over seeds), with every sample drawn."""
-    plt = _pyplot()
+    plt = pyplot()
     losses = list(table["losses"])
     fig, ax = plt.subplots(figsize=(6.4, 3.0), dpi=100)
     data = [[s["value"] for s in table["losses"][loss]["samples"]] for loss in losses]
@@ -55,12 +36,12 @@ def distribution_svg(table: dict) -> str:
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def budget_svg(table: dict) -> str:
     """Best value found vs. the number of hyperparameter samples tried: bootstrap mean and 95% band."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.0), dpi=100)
     for loss, entry in table["losses"].items():
         curve = entry["budget"]
@@ -77,13 +58,7 @@ def budget_svg(table: dict) -> str:
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _svg(fig)
-
-
-def _num(value, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{digits}f}"
+    return figure_svg(fig)
 
 
 def _scaled(value, scale: float) -> float | None:
@@ -111,11 +86,11 @@ def sweep_sections(sweeps: dict, specs: dict) -> list[dict]:
             rows.append({
                 "loss": loss, "sample": best["sample"], "variant": best["variant"],
                 "hyper": _hyper_text(best["hyperparameters"]),
-                "mean": _num(best["mean"]), "std": _num(best["std"]),
-                "ci": f"[{_num(best['ci_low'])}, {_num(best['ci_high'])}]",
+                "mean": fmt(best["mean"]), "std": fmt(best["std"]),
+                "ci": f"[{fmt(best['ci_low'])}, {fmt(best['ci_high'])}]",
                 "sort": best["mean"], "seeds": len(best["seeds"]), "n_samples": len(entry["samples"]),
-                "best_at_1": _num(entry["budget"][0]["mean"]) if entry["budget"] else "–",
-                "wall_s": _num(entry["wall_s_total"], 0),
+                "best_at_1": fmt(entry["budget"][0]["mean"]) if entry["budget"] else "–",
+                "wall_s": fmt(entry["wall_s_total"], digits=0),
                 "published": PUBLISHED_LUCIC_FMNIST.get(loss) if table["dataset"] == "fmnist32" else None,
             })
         rows.sort(key=lambda r: r["sort"] * (1 if table["lower_is_better"] else -1))
@@ -142,11 +117,11 @@ def mode_collapse_sections(study: str, summary: pd.DataFrame, runs: pd.DataFrame
                 mean, std, low, high = (_scaled(row.get(f"{metric}_{k}"), scale)
                                         for k in ("mean", "std", "ci_low", "ci_high"))
                 rank = row.get(f"{metric}_rank")
-                cells.append({"text": f"{_num(mean, digits)} ± {_num(std, digits)}",
-                              "ci": f"[{_num(low, digits)}, {_num(high, digits)}]",
+                cells.append({"text": f"{fmt(mean, digits=digits)} ± {fmt(std, digits=digits)}",
+                              "ci": f"[{fmt(low, digits=digits)}, {fmt(high, digits=digits)}]",
                               "rank": None if rank is None or pd.isna(rank) else int(rank), "sort": mean})
             rows.append({"variant": row["variant"], "cells": cells, "n_seeds": int(row["n_seeds"]),
-                         "kimg": _num(row["kimg_mean"], 0), "wall_s": _num(row["wall_s_mean"], 0)})
+                         "kimg": fmt(row["kimg_mean"], digits=0), "wall_s": fmt(row["wall_s_mean"], digits=0)})
         block_runs = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
         grids = [{"variant": r["variant"], "seed": int(r["seed"]), "src": data_uri(r["samples"])}
                  for _, r in block_runs[block_runs["seed"] == block_runs["seed"].min()].iterrows()]
