@@ -17,8 +17,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for v in registry.all_variants():
         r = v.recipe
         print(f"  {v.name:<12} [{v.family}] {v.paper}")
+        extras = [text for on, text in (
+            (v.conditional, "class-conditional"), (r.spectral_norm, "SN in D"),
+            (r.ortho_reg, f"ortho reg {r.ortho_reg:g}"),
+            (r.aux_classifier, f"aux classifier x{r.aux_classifier:g}"), (v.truncation, "truncation curve"),
+            (v.arch, ", ".join(f"{k}={a}" for k, a in v.arch.items()))) if on]
+        ema = f"{r.ema_beta} from G step {r.ema_start}" if r.ema_beta and r.ema_start else (r.ema_beta or "no")
         print(f"  {'':<12} data: {', '.join(v.data_kinds)}; loss {r.loss}; Adam lr G {r.lr_g:g} / D {r.lr_d:g}, "
-              f"betas {r.betas}; n_critic {r.n_critic}; batch {r.batch}; EMA {r.ema_beta or 'no'}")
+              f"betas {r.betas}; n_critic {r.n_critic}; batch {r.batch}; EMA {ema}"
+              + "".join(f"; {e}" for e in extras))
     for kind, title in (("loss", "Losses (+<loss>: the loss with its paper's defaults)"),
                         ("regularizer", "Regularizers and training tricks (+<name>)"),
                         ("architecture", "Architecture options (+<name>)")):

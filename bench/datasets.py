@@ -50,6 +50,7 @@ class DatasetSpec:
     shape: tuple[int, ...]
     description: str
     classifier: str | None = None  # the labeled dataset whose domain classifier scores this one
+    n_labels: int = 0  # classes of `train_y`/`eval_y` that class-conditional variants are trained on
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class StackedSpec(DatasetSpec):
 
 DATASETS: dict[str, DatasetSpec] = {
     "fmnist32": DatasetSpec("fmnist32", "images", (1, 32, 32), "Fashion-MNIST, zero-padded to 32x32",
-                            classifier="fmnist32"),
+                            classifier="fmnist32", n_labels=len(FMNIST_CLASSES)),
     "ring8": MixtureSpec("ring8", "points", (2,), "8 Gaussians on a ring of radius 1, sigma 0.01",
                          layout="ring", n_modes=8, scale=1.0, sigma=0.01, seed=8),
     "grid25": MixtureSpec("grid25", "points", (2,), "25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05",

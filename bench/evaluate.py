@@ -17,6 +17,7 @@ import torch
 from bench.config import ConfigError, RunId, load_params, run_settings
 from bench.datasets import load_prepared
 from bench.io import atomic_write, write_json
+from bench.metrics.conditional import intra_class_fid, requested_class_accuracy
 from bench.metrics.modes import mode_metrics
 from bench.reference import evaluated_backbones, load_reference, save_npz
 from bench.scoring import MetricSettings, score_features
@@ -32,10 +33,24 @@ def library_versions() -> dict[str, str]:
     return {name: importlib.metadata.version(name) for name in names}
 
 
+INTRA_PER_CLASS = 200  # samples per class for the conditional metrics (domain backbone only: cheap)
+TRUNCATION_N = 2000  # samples per point of the truncation curve (domain backbone)
+
+
+def requested_labels(n: int, n_classes: int) -> torch.Tensor | None:
+    """The classes a conditional G is asked for: 0, 1, ..., C-1, 0, ... (equal per class, as the eval
+    split); None for an unconditional G."""
+    return torch.arange(n) % n_classes if n_classes else None
+
+
 @torch.no_grad()
-def generate(g: torch.nn.Module, latents: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
+def generate(g: torch.nn.Module, latents: torch.Tensor, device: torch.device, labels: torch.Tensor | None = None,
+             batch: int = 256) -> torch.Tensor:
     g = g.to(device).eval()
-    return torch.cat([g(z.to(device)).cpu() for z in latents.split(batch)])
+    if labels is None:
+        return torch.cat([g(z.to(device)).cpu() for z in latents.split(batch)])
+    return torch.cat([g(z.to(device), y.to(device)).cpu()
+                      for z, y in zip(latents.split(batch), labels.split(batch), strict=True)])
 
 
 def save_grid(path: Path, images: np.ndarray, nrow: int = 8) -> None:
@@ -126,6 +141,62 @@ def _image_curve(run: RunId, root: Path, net, metric_settings: MetricSettings) -
             "points": points}
 
 
+def _domain_or_reason(root: Path, run: RunId, device: torch.device):
+    """The domain backbone and its reference, or None and why the dataset has none."""
+    from bench.backbones import BackboneSet
+
+    if "domain" not in evaluated_backbones(load_params(root), run.dataset):
+        return None, None, f"the active profile does not evaluate {run.dataset} on the domain backbone"
+    ref, _ = load_reference(root, run.dataset, "domain")
+    return BackboneSet("domain", root, run.dataset, device=str(device)), ref, None
+
+
+def _conditional_metrics(run: RunId, root: Path, g: torch.nn.Module, config: dict,
+                         device: torch.device) -> tuple[dict, dict]:
+    """Intra-class FID and requested-class accuracy on the domain backbone, from INTRA_PER_CLASS
+    samples per class (their own latents, so the main N samples stay those of every other variant)."""
+    n_classes = config["n_classes"]
+    net, ref, reason = _domain_or_reason(root, run, device)
+    if net is None:
+        return {"intra_fid_domain": None, "class_accuracy_domain": None}, {"available": False, "reason": reason}
+    labels = requested_labels(INTRA_PER_CLASS * n_classes, n_classes)
+    latents = torch.randn(len(labels), config["variant"]["z_dim"], generator=generator(run.seed, "eval-class-latents"))
+    arrays = net(quantize(generate(g, latents, device, labels)))
+    ref_labels = load_prepared(run.dataset, root)["eval_y"][ref["indices"]]
+    mean, per_class = intra_class_fid(arrays["features"], labels.numpy(), ref["features"], ref_labels, n_classes)
+    accuracy = requested_class_accuracy(arrays["probs"], labels.numpy())
+    spec = {"available": True, "backbone": "domain", "n_per_class": INTRA_PER_CLASS,
+            "n_ref_per_class": [int((ref_labels == c).sum()) for c in range(n_classes)],
+            "intra_fid_per_class": per_class,
+            "intra_fid": "mean over classes of FID(samples asked for class c, reference images of class c)",
+            "class_accuracy": "share of samples the domain classifier assigns to their requested class",
+            "latents": "seed stream 'eval-class-latents'"}
+    return {"intra_fid_domain": mean, "class_accuracy_domain": accuracy}, spec
+
+
+def _truncation_curve(run: RunId, root: Path, g: torch.nn.Module, config: dict, device: torch.device) -> dict:
+    """FID and IS (domain backbone) of samples with z truncated at each tau, and untruncated (tau None)."""
+    from bench.truncation import TAUS, truncated_normal
+
+    net, ref, reason = _domain_or_reason(root, run, device)
+    if net is None:
+        return {"run": str(run), "available": False, "reason": reason, "points": []}
+    labels = requested_labels(TRUNCATION_N, config["n_classes"])
+    settings = MetricSettings(which=("fid", "is"))
+    points = []
+    for tau in (*TAUS, None):
+        z = truncated_normal(TRUNCATION_N, config["variant"]["z_dim"], tau, generator(run.seed, "truncation"))
+        arrays = net(quantize(generate(g, z, device, labels)))
+        values, _ = score_features("domain", arrays, ref, settings)
+        point = {"tau": tau, "fid_domain": values["fid_domain"], "is_domain": values["is_domain"]}
+        if labels is not None:
+            point["class_accuracy_domain"] = requested_class_accuracy(arrays["probs"], labels.numpy())
+        points.append(point)
+    return {"run": str(run), "available": True, "backbone": "domain", "n": TRUNCATION_N,
+            "sampling": "z ~ N(0, I) with every |z_i| > tau resampled (bench/truncation.py); tau null: untruncated",
+            "points": points}
+
+
 def _point_curve(run: RunId, root: Path, modes: np.ndarray, sigma: float) -> dict:
     kimg, snapshots = load_snapshots(run.folder(root) / "train")
     points = [{"kimg": float(k), **mode_metrics(s, modes, sigma)} for k, s in zip(kimg, snapshots, strict=True)]
@@ -141,15 +212,23 @@ def evaluate(run: RunId, root: Path, device_name: str | None = None) -> Path:
     n = settings["n_gen"]
     latent_seed = stream_seed(run.seed, "eval-latents")
     latents = torch.randn(n, config["variant"]["z_dim"], generator=generator(run.seed, "eval-latents"))
-    samples = generate(g, latents, device)
+    n_classes = config.get("n_classes", 0)
+    labels = requested_labels(n, n_classes)
+    samples = generate(g, latents, device, labels)
     spec = {"n_gen": n, "latent_seed": latent_seed, "config_hash": config["config_hash"],
             "profile": params["profile"], "libraries": library_versions(), "device": device.type,
-            "kind": config["data_kind"]}
+            "kind": config["data_kind"],
+            "labels": "requested classes 0..C-1 in turn (equal per class)" if n_classes else None}
 
     if config["data_kind"] == "images":
         images = quantize(samples)
         save_grid(out / "samples.png", images)
         metrics, spec["backbones"], curve = _image_metrics(run, root, images, settings, device, out)
+        if n_classes:
+            conditional, spec["conditional"] = _conditional_metrics(run, root, g, config, device)
+            metrics.update(conditional)
+        if config["variant"].get("truncation"):
+            write_json(out / "truncation.json", _truncation_curve(run, root, g, config, device))
     else:
         data = load_prepared(run.dataset, root)
         points = samples.numpy()

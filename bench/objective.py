@@ -13,10 +13,19 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from bench import regularizers as reg
 from bench.losses import get_loss
 from bench.registry import Recipe
+
+Batch = tuple[torch.Tensor, torch.Tensor | None]  # inputs and their class labels (None: unconditional)
+
+
+def conditioned(module: nn.Module, y: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The module as a function of its input alone: with the labels bound when the variant is
+    class-conditional (the penalties differentiate D with respect to its input only)."""
+    return module if y is None else (lambda x: module(x, y))
 
 
 class WithMinibatchFeatures(nn.Module):
@@ -89,30 +98,47 @@ class Objective:
             return x
         return x + sigma * torch.randn(x.shape, generator=self.rng).to(device=x.device, dtype=x.dtype)
 
-    def d_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor, images: int) -> tuple[torch.Tensor, dict]:
-        """D's loss on one batch: adversarial term + the loss's own penalty + R1/R2 (lazily) + history."""
+    def d_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor, images: int,
+               y_real: torch.Tensor | None = None, y_fake: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """D's loss on one batch: adversarial term (+ AC-GAN's class term) + the loss's own penalty +
+        R1/R2 (lazily) + history. Labels are given for class-conditional variants; penalties on reals
+        and on real/fake interpolates see the real labels, R2 the fake ones."""
         r, loss = self.recipe, self.loss
         real_in, fake_in = self._noisy(real, images), self._noisy(fake.detach(), images)
-        adversarial = loss.d_loss(d(real_in), d(fake_in), real_label=1.0 - r.label_smoothing)
+        on_real, on_fake = conditioned(d, y_real), conditioned(d, y_fake)
+        real_out, real_classes = self._scores(d, real_in, y_real)
+        fake_out, fake_classes = self._scores(d, fake_in, y_fake)
+        adversarial = loss.d_loss(real_out, fake_out, real_label=1.0 - r.label_smoothing)
         total, logs = adversarial, {"loss_d": adversarial.item()}
+        if r.aux_classifier:
+            classes = F.cross_entropy(real_classes, y_real) + F.cross_entropy(fake_classes, y_fake)
+            total = total + r.aux_classifier * classes
+            logs["class_d"] = classes.item()
         if loss.penalty == "wgan-gp":
-            penalty = reg.wgan_gp_penalty(d, real_in, fake_in, self.rng)
+            penalty = reg.wgan_gp_penalty(on_real, real_in, fake_in, self.rng)
         elif loss.penalty == "dragan":
-            penalty = reg.dragan_penalty(d, real_in, self.rng)
+            penalty = reg.dragan_penalty(on_real, real_in, self.rng)
         else:
             penalty = None
         if penalty is not None:
             total = total + r.penalty_weight * penalty
             logs["penalty"] = penalty.item()
-        for name, gamma, x in (("r1", r.r1, real_in), ("r2", r.r2, fake_in)):
+        for name, gamma, x, critic in (("r1", r.r1, real_in, on_real), ("r2", r.r2, fake_in, on_fake)):
             weight = reg.lazy_weight(gamma, r.reg_every, self.d_steps)
             if weight:
-                value = reg.zero_centered_penalty(d, x)
+                value = reg.zero_centered_penalty(critic, x)
                 total = total + 0.5 * weight * value
                 logs[name] = value.item()
         if self.history:
             total = total + r.historical_averaging * self.history["D"].penalty(d)
         return total, logs
+
+    def _scores(self, d: nn.Module, x: torch.Tensor,
+                y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's adversarial output and, for AC-GAN, its class logits from the same pass."""
+        if self.recipe.aux_classifier:
+            return d.forward_with_classes(x)
+        return conditioned(d, y)(x), None
 
     def after_d_step(self, d: nn.Module) -> None:
         self.d_steps += 1
@@ -122,17 +148,26 @@ class Objective:
             self.history["D"].update(d)
 
     def g_loss(self, g: nn.Module, d: nn.Module, opt_d: torch.optim.Adam, z: torch.Tensor,
-               next_real: Callable[[], torch.Tensor], next_z: Callable[[], torch.Tensor],
-               images: int) -> torch.Tensor:
-        """G's loss on one batch of latents, through D (or D unrolled k steps)."""
+               next_real: Callable[[], Batch], next_z: Callable[[], Batch], images: int,
+               y: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss on one batch of latents (and requested labels), through D (or D unrolled k steps)."""
         r = self.recipe
-        real = self._noisy(next_real(), images) if self.needs_real_for_g else None
-        fake = self._noisy(g(z), images)
+        real, y_real = next_real() if self.needs_real_for_g else (None, None)
+        real = self._noisy(real, images) if real is not None else None
+        fake = self._noisy(conditioned(g, y)(z), images)
         if r.feature_matching:
             total = reg.feature_matching_loss(d.features(real), d.features(fake))
-        else:
-            critic = d if not r.unrolled_steps else self._unrolled(g, d, opt_d, next_real, next_z, images)
+        elif r.unrolled_steps:
+            critic = self._unrolled(g, d, opt_d, next_real, next_z, images)
             total = self.loss.g_loss(critic(real) if self.loss.needs_real_for_g else None, critic(fake))
+        else:
+            real_out = self._scores(d, real, y_real)[0] if self.loss.needs_real_for_g else None
+            fake_out, fake_classes = self._scores(d, fake, y)
+            total = self.loss.g_loss(real_out, fake_out)
+            if r.aux_classifier:
+                total = total + r.aux_classifier * F.cross_entropy(fake_classes, y)
+        if r.ortho_reg:
+            total = total + r.ortho_reg * reg.orthogonal_penalty(g.orthogonal_parameters())
         if self.history:
             total = total + r.historical_averaging * self.history["G"].penalty(g)
         return total
@@ -141,7 +176,7 @@ class Objective:
                   next_real: Callable[[], torch.Tensor], next_z: Callable[[], torch.Tensor], images: int):
         """D unrolled on its adversarial loss, as Metz et al. unroll the standard GAN's D; the loss's
         gradient penalty, R1/R2, clipping and historical averaging are not part of the unrolled steps."""
-        batches = [(self._noisy(next_real(), images), next_z()) for _ in range(self.recipe.unrolled_steps)]
+        batches = [(self._noisy(next_real()[0], images), next_z()[0]) for _ in range(self.recipe.unrolled_steps)]
         label = 1.0 - self.recipe.label_smoothing
 
         def step_loss(critic, i: int) -> torch.Tensor:

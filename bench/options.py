@@ -48,3 +48,11 @@ REGULARIZERS = [
 ]
 for _option in REGULARIZERS:
     register_option(_option)
+
+ARCHITECTURE_OPTIONS = [
+    Option("gated", "architecture", "arXiv:2201.11351, gated shortcut in every generator residual block "
+           "(models/blocks.py: GatedShortcut); ResNet generators (sngan, sngan-proj, sagan, biggan)",
+           arch={"gated": True}),
+]
+for _option in ARCHITECTURE_OPTIONS:
+    register_option(_option)

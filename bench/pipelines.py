@@ -10,6 +10,7 @@ only that family's runs; profile settings are DVC params of the active profile o
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -28,10 +29,19 @@ TRAIN_CODE = ["bench/train.py", "bench/losses.py", "bench/objective.py", "bench/
               "bench/config.py", "models/base.py"]
 EVALUATE_CODE = ["bench/evaluate.py", "bench/scoring.py", "bench/backbones.py", "bench/inception.py",
                  "bench/inception_head.py", "bench/classifier.py", "bench/metrics", "bench/reference.py",
-                 "bench/snapshots.py"]
+                 "bench/snapshots.py", "bench/truncation.py"]
 AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py"]
 REPORT_CODE = ["bench/report.py", "bench/report_studies.py", "bench/report_format.py", "bench/templates",
                "bench/published.py"]
+
+
+def shared_model_modules(root: Path) -> list[str]:
+    """models/*.py files that other model modules import (blocks, init, the bases families build on):
+    every train stage depends on them, since a change there can change any variant built on them."""
+    imported = set()
+    for path in sorted((root / "models").glob("*.py")):
+        imported.update(re.findall(r"^from models\.(\w+) import", path.read_text(), flags=re.MULTILINE))
+    return [f"models/{name}.py" for name in sorted(imported) if (root / "models" / f"{name}.py").is_file()]
 
 
 def _module_path(variant_name: str, root: Path) -> str:
@@ -79,6 +89,7 @@ def dataset_pipeline(dataset: str, studies: list[Study], root: Path, params: dic
             }
             references.append(f"results/reference/{dataset}/{backbone}")
     classifier = [f"results/classifier/{ds.classifier}"] if ds.classifier and ds.kind == "images" else []
+    shared = [m for m in shared_model_modules(root) if m not in TRAIN_CODE]
     for study in studies:
         runs = {f"{run.variant}-s{run.seed}": {"run": str(run), "module": _module_path(run.variant, root),
                                                "dir": f"results/{run}"}
@@ -103,7 +114,7 @@ def dataset_pipeline(dataset: str, studies: list[Study], root: Path, params: dic
         stages[f"train-{study.name}"] = {
             "foreach": runs, "do": {
                 "wdir": "../..", "cmd": "gbench train ${item.run}",
-                "deps": [data, "${item.module}", *TRAIN_CODE],
+                "deps": [data, "${item.module}", *TRAIN_CODE, *shared],
                 "params": train_params,
                 "outs": [{"${item.dir}/train": {"persist": True}}],
             }}

@@ -48,6 +48,9 @@ class Recipe:
     unrolled_steps: int = 0  # G's loss through D unrolled k Adam steps (second order)
     historical_averaging: float = 0.0  # weight of ||theta - mean of past theta||^2, both players
     spectral_norm: bool = False  # spectral normalization of every D layer
+    ortho_reg: float = 0.0  # beta of BigGAN's orthogonal regularization of G's weights
+    aux_classifier: float = 0.0  # weight of AC-GAN's class cross-entropy (D on reals and fakes, G on fakes)
+    ema_start: int = 0  # G steps before the EMA starts averaging (it copies G until then), as BigGAN
 
     def __post_init__(self) -> None:
         from bench.losses import get_loss
@@ -74,7 +77,8 @@ class Recipe:
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         negative = [f for f in ("penalty_weight", "clip", "r1", "r2", "instance_noise", "historical_averaging",
-                                "minibatch_discrimination", "minibatch_stddev", "unrolled_steps")
+                                "minibatch_discrimination", "minibatch_stddev", "unrolled_steps",
+                                "ortho_reg", "aux_classifier", "ema_start")
                     if getattr(self, f) < 0]
         if negative:
             problems.append(f"{', '.join(negative)} must be >= 0")
@@ -107,6 +111,25 @@ class Variant:
     data_kinds: tuple[str, ...]
     arch: dict[str, Any] = field(default_factory=dict)
     z_dim: int = 100
+    conditional: bool = False  # G(z, y) and D(x, y) take class labels (needs a labeled dataset)
+    truncation: bool = False  # the evaluate stage also scores the truncation trick's curve
+
+    def __post_init__(self) -> None:
+        unsupported = [k for k in self.arch if not _accepts(self.generator, k)]
+        if unsupported:
+            raise ValueError(f"its generator takes no {', '.join(unsupported)} (architecture options "
+                             f"apply to the families that implement them)")
+        r = self.recipe
+        if self.conditional:
+            per_sample = [name for name, on in (("feature_matching", r.feature_matching),
+                                                ("minibatch layers", r.minibatch_stddev or r.minibatch_discrimination),
+                                                ("unrolled D", r.unrolled_steps)) if on]
+            if per_sample:
+                raise ValueError(f"{', '.join(per_sample)} work on unconditional discriminators only")
+        if r.aux_classifier and not hasattr(self.discriminator, "forward_with_classes"):
+            raise ValueError("aux_classifier needs a D with a class head (`forward_with_classes`, e.g. acgan)")
+        if r.ortho_reg and not hasattr(self.generator, "orthogonal_parameters"):
+            raise ValueError("ortho_reg needs a G that names its `orthogonal_parameters` (e.g. biggan)")
 
     @property
     def source_file(self) -> str:
@@ -123,7 +146,14 @@ class Variant:
             "arch": dict(self.arch),
             "z_dim": self.z_dim,
             "data_kinds": list(self.data_kinds),
+            "conditional": self.conditional,
+            "truncation": self.truncation,
         }
+
+
+def _accepts(factory: Callable[..., nn.Module], keyword: str) -> bool:
+    parameters = inspect.signature(factory).parameters
+    return keyword in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 _REGISTRY: dict[str, Variant] = {}
@@ -208,7 +238,7 @@ def get(name: str) -> Variant:
         arch.update(option.arch)
     try:
         return replace(variant, name=name, recipe=Recipe(**recipe), arch=arch)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise RegistryError(f"variant {name!r}: {exc}") from None
 
 

@@ -171,13 +171,16 @@ def unrolled_critic(d: nn.Module, opt: torch.optim.Adam, steps: int,
     return critic_of(params)
 
 
-def spectral_normalize(module: nn.Module) -> nn.Module:
-    """Miyato et al. 2018: every Linear/Conv weight divided by its largest singular value (one power
-    iteration per forward), via torch's parametrization."""
+def spectral_normalize(module: nn.Module, embeddings: bool = True) -> nn.Module:
+    """Miyato et al. 2018: every Linear/Conv weight (and class embedding, as the projection
+    discriminator's authors do) divided by its largest singular value (one power iteration per
+    forward), via torch's parametrization. Layers that already carry it are left as they are."""
     from torch.nn.utils.parametrizations import spectral_norm
+    from torch.nn.utils.parametrize import is_parametrized
 
+    kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d) + ((nn.Embedding,) if embeddings else ())
     for child in list(module.modules()):
-        if isinstance(child, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(child, kinds) and not is_parametrized(child, "weight"):
             spectral_norm(child)
     return module
 
@@ -187,3 +190,16 @@ def lazy_weight(weight: float, every: int, step: int) -> float:
     its weight multiplied by `every` so the expected contribution per step is unchanged."""
     return weight * every if step % every == 0 else 0.0
 
+
+
+def orthogonal_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
+    """BigGAN's orthogonal regularization (Brock et al. 2019, Eq. 3): sum over weights of
+    ||W W^T * (1 - I)||_F^2, each conv kernel flattened to (out, in * k * k): it pushes the filters
+    towards mutual orthogonality without constraining their norms. (The authors' code adds the gradient
+    2 (W W^T * (1 - I)) W, i.e. half this term's.) Its weight beta is the recipe's `ortho_reg`."""
+    terms = []
+    for w in weights:
+        flat = w.flatten(1)
+        gram = flat @ flat.T
+        terms.append((gram * (1.0 - torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype))).pow(2).sum())
+    return torch.stack(terms).sum()

@@ -27,9 +27,10 @@ def quantize(images: torch.Tensor) -> np.ndarray:
 
 
 class CurveSnapshots:
-    def __init__(self, kind: str, n: int, z_dim: int) -> None:
+    def __init__(self, kind: str, n: int, z_dim: int, n_classes: int = 0) -> None:
         self.kind = kind
         self.latents = torch.randn(n, z_dim, generator=generator(0, "curve-latents"))
+        self.labels = torch.arange(n) % n_classes if n_classes else None  # equal per class, as the eval split
         self.kimg: list[float] = []
         self.samples: list[np.ndarray] = []
 
@@ -37,7 +38,11 @@ class CurveSnapshots:
     def record(self, g: torch.nn.Module, device: torch.device, kimg: float) -> None:
         was_training = g.training
         g.eval()
-        out = torch.cat([g(z.to(device)).cpu() for z in self.latents.split(256)])
+        if self.labels is None:
+            out = torch.cat([g(z.to(device)).cpu() for z in self.latents.split(256)])
+        else:
+            out = torch.cat([g(z.to(device), y.to(device)).cpu()
+                             for z, y in zip(self.latents.split(256), self.labels.split(256), strict=True)])
         g.train(was_training)
         self.kimg.append(kimg)
         self.samples.append(quantize(out) if self.kind == "images" else out.numpy().astype(np.float32))

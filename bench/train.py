@@ -29,7 +29,7 @@ from bench import registry
 from bench.config import RunId, load_params, run_settings
 from bench.datasets import load_prepared, spec
 from bench.io import read_json, stable_hash, write_bytes, write_json
-from bench.objective import Objective, build_discriminator
+from bench.objective import Batch, Objective, build_discriminator, conditioned
 from bench.seeding import generator, make_deterministic, resolve_device, stream_seed
 from bench.snapshots import CurveSnapshots
 
@@ -45,6 +45,10 @@ def resolve_run_config(run: RunId, root: Path) -> dict[str, Any]:
         raise registry.RegistryError(
             f"variant {variant.name!r} handles {list(variant.data_kinds)} data, but {run.dataset!r} is "
             f"{ds.kind!r}; remove it from that dataset in the study file")
+    if variant.conditional and not ds.n_labels:
+        raise registry.RegistryError(
+            f"variant {variant.name!r} is class-conditional, but {run.dataset!r} has no class labels; "
+            "run it on a labeled dataset (e.g. fmnist32)")
     train = run_settings(params, run, "train")
     config = {
         "run": str(run),
@@ -55,6 +59,7 @@ def resolve_run_config(run: RunId, root: Path) -> dict[str, Any]:
         "profile": params["profile"],
         "train": train,
         "variant": variant.describe(),
+        "n_classes": ds.n_labels if variant.conditional else 0,
     }
     config["config_hash"] = stable_hash(config)
     return config
@@ -88,7 +93,9 @@ def build_models(config: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Modu
     """G and D as the run's config describes them (architecture of the registry, recipe of the config)."""
     variant = registry.get(config["variant"]["name"].partition("~")[0])
     shape = tuple(config["data_shape"])
-    width, arch = config["train"]["width"], config["variant"]["arch"]
+    width, arch = config["train"]["width"], dict(config["variant"]["arch"])
+    if config["n_classes"]:
+        arch["n_classes"] = config["n_classes"]
     g = variant.generator(shape, config["variant"]["z_dim"], width=width, **arch)
     d = variant.discriminator(shape, width=width, **arch)
     return g, build_discriminator(d, recipe_of(config))
@@ -123,7 +130,7 @@ def _flops(fn) -> int:
 
 
 def _count_flops(g: torch.nn.Module, d: torch.nn.Module, recipe: registry.Recipe, real: torch.Tensor,
-                 z: torch.Tensor, budget: int) -> tuple[int, int]:
+                 z: torch.Tensor, y: torch.Tensor | None, budget: int) -> tuple[int, int]:
     """FLOPs of one D step and one G step (forward + backward, penalties and unrolling included),
     measured on throwaway copies with a throwaway random stream."""
     g, d = copy.deepcopy(g), copy.deepcopy(d)
@@ -132,13 +139,24 @@ def _count_flops(g: torch.nn.Module, d: torch.nn.Module, recipe: registry.Recipe
 
     def d_step() -> None:
         with torch.no_grad():
-            fake = g(z)
-        objective.d_loss(d, real, fake, 0)[0].backward()
+            fake = conditioned(g, y)(z)
+        objective.d_loss(d, real, fake, 0, y, y)[0].backward()
 
     def g_step() -> None:
-        objective.g_loss(g, d, opt_d, z, lambda: real, lambda: z, 0).backward()
+        objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y), 0, y).backward()
 
     return _flops(d_step), _flops(g_step)
+
+
+@torch.no_grad()
+def update_ema(ema: AveragedModel, g: torch.nn.Module, averaging: bool) -> None:
+    """One EMA step after a G step; before the recipe's `ema_start` the EMA copies G (BigGAN's warm-up:
+    an average over the first, random-looking weights would lag far behind G)."""
+    if averaging:
+        ema.update_parameters(g)
+        return
+    for target, source in zip(ema.module.state_dict().values(), g.state_dict().values(), strict=True):
+        target.copy_(source)
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -246,7 +264,9 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     recipe, settings, z_dim = recipe_of(config), config["train"], config["variant"]["z_dim"]
     data = load_prepared(run.dataset, root)
     x = _as_training_tensor(data, config["data_kind"])
-    snapshots = CurveSnapshots(config["data_kind"], settings["curve_n"], z_dim)
+    n_classes = config["n_classes"]
+    labels = torch.from_numpy(data["train_y"]).long() if n_classes else None
+    snapshots = CurveSnapshots(config["data_kind"], settings["curve_n"], z_dim, n_classes)
 
     ts = _fresh_state(run, config, device)
     ckpt_path, progress_path = out / CHECKPOINT, out / "progress.json"
@@ -273,14 +293,17 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
         state["curve"].append({"kimg": 0.0, "step": 0})
         snapshots.record(eval_g, device, 0.0)
     flops_d, flops_g = _count_flops(g, d, recipe, x[:batch].to(device), torch.zeros(batch, z_dim, device=device),
-                                    budget)
+                                    labels[:batch].to(device) if n_classes else None, budget)
     objective = ts.objective
 
-    def next_real() -> torch.Tensor:
-        return x[torch.randint(x.shape[0], (batch,), generator=ts.data_rng)].to(device)
+    def next_real() -> Batch:
+        index = torch.randint(x.shape[0], (batch,), generator=ts.data_rng)
+        return x[index].to(device), labels[index].to(device) if n_classes else None
 
-    def next_z() -> torch.Tensor:
-        return torch.randn(batch, z_dim, generator=ts.latent_rng).to(device)
+    def next_z() -> Batch:
+        z = torch.randn(batch, z_dim, generator=ts.latent_rng).to(device)
+        y = torch.randint(n_classes, (batch,), generator=ts.latent_rng).to(device) if n_classes else None
+        return z, y
 
     bar = tqdm(total=budget, initial=state["images"], unit="kimg", unit_scale=1e-3, desc=str(run),
                bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
@@ -288,24 +311,25 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
     while state["images"] < budget:
         d.requires_grad_(True)
         for _ in range(recipe.n_critic):
-            real, z = next_real(), next_z()
+            (real, y_real), (z, y_fake) = next_real(), next_z()
             with torch.no_grad():
-                fake = g(z)
-            loss_d, logs = objective.d_loss(d, real, fake, state["images"])
+                fake = conditioned(g, y_fake)(z)
+            loss_d, logs = objective.d_loss(d, real, fake, state["images"], y_real, y_fake)
             ts.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             ts.opt_d.step()
             objective.after_d_step(d)
             state["images"] += batch
         d.requires_grad_(False)
-        loss_g = objective.g_loss(g, d, ts.opt_d, next_z(), next_real, next_z, state["images"])
+        z, y_fake = next_z()
+        loss_g = objective.g_loss(g, d, ts.opt_d, z, next_real, next_z, state["images"], y_fake)
         ts.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         ts.opt_g.step()
         objective.after_g_step(g)
-        if ts.ema is not None:
-            ts.ema.update_parameters(g)
         state["step"] += 1
+        if ts.ema is not None:
+            update_ema(ts.ema, g, averaging=state["step"] > recipe.ema_start)
         losses = {**logs, "loss_g": loss_g.item()}
         bar.update(min(batch * recipe.n_critic, budget - bar.n))  # tqdm drops its total when n > total
         bar.set_postfix(losses, refresh=False)

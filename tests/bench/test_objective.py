@@ -191,7 +191,7 @@ def test_rpgan_generator_loss_pairs_fresh_reals_with_fakes():
     d, g, z = LinearD(), _g(), _randn(6, 2, seed=4)
     objective = _objective(d, loss="rpgan")
     assert objective.needs_real_for_g
-    loss = objective.g_loss(g, d, None, z, lambda: REAL, lambda: z, 0)
+    loss = objective.g_loss(g, d, None, z, lambda: (REAL, None), lambda: (z, None), 0)
     with torch.no_grad():
         gap = d(REAL) - d(g(z))
     assert loss.item() == pytest.approx(sum(math.log1p(math.exp(v)) for v in gap.tolist()) / 6, rel=1e-9)
@@ -201,7 +201,7 @@ def test_feature_matching_generator_loss_matches_mean_features():
     torch.manual_seed(1)
     d, g, z = MLPDiscriminator((3,), width=0.05).double(), _g(), _randn(6, 2, seed=4)
     objective = _objective(d, feature_matching=True)
-    loss = objective.g_loss(g, d, None, z, lambda: REAL, lambda: z, 0)
+    loss = objective.g_loss(g, d, None, z, lambda: (REAL, None), lambda: (z, None), 0)
     with torch.no_grad():
         gap = d.features(REAL).mean(0) - d.features(g(z)).mean(0)
     assert loss.item() == pytest.approx(sum(v * v for v in gap.tolist()), rel=1e-9)
@@ -220,7 +220,7 @@ def test_unrolled_generator_loss_goes_through_d_after_real_adam_steps_and_leaves
     opt.zero_grad(set_to_none=True)
     params, state = copy.deepcopy(d.state_dict()), copy.deepcopy(opt.state_dict())
 
-    loss = _objective(d, unrolled_steps=2).g_loss(g, d, opt, z, lambda: REAL, lambda: z_next, 0)
+    loss = _objective(d, unrolled_steps=2).g_loss(g, d, opt, z, lambda: (REAL, None), lambda: (z_next, None), 0)
 
     d2 = copy.deepcopy(d)
     opt2 = torch.optim.Adam(d2.parameters(), lr=0.05, betas=(0.5, 0.999))
