@@ -18,7 +18,8 @@ from models.init import normal_002
 PUBLISHED_CHANNELS = 64
 
 
-def _channels(width: float) -> int:
+def channels_at(width: float) -> int:
+    """Channels of the last G layer (first D layer) at `width` x the published 64."""
     return max(1, round(PUBLISHED_CHANNELS * width))
 
 
@@ -28,7 +29,7 @@ class DCGANGenerator(nn.Module):
         channels, height, _ = data_shape
         if height != 32:
             raise ValueError(f"this DCGAN is built for 32x32 images, got {data_shape}")
-        c = _channels(width)
+        c = channels_at(width)
         self.z_dim = z_dim
         self.net = nn.Sequential(
             nn.ConvTranspose2d(z_dim, 4 * c, 4, 1, 0, bias=False),
@@ -55,7 +56,7 @@ class DCGANDiscriminator(FeatureDiscriminator):
     def __init__(self, data_shape: tuple[int, ...], width: float = 1.0) -> None:
         super().__init__()
         channels = data_shape[0]
-        c = _channels(width)
+        c = channels_at(width)
         self.trunk = nn.Sequential(
             nn.Conv2d(channels, c, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, True),
