@@ -4,7 +4,8 @@ Outputs (results/tables/): runs.csv (one row per run, with its recipe's hyperpar
 and summary.json (one row per study x dataset x variant: mean, std and 95% bootstrap CI of each metric,
 tied ranks), specs.json (the metric spec of each study x dataset; runs with different specs are never
 pooled) and sweeps.json (per loss-sweep study x dataset: each loss's samples, best FID vs. budget, and
-its best configuration).
+its best configuration), conditional.json (how the class-conditional metrics were measured) and
+truncation.json (per variant with a truncation curve: each tau's metrics over seeds).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from bench.sweep import parse_run_variant
 BASE_METRICS = {"fid": True, "kid": True, "precision": False, "recall": False, "density": False,
                 "coverage": False, "is": False}
 METRICS = {**BASE_METRICS, **{f"{m}_domain": low for m, low in BASE_METRICS.items()},
-           "modes_covered": False, "high_quality": False, "reverse_kl": True}
+           "modes_covered": False, "high_quality": False, "reverse_kl": True,
+           "intra_fid_domain": True, "class_accuracy_domain": False}  # the last two: conditional variants
 COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
 HYPERPARAMETERS = ["loss", "lr_g", "lr_d", "betas", "n_critic", "penalty_weight", "clip", "r1", "r2"]
-SPEC_KEYS_IGNORED = {"latent_seed", "config_hash"}  # differ per run by design
+SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional"}  # differ per run by design
+TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
 
 
 def poolable_spec(spec: dict) -> dict:
@@ -146,6 +149,43 @@ def sweep_tables(runs: pd.DataFrame) -> dict:
     return out
 
 
+def conditional_specs(root: Path, runs: pd.DataFrame) -> dict:
+    """Per study x dataset: how the class-conditional metrics were measured (the first conditional run's
+    description; the per-class values stay in each run's metrics.json)."""
+    out = {}
+    for _, run in runs.iterrows():
+        key = f"{run['study']}/{run['dataset']}"
+        spec = read_json(root / "results" / run["run"] / "eval" / "metrics.json")["spec"].get("conditional")
+        if key not in out and spec and spec.get("available"):
+            out[key] = {k: v for k, v in spec.items() if k != "intra_fid_per_class"}
+    return out
+
+
+def truncation_tables(root: Path, runs: pd.DataFrame) -> dict:
+    """Per study x dataset x variant with eval/truncation.json: each tau's metrics summarised over seeds
+    (tau None = untruncated)."""
+    out = {}
+    for (study, dataset, variant), group in runs.groupby(["study", "dataset", "variant"], sort=True):
+        curves = [read_json(path) for path in (root / "results" / r / "eval" / "truncation.json"
+                                               for r in group["run"]) if path.exists()]
+        curves = [c for c in curves if c.get("available")]
+        if not curves:
+            continue
+        points = []
+        for i, point in enumerate(curves[0]["points"]):
+            row = {"tau": point["tau"]}
+            for m in TRUNCATION_METRICS:
+                values = [c["points"][i][m] for c in curves if c["points"][i].get(m) is not None]
+                if values:
+                    row[m] = summarize(values)
+            points.append(row)
+        out[f"{study}/{dataset}/{variant}"] = {"study": study, "dataset": dataset, "variant": variant,
+                                              "n": curves[0]["n"], "backbone": curves[0]["backbone"],
+                                              "sampling": curves[0]["sampling"], "n_seeds": len(curves),
+                                              "points": points}
+    return out
+
+
 def study_kinds(root: Path) -> dict:
     """Each study's kind and title, from pipelines/*.yaml: the report lays a table, a sweep and a
     mode-collapse study out differently."""
@@ -171,4 +211,6 @@ def aggregate(root: Path) -> Path:
     write_json(out / "specs.json", specs)
     write_json(out / "sweeps.json", sweep_tables(runs))
     write_json(out / "studies.json", study_kinds(root))
+    write_json(out / "conditional.json", conditional_specs(root, runs))
+    write_json(out / "truncation.json", truncation_tables(root, runs))
     return out

@@ -25,7 +25,9 @@ _BASE = [("fid", "FID", 1.0), ("kid", "KID ×10³", 1e3), ("precision", "precisi
          ("recall", "recall", 1.0), ("density", "density", 1.0), ("coverage", "coverage", 1.0),
          ("is", "IS", 1.0)]
 IMAGE_METRICS = [*_BASE, *[(f"{m}_domain", f"{label} (domain)", s) for m, label, s in _BASE],
-                 ("modes_covered", "modes covered", 1.0), ("reverse_kl", "reverse KL", 1.0)]
+                 ("modes_covered", "modes covered", 1.0), ("reverse_kl", "reverse KL", 1.0),
+                 ("intra_fid_domain", "intra-class FID (domain)", 1.0),
+                 ("class_accuracy_domain", "requested-class accuracy (domain)", 1.0)]
 POINT_METRICS = [("modes_covered", "modes", 1.0), ("high_quality", "high quality %", 100.0),
                  ("reverse_kl", "reverse KL", 1.0)]
 CURVE_LABELS = {"fid_domain": "FID (domain backbone)", "modes_covered": "modes covered"}
@@ -80,6 +82,52 @@ def _spec_lines(spec: dict) -> list[str]:
     return lines
 
 
+def _conditional_line(spec: dict | None) -> str | None:
+    if not spec:
+        return None
+    return (f"class-conditional variants: intra-class FID and requested-class accuracy on the {spec['backbone']} "
+            f"backbone, {spec['n_per_class']} samples asked for each class vs the reference images of that class "
+            f"({min(spec['n_ref_per_class'])}–{max(spec['n_ref_per_class'])} per class); the other columns score "
+            "their N samples asked for each class in turn")
+
+
+def _truncation_svg(curves: list[dict]) -> str:
+    """FID and IS (domain backbone) against tau, mean over seeds with a ±1 std band, one line per variant;
+    the untruncated value is drawn as a dashed level."""
+    fig, axes = pyplot().subplots(1, 2, figsize=(7, 2.6), dpi=100)
+    for ax, (key, label) in zip(axes, (("fid_domain", "FID (domain)"), ("is_domain", "IS (domain classifier)")),
+                                strict=True):
+        for curve in curves:
+            finite = [p for p in curve["points"] if p["tau"] is not None and key in p]
+            taus = [p["tau"] for p in finite]
+            mean = [p[key]["mean"] for p in finite]
+            std = [0.0 if math.isnan(p[key]["std"]) else p[key]["std"] for p in finite]
+            line = ax.plot(taus, mean, marker="o", markersize=3, linewidth=1, label=curve["variant"])[0]
+            ax.fill_between(taus, [m - d for m, d in zip(mean, std, strict=True)],
+                            [m + d for m, d in zip(mean, std, strict=True)], color=line.get_color(), alpha=0.2)
+            untruncated = next((p for p in curve["points"] if p["tau"] is None and key in p), None)
+            if untruncated is not None:
+                ax.axhline(untruncated[key]["mean"], color=line.get_color(), linestyle="--", linewidth=0.8)
+        ax.set_xlabel("truncation threshold τ")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    return figure_svg(fig)
+
+
+def _truncation_rows(curve: dict) -> list[dict]:
+    def cell(point: dict, key: str, digits: int = 2) -> str:
+        if key not in point:
+            return "–"
+        v = point[key]
+        return f"{fmt(v['mean'], digits=digits)} ± {fmt(v['std'], digits=digits)}"
+
+    return [{"tau": "none (untruncated)" if p["tau"] is None else f"{p['tau']:g}",
+             "fid": cell(p, "fid_domain"), "is": cell(p, "is_domain"),
+             "accuracy": cell(p, "class_accuracy_domain", 3)} for p in curve["points"]]
+
+
 def _git_commit(root: Path) -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
@@ -94,6 +142,8 @@ def build_context(root: Path) -> dict:
     runs = pd.DataFrame(read_json(tables / "runs.json"))
     specs = read_json(tables / "specs.json")
     kinds = _study_kinds(tables)
+    conditional = read_json(tables / "conditional.json") if (tables / "conditional.json").exists() else {}
+    truncation = read_json(tables / "truncation.json") if (tables / "truncation.json").exists() else {}
     papers = {v.name: v.paper for v in registry.all_variants()}
     sections = []
     for (study, dataset), block in summary.groupby(["study", "dataset"], sort=True):
@@ -122,9 +172,15 @@ def build_context(root: Path) -> dict:
             if curve.get("metric"):
                 curve_key, curve_n = curve["metric"], curve["n"]
                 curves[f"{run['variant']} s{int(run['seed'])}"] = curve["points"]
+        spec_lines = _spec_lines(spec)
+        if (line := _conditional_line(conditional.get(f"{study}/{dataset}"))) is not None:
+            spec_lines.append(line)
+        truncated = [c for c in truncation.values() if c["study"] == study and c["dataset"] == dataset]
         sections.append({
             "study": study, "dataset": dataset, "is_images": is_images, "spec": spec,
-            "spec_text": json.dumps(spec, indent=1, sort_keys=True), "spec_lines": _spec_lines(spec),
+            "spec_text": json.dumps(spec, indent=1, sort_keys=True), "spec_lines": spec_lines,
+            "truncation_svg": _truncation_svg(truncated) if truncated else "",
+            "truncation": [{**c, "rows": _truncation_rows(c)} for c in truncated],
             "headers": [label for _, label, _ in metrics], "rows": rows, "grids": grids,
             "curve_svg": _curve_svg(curves, curve_key, curve_n) if curves else "",
             "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),

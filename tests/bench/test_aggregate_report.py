@@ -130,3 +130,20 @@ def test_study_pages_are_rendered_linked_and_escaped(study_tables):
     assert "mlp-gan+unrolled" in page and "published: VEEGAN" in page and "6.3 ± 0.5" in page
     assert page.index("mlp-gan+unrolled") < page.index("published: PacGAN")
     assert "8.0 ± 0.0" in page and "6.3 ± 0.6" in page  # ours: modes 8,8,8 and 6,7,6
+
+
+def test_truncation_curve_is_summarised_over_seeds_and_rendered(tmp_path):
+    for seed, (fid_half, fid_full) in enumerate([(10.0, 20.0), (12.0, 22.0)]):
+        fake_run(tmp_path, EVIL, seed, 8)
+        write_json(tmp_path / f"results/leaderboard/ring8/{EVIL}/s{seed}/eval/truncation.json", {
+            "run": f"leaderboard/ring8/{EVIL}/s{seed}", "available": True, "backbone": "domain", "n": 2000,
+            "sampling": "resampled", "points": [{"tau": 0.5, "fid_domain": fid_half, "is_domain": 2.0},
+                                                {"tau": None, "fid_domain": fid_full, "is_domain": 3.0}]})
+    aggregate(tmp_path)
+    entry = json.loads((tmp_path / "results/tables/truncation.json").read_text())[f"leaderboard/ring8/{EVIL}"]
+    assert entry["n_seeds"] == 2 and [p["tau"] for p in entry["points"]] == [0.5, None]
+    assert entry["points"][0]["fid_domain"]["mean"] == pytest.approx(11.0)
+    assert entry["points"][0]["fid_domain"]["std"] == pytest.approx(np.std([10.0, 12.0], ddof=1))
+    html = render(tmp_path).read_text()
+    assert "Truncation trick" in html and "none (untruncated)" in html and "11.00 ± 1.41" in html
+    assert EVIL not in html

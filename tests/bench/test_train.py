@@ -23,7 +23,8 @@ def outputs(root, run):
 
 
 @pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/ring8/mlp-gan/s1",
-                                    "t/ring8/mlp-gan+dragan+ha+noise+r1+lazy+mbstd/s0"])
+                                    "t/ring8/mlp-gan+dragan+ha+noise+r1+lazy+mbstd/s0",
+                                    "t/fmnist32/cgan/s0"])  # class-conditional: the label stream is seeded too
 def test_same_seed_gives_identical_checkpoint_bytes_and_curve(bench_root, tmp_path_factory, run_id):
     run = RunId.parse(run_id)
     other = tmp_path_factory.mktemp("again")
@@ -130,3 +131,20 @@ def test_ema_generator_is_what_gets_evaluated(bench_root):
     torch.testing.assert_close(g.net[0].weight, ema_weight)
     assert not torch.equal(ema_weight, saved["G"]["net.0.weight"])
     assert not g.training
+
+
+def test_conditional_variant_needs_a_labeled_dataset(bench_root):
+    from bench.registry import RegistryError
+
+    with pytest.raises(RegistryError, match="no class labels"):
+        train(RunId.parse("t/stackedfmnist/sngan-proj/s0"), bench_root)
+
+
+def test_conditional_generator_is_trained_and_sampled_with_dataset_labels(bench_root):
+    run = RunId.parse("t/fmnist32/acgan/s0")
+    train(run, bench_root)
+    g, config = load_generator(run.folder(bench_root) / "train")
+    assert config["n_classes"] == 10 and config["variant"]["conditional"] is True
+    with torch.no_grad():
+        images = g(torch.zeros(10, config["variant"]["z_dim"]), torch.arange(10))
+    assert not torch.allclose(images[0], images[1])  # the same z, two classes: two images
