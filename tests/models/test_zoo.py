@@ -55,6 +55,19 @@ def test_one_channel_parameter_counts_match_the_reference_deltas(name):
     assert (n_params(g), n_params(d)) == (g_ref - dg, d_ref - dd)
 
 
+def test_cgan_is_dcgan_plus_its_label_embeddings():
+    """No reference code exists for the convolutional cGAN (the paper's networks are MNIST MLPs): its
+    count is DCGAN's (hand-counted in test_architectures.py) plus what the conditioning adds."""
+    from models.dcgan import DCGANDiscriminator, DCGANGenerator
+
+    _, g, d = _build("cgan", shape=(1, 32, 32))
+    embed, classes, c = 50, 10, 64
+    assert n_params(g) == n_params(DCGANGenerator((1, 32, 32), 100 + embed)) + classes * embed
+    # D: its own embedding, and 50 more input channels to the second 4x4 conv (c -> 2c)
+    assert n_params(d) == n_params(DCGANDiscriminator((1, 32, 32))) + classes * embed + embed * 2 * c * 16
+    assert g(torch.randn(2, 100), torch.tensor([0, 1])).shape == (2, 1, 32, 32)
+
+
 @pytest.mark.parametrize("name", sorted(PUBLISHED_COUNTS))
 @pytest.mark.parametrize("channels", [1, 3])
 def test_output_shapes_and_image_range(name, channels):
