@@ -4,8 +4,12 @@ Outputs (results/tables/): runs.csv (one row per run, with its recipe's hyperpar
 and summary.json (one row per study x dataset x variant: mean, std and 95% bootstrap CI of each metric,
 tied ranks), specs.json (the metric spec of each study x dataset; runs with different specs are never
 pooled) and sweeps.json (per loss-sweep study x dataset: each loss's samples, best FID vs. budget, and
-its best configuration), conditional.json (how the class-conditional metrics were measured) and
-truncation.json (per variant with a truncation curve: each tau's metrics over seeds).
+its best configuration), conditional.json (how the class-conditional metrics were measured),
+truncation.json (per variant with a truncation curve: each tau's metrics over seeds), variants.json (per
+variant: paper, origin, families, the full recipe), curves.json (per study x dataset x variant: the
+quality curve over kimg, mean and spread over seeds, with each run's wall seconds and FLOPs per kimg) and
+comparisons.json (every method that is not one of the harness's own against the baselines of its
+study x dataset: bench/compare.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench import compare
 from bench.io import read_json, write_json, write_text
 from bench.stats import best_of_k, summarize, tied_ranks
 from bench.sweep import parse_run_variant
@@ -213,4 +218,99 @@ def aggregate(root: Path) -> Path:
     write_json(out / "studies.json", study_kinds(root))
     write_json(out / "conditional.json", conditional_specs(root, runs))
     write_json(out / "truncation.json", truncation_tables(root, runs))
+    variants = variant_table(root, runs)
+    write_json(out / "variants.json", variants)
+    write_json(out / "curves.json", curve_tables(root, runs))
+    write_json(out / "comparisons.json", comparison_tables(runs, variants, study_kinds(root)))
+    return out
+
+
+def _origin(name: str) -> tuple[str, str | None, list[str]]:
+    """(origin, paper, families) of a run's variant name: `built-in` for the harness's own families,
+    `plugin: <file>` for a user's module, `unregistered` for results whose variant is not loaded now.
+    Families are what the report filters by: architecture for a bare variant, else its options' kinds."""
+    from bench import registry
+
+    name = name.partition("~")[0]
+    base, *options = name.split("+")
+    try:
+        variant = registry.get(base)
+    except registry.RegistryError:
+        return "unregistered", None, ["new method"]
+    models_dir = Path(registry.__file__).resolve().parents[1] / "models"
+    source = Path(variant.source_file).resolve()
+    builtin = source.is_relative_to(models_dir)
+    kinds = []
+    for option in options:
+        try:
+            kinds.append(registry.get_option(option).kind)
+        except registry.RegistryError:
+            kinds.append("unknown option")
+    families = sorted(set(kinds)) or ["architecture"]
+    if not builtin:
+        families = ["new method", *families]
+    return ("built-in" if builtin else f"plugin: {source.name}"), variant.paper, families
+
+
+def variant_table(root: Path, runs: pd.DataFrame) -> dict:
+    """Per variant with runs: where it comes from, its paper, its families and its full recipe and
+    architecture settings (from the first run's config.json), and each run's config hash."""
+    out = {}
+    for variant, group in runs.groupby("variant", sort=True):
+        config = read_json(root / "results" / group["run"].iloc[0] / "train" / "config.json")
+        described = config.get("variant", {})
+        origin, paper, families = _origin(variant)
+        out[variant] = {
+            "name": variant, "origin": origin, "builtin": origin == "built-in",
+            "paper": described.get("paper") or paper or "(not registered)", "families": families,
+            "family": described.get("family"), "recipe": described.get("recipe", {}),
+            "arch": described.get("arch", {}), "z_dim": described.get("z_dim"),
+            "conditional": described.get("conditional", False),
+            "config_hashes": {r: h for r, h in zip(group["run"], group["config_hash"], strict=True)},
+        }
+    return out
+
+
+def curve_tables(root: Path, runs: pd.DataFrame) -> dict:
+    """Per study x dataset x variant: the evaluate stage's quality curve (domain FID, or modes covered on
+    2-D sets) per seed and as mean/std/min/max over seeds at each kimg, plus wall seconds and FLOPs per
+    kimg (the run's train totals / its kimg), which put the curve on the wall-clock and FLOP axes."""
+    out = {}
+    for (study, dataset, variant), group in runs.groupby(["study", "dataset", "variant"], sort=True):
+        seeds, metric, n = {}, None, None
+        for _, run in group.iterrows():
+            curve = read_json(root / run["curve"])
+            if not curve.get("metric"):
+                continue
+            metric, n = curve["metric"], curve["n"]
+            seeds[str(int(run["seed"]))] = [[p["kimg"], p[metric]] for p in curve["points"]
+                                            if p.get(metric) is not None]
+        if not seeds:
+            continue
+        by_kimg: dict[float, list[float]] = {}
+        for points in seeds.values():
+            for kimg, value in points:
+                by_kimg.setdefault(round(kimg, 6), []).append(value)
+        points = [{"kimg": k, "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                   "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v)} for k, v in sorted(by_kimg.items())]
+        kimg = group["kimg"].astype(float)
+        out[f"{study}/{dataset}/{variant}"] = {
+            "study": study, "dataset": dataset, "variant": variant, "metric": metric, "n": n,
+            "lower_is_better": METRICS.get(metric, True), "seeds": seeds, "points": points,
+            "wall_s_per_kimg": float((group["wall_s"].astype(float) / kimg).mean()),
+            "flops_per_kimg": float((group["flops_total"].astype(float) / kimg).mean()),
+        }
+    return out
+
+
+def comparison_tables(runs: pd.DataFrame, variants: dict, kinds: dict) -> dict:
+    """Every variant that is not built in, against the built-in variants of the same table studies
+    (the leaderboards; sweeps compare hyperparameters, not methods)."""
+    tables = runs[[kinds.get(s, {}).get("kind", "table") == "table" for s in runs["study"]]]
+    builtin = {name: info["builtin"] for name, info in variants.items()}
+    out = {}
+    for name in sorted(n for n in set(tables["variant"]) if not builtin.get(n, False)):
+        against = compare.baselines_of(tables, name, builtin)
+        if against:
+            out[name] = compare.compare(tables, name, against)
     return out

@@ -136,6 +136,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bench.compare import baselines_of, compare, format_table
+    from bench.io import read_json
+
+    tables = args.root / "results" / "tables"
+    if not (tables / "runs.json").is_file():
+        raise FileNotFoundError(f"{tables / 'runs.json'} is missing; run `dvc repro` (or `gbench aggregate`) first")
+    runs = pd.DataFrame(read_json(tables / "runs.json"))
+    if args.study:
+        runs = runs[runs["study"] == args.study]
+    if args.against:
+        against = [name.strip() for name in args.against.split(",") if name.strip()]
+    else:
+        variants = read_json(tables / "variants.json") if (tables / "variants.json").is_file() else {}
+        against = baselines_of(runs, args.new, {k: v["builtin"] for k, v in variants.items()} or None)
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    print(format_table(compare(runs, args.new, against, metrics, alpha=args.alpha)))
+    return 0
+
+
 def _cmd_pipelines(args: argparse.Namespace) -> int:
     from bench.pipelines import write_all
 
@@ -200,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
     sub.add_parser("aggregate", help="aggregate stage: results tables").set_defaults(fn=_cmd_aggregate)
     sub.add_parser("report", help="report stage: reports/index.html").set_defaults(fn=_cmd_report)
+    p = sub.add_parser("compare", help="a new method against the baselines over seeds (from results/tables)")
+    p.add_argument("new", help="the variant to judge, e.g. my-gan")
+    p.add_argument("--against", default=None, help="comma list of variants (default: every built-in variant "
+                   "with runs in the same study and dataset)")
+    p.add_argument("--metrics", default=None, help="comma list (default: fid,kid,precision,recall,fid_domain,"
+                   "intra_fid_domain,modes_covered,high_quality,reverse_kl where measured)")
+    p.add_argument("--study", default=None, help="only this study's runs (default: every study with NEW)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm's correction")
+    p.set_defaults(fn=_cmd_compare)
     p = sub.add_parser("pipelines", help="write the dvc.yaml files from the studies in pipelines/")
     p.add_argument("--check", action="store_true", help="only report whether they are up to date")
     p.set_defaults(fn=_cmd_pipelines)
@@ -210,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bench.config import ConfigError
     from bench.datasets import DatasetError
-    from bench.errors import BackboneError
+    from bench.errors import BackboneError, CompareError
     from bench.registry import RegistryError
     from bench.score import ScoreError
 
@@ -222,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             registry.load_plugins(load_params(args.root).get("plugins") or [], args.root)
         return args.fn(args)
     except (ConfigError, DatasetError, RegistryError, FileNotFoundError, ScoreError,
-            BackboneError) as exc:
+            BackboneError, CompareError) as exc:
         print(f"gbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

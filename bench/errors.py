@@ -7,3 +7,7 @@ class BackboneError(RuntimeError):
 
 class HeadError(BackboneError):
     """The Inception classifier head file exists but is not the expected one."""
+
+
+class CompareError(ValueError):
+    """A comparison that cannot be made (no runs of the method, no shared dataset or metric)."""

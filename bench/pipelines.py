@@ -30,7 +30,7 @@ TRAIN_CODE = ["bench/train.py", "bench/losses.py", "bench/objective.py", "bench/
 EVALUATE_CODE = ["bench/evaluate.py", "bench/scoring.py", "bench/backbones.py", "bench/inception.py",
                  "bench/inception_head.py", "bench/classifier.py", "bench/metrics", "bench/reference.py",
                  "bench/snapshots.py", "bench/truncation.py"]
-AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py"]
+AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py", "bench/compare.py"]
 REPORT_CODE = ["bench/report.py", "bench/report_studies.py", "bench/report_format.py", "bench/templates",
                "bench/published.py"]
 
@@ -132,8 +132,9 @@ def root_pipeline(studies: list[Study]) -> dict:
     study_dirs = sorted({f"results/{s.name}" for s in studies if s.datasets})
     study_files = sorted({f"pipelines/{s.path.name}" for s in studies if s.datasets and s.path is not None})
     return {"stages": {
+        # plugins: which variants are the user's own methods (compared against the built-in ones)
         "aggregate": {"cmd": "gbench aggregate", "deps": [*study_dirs, *study_files, *AGGREGATE_CODE],
-                      "outs": ["results/tables"]},
+                      "params": ["plugins"], "outs": ["results/tables"]},
         "report": {"cmd": "gbench report", "deps": ["results/tables", *study_dirs, *REPORT_CODE],
                    "outs": ["reports"]},
     }}
