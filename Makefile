@@ -9,14 +9,17 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 install: system-deps $(STAMP)
 
-# Fashion-MNIST comes from Debian's `dataset-fashion-mnist` (no download at run time).
+# Fashion-MNIST comes from Debian's `dataset-fashion-mnist` (no download at run time); headless Chromium
+# and its driver (`chromium`, `chromium-driver`) run the report's browser tests.
+SYSTEM_PACKAGES := dataset-fashion-mnist chromium chromium-driver
 system-deps:
-	@if dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then :; \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else \
-		echo "NOTE: Fashion-MNIST is not installed. Run 'sudo apt-get install dataset-fashion-mnist', or"; \
-		echo "      'gbench download-fmnist DIR' on a machine with internet and export GBENCH_FMNIST_DIR."; \
+		echo "NOTE: missing Debian packages: $$missing. Run 'sudo apt-get install $$missing'."; \
+		echo "      (Fashion-MNIST alternative: 'gbench download-fmnist DIR' and export GBENCH_FMNIST_DIR.)"; \
 	fi
 
 $(STAMP): pyproject.toml

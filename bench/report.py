@@ -1,25 +1,30 @@
-"""The report stage: results tables + sample grids + curves -> reports/index.html (static, offline).
+"""The report stage: results/tables -> reports/ (static, offline HTML; open reports/index.html).
 
-Everything the page needs is inside it: images as data URIs, plots as inline SVG, a few lines of
-inline JavaScript for sorting. Every string that comes from a user (variant names, papers, specs)
-goes through jinja2's autoescaping.
+Pages: index.html (every table study's leaderboard per dataset: sortable, filterable by family, tied
+ranks, equal-compute curves, CSV/JSON downloads), one page per study, one per variant (paper, recipe,
+config hashes, metrics, cost, curves of all seeds, sample grids per seed) and one per new method (its
+comparison against the baselines). Reads only results/tables and the sample grids the tables name.
+Images are files next to the pages (reports/img), plots inline SVG, the few lines of JavaScript inline;
+a Content-Security-Policy forbids every request that does not come from the report itself. Every string
+from a user (variant names, papers, specs) goes through jinja2's autoescaping.
 """
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import json
 import math
+import re
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from bench import registry
-from bench.io import read_json, write_text
+from bench.io import read_json, write_bytes, write_text
 from bench.published import PUBLISHED_MODES
 from bench.report_format import figure_svg, fmt, pyplot
+from bench.svg_chart import Series, line_chart
 
 _BASE = [("fid", "FID", 1.0), ("kid", "KID ×10³", 1e3), ("precision", "precision", 1.0),
          ("recall", "recall", 1.0), ("density", "density", 1.0), ("coverage", "coverage", 1.0),
@@ -41,24 +46,6 @@ def _cell(row: pd.Series, metric: str, scale: float) -> dict:
         "ci": f"[{fmt(row.get(f'{metric}_ci_low'), scale)}, {fmt(row.get(f'{metric}_ci_high'), scale)}]",
         "rank": None if pd.isna(row.get(f"{metric}_rank")) else int(row.get(f"{metric}_rank")),
     }
-
-
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-
-
-def _curve_svg(curves: dict[str, list[dict]], key: str, n: int) -> str:
-    fig, ax = pyplot().subplots(figsize=(5, 2.6), dpi=100)
-    for name, points in sorted(curves.items()):
-        ax.plot([p["kimg"] for p in points], [p[key] for p in points], label=name, linewidth=1)
-    ax.set_xlabel("kimg")
-    ax.set_ylabel(f"{CURVE_LABELS.get(key, key)}, N = {n}", fontsize=8)
-    if key.startswith("fid"):
-        ax.set_yscale("log")
-    ax.legend(fontsize=6, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return figure_svg(fig)
 
 
 def _spec_lines(spec: dict) -> list[str]:
@@ -136,96 +123,225 @@ def _git_commit(root: Path) -> str:
         return "unknown"
 
 
-def build_context(root: Path) -> dict:
-    tables = root / "results" / "tables"
-    summary = pd.DataFrame(read_json(tables / "summary.json"))
-    runs = pd.DataFrame(read_json(tables / "runs.json"))
-    specs = read_json(tables / "specs.json")
-    kinds = _study_kinds(tables)
-    conditional = read_json(tables / "conditional.json") if (tables / "conditional.json").exists() else {}
-    truncation = read_json(tables / "truncation.json") if (tables / "truncation.json").exists() else {}
-    papers = {v.name: v.paper for v in registry.all_variants()}
+def slug(name: str) -> str:
+    """A file-name-safe form of a variant or run name; names that needed changing get a hash suffix, so
+    two names never share a page."""
+    safe = re.sub(r"[^A-Za-z0-9._+~-]", "_", name)
+    return safe if safe == name else f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+def variant_href(name: str) -> str:
+    return f"variant-{slug(name)}.html"
+
+
+def compare_href(name: str) -> str:
+    return f"compare-{slug(name)}.html"
+
+
+class Tables:
+    """Everything the report reads, loaded once from results/tables (optional tables default to empty)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        folder = root / "results" / "tables"
+
+        def optional(name: str):
+            return read_json(folder / name) if (folder / name).exists() else {}
+
+        self.folder = folder
+        self.summary = pd.DataFrame(read_json(folder / "summary.json"))
+        self.runs = pd.DataFrame(read_json(folder / "runs.json"))
+        self.specs = read_json(folder / "specs.json")
+        self.kinds = optional("studies.json")
+        self.conditional = optional("conditional.json")
+        self.truncation = optional("truncation.json")
+        self.variants = optional("variants.json")
+        self.curves = optional("curves.json")
+        self.comparisons = optional("comparisons.json")
+        self.sweeps = optional("sweeps.json")
+
+    def kind(self, study: str) -> str:
+        return self.kinds.get(study, {}).get("kind", "table")
+
+    def info(self, variant: str) -> dict:
+        return self.variants.get(variant, {"name": variant, "paper": "(not registered)", "families": ["new method"],
+                                           "builtin": False, "origin": "unregistered", "recipe": {}, "arch": {}})
+
+
+class Images:
+    """Copies each sample grid the pages show into reports/img once; returns the page-relative path."""
+
+    def __init__(self, root: Path, out: Path) -> None:
+        self.root, self.out, self.written = root, out, set()
+
+    def __call__(self, relative: str) -> str:
+        name = f"img/{slug(relative.removeprefix('results/').removesuffix('/eval/samples.png'))}.png"
+        if name not in self.written:
+            write_bytes(self.out / name, (self.root / relative).read_bytes())
+            self.written.add(name)
+        return name
+
+
+def provenance(tables: Tables, root: Path) -> dict:
+    """The footer of every page: which libraries and weights measured the numbers, and the git commit."""
+    libraries: dict[str, set] = {}
+    weights = set()
+    for spec in tables.specs.values():
+        for name, version in (spec.get("libraries") or {}).items():
+            libraries.setdefault(name, set()).add(str(version))
+        for how in spec.get("backbones", {}).values():
+            if how.get("weights_sha256"):
+                weights.add(f"{how.get('backbone', '?')} {str(how['weights_sha256'])[:12]}…")
+    return {"commit": _git_commit(root),
+            "profile": next(iter(tables.specs.values()), {}).get("profile", "?"),
+            "libraries": ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in sorted(libraries.items())),
+            "weights": ", ".join(sorted(weights))}
+
+
+def _metrics_of(block: pd.DataFrame, is_images: bool) -> list[tuple[str, str, float]]:
+    return [m for m in (IMAGE_METRICS if is_images else POINT_METRICS)
+            if f"{m[0]}_mean" in block and block[f"{m[0]}_mean"].notna().any()]
+
+
+def _tied(ranks: list[int | None]) -> set[int]:
+    return {r for r in ranks if r is not None and ranks.count(r) > 1}
+
+
+def _equal_compute_svgs(curves: list[dict]) -> list[str]:
+    """Quality against kimg, against train wall seconds and against FLOPs, one line per variant (mean
+    over seeds): who is ahead at equal compute, not only at the end."""
+    if not curves:
+        return []
+    metric = curves[0]["metric"]
+    label = f"{CURVE_LABELS.get(metric, metric)}, N = {curves[0]['n']}"
+    charts = []
+    for scale_of, x_label in ((lambda c: 1.0, "kimg (images shown to D, thousands)"),
+                              (lambda c: c["wall_s_per_kimg"], "train wall seconds"),
+                              (lambda c: c["flops_per_kimg"] / 1e9, "train GFLOP")):
+        series = [Series(c["variant"], [p["kimg"] * scale_of(c) for p in c["points"]],
+                         [p["mean"] for p in c["points"]]) for c in curves]
+        charts.append(line_chart(series, x_label, label, log_y=metric.startswith("fid"),
+                                 title=f"quality vs {x_label.split(' (')[0]}"))
+    return charts
+
+
+def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> list[dict]:
     sections = []
-    for (study, dataset), block in summary.groupby(["study", "dataset"], sort=True):
-        if kinds.get(study, {}).get("kind", "table") != "table":
+    for (study, dataset), block in tables.summary.groupby(["study", "dataset"], sort=True):
+        if tables.kind(study) != "table" or (study_filter and study != study_filter):
             continue
-        spec = specs[f"{study}/{dataset}"]
+        spec = tables.specs[f"{study}/{dataset}"]
         is_images = spec.get("kind", "images") == "images"
-        metrics = [m for m in (IMAGE_METRICS if is_images else POINT_METRICS)
-                   if f"{m[0]}_mean" in block and block[f"{m[0]}_mean"].notna().any()]
-        rows = []
+        metrics = _metrics_of(block, is_images)
         first, lower = metrics[0][0], metrics[0][0].startswith(("fid", "kid"))
-        for _, row in block.sort_values(f"{first}_mean", ascending=lower).iterrows():
+        ordered = block.sort_values(f"{first}_mean", ascending=lower)
+        cells_by_metric = {m: [_cell(row, m, sc) for _, row in ordered.iterrows()] for m, _, sc in metrics}
+        tied = {m: _tied([c["rank"] for c in cells]) for m, cells in cells_by_metric.items()}
+        rows = []
+        for i, (_, row) in enumerate(ordered.iterrows()):
+            info = tables.info(row["variant"])
+            cells = []
+            for m, _, _ in metrics:
+                cell = dict(cells_by_metric[m][i])
+                cell["tied"] = cell["rank"] in tied[m]
+                cells.append(cell)
             rows.append({
-                "variant": row["variant"], "paper": papers.get(row["variant"].partition("+")[0], "(not registered)"),
-                "cells": [_cell(row, m, s) for m, _, s in metrics],
-                "n_seeds": int(row["n_seeds"]), "wall_s": fmt(row["wall_s_mean"], digits=0),
-                "kimg": fmt(row["kimg_mean"], digits=1),
-                "gflops": fmt(row["flops_total_mean"], 1e-9, digits=0),
+                "variant": row["variant"], "href": variant_href(row["variant"]), "paper": info["paper"],
+                "families": info["families"], "family_key": "|".join(info["families"]),
+                "compare": compare_href(row["variant"]) if row["variant"] in tables.comparisons else None,
+                "cells": cells, "n_seeds": int(row["n_seeds"]), "wall_s": fmt(row["wall_s_mean"], digits=0),
+                "kimg": fmt(row["kimg_mean"], digits=1), "gflops": fmt(row["flops_total_mean"], 1e-9, digits=0),
+                "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0),
             })
-        block_runs = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
-        grids, curves, curve_key, curve_n = [], {}, None, 0
-        for _, run in block_runs.iterrows():
-            grids.append({"run": run["run"], "variant": run["variant"], "seed": int(run["seed"]),
-                          "src": _data_uri(root / run["samples"])})
-            curve = read_json(root / run["curve"])
-            if curve.get("metric"):
-                curve_key, curve_n = curve["metric"], curve["n"]
-                curves[f"{run['variant']} s{int(run['seed'])}"] = curve["points"]
         spec_lines = _spec_lines(spec)
-        if (line := _conditional_line(conditional.get(f"{study}/{dataset}"))) is not None:
+        if (line := _conditional_line(tables.conditional.get(f"{study}/{dataset}"))) is not None:
             spec_lines.append(line)
-        truncated = [c for c in truncation.values() if c["study"] == study and c["dataset"] == dataset]
+        curves = [c for c in tables.curves.values() if c["study"] == study and c["dataset"] == dataset]
+        families = sorted({f for r in rows for f in r["families"]})
         sections.append({
-            "study": study, "dataset": dataset, "is_images": is_images, "spec": spec,
+            "id": slug(f"{study}-{dataset}"), "study": study, "dataset": dataset, "is_images": is_images,
             "spec_text": json.dumps(spec, indent=1, sort_keys=True), "spec_lines": spec_lines,
-            "truncation_svg": _truncation_svg(truncated) if truncated else "",
-            "truncation": [{**c, "rows": _truncation_rows(c)} for c in truncated],
-            "headers": [label for _, label, _ in metrics], "rows": rows, "grids": grids,
-            "curve_svg": _curve_svg(curves, curve_key, curve_n) if curves else "",
+            "headers": [label for _, label, _ in metrics], "rows": rows, "families": families,
+            "downloads": {"csv": f"tables/{slug(f'{study}-{dataset}')}.csv",
+                          "json": f"tables/{slug(f'{study}-{dataset}')}.json"},
+            "compute_svgs": _equal_compute_svgs(curves),
             "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
         })
-    return {"sections": sections, "commit": _git_commit(root),
-            "profile": next(iter(specs.values()), {}).get("profile", "?")}
+    return sections
 
 
-def _study_kinds(tables: Path) -> dict:
-    path = tables / "studies.json"
-    return read_json(path) if path.exists() else {}
-
-
-def study_pages(root: Path) -> dict[str, tuple[str, dict]]:
-    """page file -> (template, context) for each sweep and mode-collapse study with results."""
+def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
+    """page file -> (template, context): one page per study (table, sweep or mode-collapse)."""
     from bench.report_studies import mode_collapse_sections, sweep_sections
 
-    tables = root / "results" / "tables"
-    kinds = _study_kinds(tables)
-    specs = read_json(tables / "specs.json")
-    summary = pd.DataFrame(read_json(tables / "summary.json"))
-    runs = pd.DataFrame(read_json(tables / "runs.json"))
-    sweeps = read_json(tables / "sweeps.json") if (tables / "sweeps.json").exists() else {}
-    common = {"commit": _git_commit(root),
-              "profile": next(iter(specs.values()), {}).get("profile", "?")}
     pages = {}
-    for name, info in sorted(kinds.items()):
+    studies = sorted(set(tables.summary["study"]))
+    for name in studies:
+        info = tables.kinds.get(name, {"kind": "table", "title": name})
+        page = f"{slug(name)}.html"
         if info["kind"] == "sweep":
-            tables_of_study = {k: v for k, v in sweeps.items() if v["study"] == name}
+            tables_of_study = {k: v for k, v in tables.sweeps.items() if v["study"] == name}
             if tables_of_study:
-                pages[f"{name}.html"] = ("sweep.html", {**common, "title": info["title"],
-                                                        "sections": sweep_sections(tables_of_study, specs)})
-        elif info["kind"] == "mode-collapse" and (summary["study"] == name).any():
-            sections = mode_collapse_sections(name, summary, runs, lambda rel: _data_uri(root / rel))
-            pages[f"{name}.html"] = ("mode_collapse.html", {**common, "title": info["title"], "sections": sections})
+                pages[page] = ("sweep.html", {"title": info["title"],
+                                              "sections": sweep_sections(tables_of_study, tables.specs)})
+        elif info["kind"] == "mode-collapse":
+            sections = mode_collapse_sections(name, tables.summary, tables.runs, images)
+            pages[page] = ("mode_collapse.html", {"title": info["title"], "sections": sections})
+        else:
+            pages[page] = ("index.html", {"title": info["title"], "study": name,
+                                          "sections": leaderboard_sections(tables, name)})
     return pages
 
 
+def write_downloads(tables: Tables, out: Path, sections: list[dict]) -> set[str]:
+    """reports/tables: the full tables plus each leaderboard as shown (CSV and JSON); returns the paths."""
+    written = set()
+    for name in ("summary.csv", "runs.csv", "summary.json", "runs.json", "comparisons.json", "curves.json",
+                 "variants.json"):
+        if (tables.folder / name).exists():
+            write_bytes(out / "tables" / name, (tables.folder / name).read_bytes())
+            written.add(f"tables/{name}")
+    for section in sections:
+        block = tables.summary[(tables.summary["study"] == section["study"])
+                               & (tables.summary["dataset"] == section["dataset"])].dropna(axis=1, how="all")
+        write_text(out / section["downloads"]["csv"], block.to_csv(index=False))
+        write_text(out / section["downloads"]["json"], block.to_json(orient="records", indent=1))
+        written.update(section["downloads"].values())
+    for name, rows in tables.comparisons.items():
+        frame = pd.json_normalize(rows)
+        write_text(out / "tables" / f"compare-{slug(name)}.csv", frame.to_csv(index=False))
+        written.add(f"tables/compare-{slug(name)}.csv")
+    return written
+
+
+def _remove_stale(out: Path, written: set[str]) -> None:
+    """Pages and images of a previous render that this one did not write (a renamed variant's page)."""
+    for path in [*out.glob("*.html"), *out.glob("img/*.png"), *out.glob("tables/*")]:
+        if path.relative_to(out).as_posix() not in written:
+            path.unlink()
+
+
 def render(root: Path) -> Path:
+    from bench.report_pages import compare_pages, variant_pages
+
+    tables = Tables(root)
+    out = root / "reports"
+    images = Images(root, out)
     env = Environment(loader=PackageLoader("bench", "templates"), autoescape=select_autoescape(["html"]))
-    pages = study_pages(root)
+    common = {"provenance": provenance(tables, root)}
+    sections = leaderboard_sections(tables)
+    pages = {"index.html": ("index.html", {"title": "gan-bench leaderboard", "study": None, "sections": sections,
+                                           "is_index": True})}
+    studies = study_pages(tables, images)
+    pages.update(studies)
+    pages.update(variant_pages(tables, images))
+    pages.update(compare_pages(tables))
     nav = [{"href": "index.html", "title": "Leaderboard"},
-           *[{"href": page, "title": context["title"]} for page, (_, context) in pages.items()]]
-    out = write_text(root / "reports" / "index.html",
-                     env.get_template("index.html").render(**build_context(root), nav=nav))
+           *[{"href": page, "title": context["title"]} for page, (_, context) in studies.items()]]
+    common["nav"] = nav
+    common["new_methods"] = [{"href": compare_href(n), "name": n} for n in sorted(tables.comparisons)]
     for page, (template, context) in pages.items():
-        write_text(root / "reports" / page, env.get_template(template).render(**context, nav=nav))
-    return out
+        write_text(out / page, env.get_template(template).render(**common, **context))
+    downloads = write_downloads(tables, out, sections)
+    _remove_stale(out, set(pages) | images.written | downloads)
+    return out / "index.html"

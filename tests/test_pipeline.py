@@ -73,10 +73,15 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
     assert by_dataset["ring8"].variant == "mlp-gan" and 0 <= by_dataset["ring8"].modes_covered_mean <= 8
     html = (root / "reports/index.html").read_text()
     for text in ("fmnist32", "stackedfmnist", "ring8", "grid25", "N = 32", "7ff4a85c3a63", "PacGAN Table 1",
-                 "data:image/png", "IS n/a", "FID (domain backbone)", "intra-class FID (domain)",
-                 "Truncation trick", "none (untruncated)"):
+                 "IS n/a", "FID (domain backbone)", "intra-class FID (domain)", "quality vs train GFLOP",
+                 'href="variant-biggan.html"', "clean-fid 0.1.35"):
         assert text in html
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # the page fetches nothing
+    biggan = (root / "reports/variant-biggan.html").read_text()
+    for text in ("Truncation trick", "none (untruncated)", "ortho_reg", 'src="img/leaderboard_fmnist32_biggan_s1',
+                 "Brock"):
+        assert text in biggan
+    for page in (root / "reports").glob("*.html"):
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.read_text()), page.name
 
 
 def test_metrics_carry_the_metric_spec(repro_copy):
@@ -101,9 +106,13 @@ def test_metrics_carry_the_metric_spec(repro_copy):
 def test_noop_repro_runs_nothing_and_one_family_change_reruns_only_its_runs(repro_copy):
     root, env, _ = repro_copy
     assert "Running stage" not in run(["dvc", "repro"], root, env)
-    with open(root / "models/mlp_gan.py", "a") as handle:
-        handle.write("\n# an edit to the mlp-gan family\n")
-    status = run(["dvc", "status"], root, env)
+    family = root / "models/mlp_gan.py"
+    original = family.read_text()
+    family.write_text(original + "\n# an edit to the mlp-gan family\n")
+    try:
+        status = run(["dvc", "status"], root, env)
+    finally:
+        family.write_text(original)
     changed = {line.split(":", 1)[1].rstrip(":") for line in status.splitlines()
                if line.startswith("pipelines/") and "dvc.yaml:" in line}
     assert changed and all("mlp-gan" in stage for stage in changed)
@@ -125,3 +134,45 @@ def test_loss_sweep_and_mode_collapse_pages(repro_copy):
     for text in ("mlp-gan+unrolled", "mlp-gan+mbd", "published: VEEGAN", "published: PacGAN Table 1"):
         assert text in page
     assert 'href="mode-collapse.html"' in (root / "reports/index.html").read_text()
+
+
+def _readme_section(title: str) -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index(f"\n## {title}\n")
+    return text[start: text.index("\n## ", start + 1)]
+
+
+def test_add_your_method_as_the_readme_says(repro_copy):
+    """Follows README "Add your method" literally on the smoke copy: its shell blocks run as written, its
+    two YAML lines go where the text says; then only the new runs may train."""
+    root, env, _ = repro_copy
+    section = _readme_section("Add your method")
+    shell = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    snippets = [block.strip("\n") for block in re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)]
+    assert len(shell) == 2 and len(snippets) == 2
+    for line in shell[0].split("\n"):
+        if line.strip():
+            run(["bash", "-c", line.strip()], root, env)
+    params = root / "params.yaml"
+    assert "plugins: []" in params.read_text()
+    params.write_text(params.read_text().replace("plugins: []", snippets[0].strip()))
+    study = root / "pipelines/leaderboard.yaml"
+    lines = study.read_text().split("\n")
+    at = lines.index("    fmnist32:")
+    study.write_text("\n".join([*lines[: at + 1], snippets[1], *lines[at + 1:]]))
+    outputs = [run(["bash", "-c", line.strip()], root, env) for line in shell[1].split("\n") if line.strip()]
+    ran = set(re.findall(r"Running stage '([^']+)'", outputs[1]))
+    assert ran == {"pipelines/fmnist32/dvc.yaml:train-leaderboard@resize-dcgan-s0",
+                   "pipelines/fmnist32/dvc.yaml:train-leaderboard@resize-dcgan-s1",
+                   "pipelines/fmnist32/dvc.yaml:evaluate-leaderboard@resize-dcgan-s0",
+                   "pipelines/fmnist32/dvc.yaml:evaluate-leaderboard@resize-dcgan-s1",
+                   "aggregate", "report"}, ran
+    compared = outputs[2]
+    assert "== fmnist32 (study leaderboard): resize-dcgan (2 seeds)" in compared
+    verdicts = re.findall(r"^dcgan\s+(FID \(Inception\)|KID \(Inception\)|FID \(domain\)).*\s(better|worse|tied)$",
+                          compared, flags=re.MULTILINE)
+    assert {metric for metric, _ in verdicts} == {"FID (Inception)", "KID (Inception)", "FID (domain)"}
+    assert "Welch tests over seeds, Holm-corrected" in compared
+    page = (root / "reports/compare-resize-dcgan.html").read_text()
+    assert "resize-dcgan against the baselines" in page and "Odena, Dumoulin" in page
+    assert 'href="compare-resize-dcgan.html"' in (root / "reports/index.html").read_text()

@@ -64,7 +64,51 @@ def test_report_escapes_user_strings_and_is_self_contained(tables):
     html = render(tables).read_text()
     assert EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "PacGAN Table 1" in html and "N = 2500" in html
-    assert html.count("data:image/png;base64,") == 6 and "<svg" in html
+    assert html.count("<svg") == 3  # quality against kimg, wall seconds and FLOPs
+    pages = sorted(p.name for p in (tables / "reports").glob("*.html"))
+    assert pages == sorted(["index.html", "leaderboard.html", "variant-mlp-gan.html",
+                            "variant-_img_src_x_onerror_alert_1__-1a57adf5.html",
+                            "compare-_img_src_x_onerror_alert_1__-1a57adf5.html"])
+    for page in (tables / "reports").glob("*.html"):
+        assert EVIL not in page.read_text(), page.name
+    variant = (tables / "reports/variant-mlp-gan.html").read_text()
+    assert variant.count('src="img/leaderboard_ring8_mlp-gan_s') == 3 and "config hash" in variant
+    assert any(p.name.startswith("leaderboard_ring8_mlp-gan_s0") for p in (tables / "reports/img").iterdir())
+
+
+def test_render_removes_the_pages_of_variants_that_are_gone(tables):
+    render(tables)
+    stale = tables / "reports" / "variant-old.html"
+    stale.write_text("old")
+    (tables / "reports" / "notes.txt").write_text("a user's file")
+    render(tables)
+    assert not stale.exists() and (tables / "reports" / "notes.txt").exists()
+
+
+def test_leaderboard_downloads_hold_the_table_as_shown(tables):
+    render(tables)
+    frame = pd.read_csv(tables / "reports/tables/leaderboard-ring8.csv")
+    assert sorted(frame["variant"]) == sorted(["mlp-gan", EVIL])
+    assert frame.set_index("variant").loc["mlp-gan", "modes_covered_mean"] == pytest.approx(23 / 3)
+    records = json.loads((tables / "reports/tables/leaderboard-ring8.json").read_text())
+    assert {r["variant"] for r in records} == {"mlp-gan", EVIL}
+    assert "fid_mean" not in frame  # columns that are empty for this dataset are left out
+
+
+def test_variants_curves_and_comparisons_tables(tables):
+    folder = tables / "results/tables"
+    variants = json.loads((folder / "variants.json").read_text())
+    assert variants["mlp-gan"]["builtin"] and variants["mlp-gan"]["families"] == ["architecture"]
+    assert variants[EVIL]["origin"] == "unregistered" and not variants[EVIL]["builtin"]
+    assert variants["mlp-gan"]["config_hashes"] == {f"leaderboard/ring8/mlp-gan/s{s}": f"h{s}" for s in range(3)}
+    curve = json.loads((folder / "curves.json").read_text())["leaderboard/ring8/mlp-gan"]
+    assert [p["kimg"] for p in curve["points"]] == [0.0, 2.0]
+    assert curve["points"][1]["mean"] == pytest.approx(23 / 3) and curve["points"][1]["min"] == 7
+    assert curve["wall_s_per_kimg"] == pytest.approx(np.mean([10 / 2, 11 / 2, 12 / 2]))
+    comparisons = json.loads((folder / "comparisons.json").read_text())
+    assert list(comparisons) == [EVIL]  # the built-in variant is a baseline, not a new method
+    modes = next(r for r in comparisons[EVIL] if r["metric"] == "modes_covered")
+    assert modes["baseline"] == "mlp-gan" and modes["verdict"] == "worse" and modes["p_improvement"] == 0.0
 
 
 SWEEP_STUDY = """are-gans-equal:
@@ -144,6 +188,7 @@ def test_truncation_curve_is_summarised_over_seeds_and_rendered(tmp_path):
     assert entry["n_seeds"] == 2 and [p["tau"] for p in entry["points"]] == [0.5, None]
     assert entry["points"][0]["fid_domain"]["mean"] == pytest.approx(11.0)
     assert entry["points"][0]["fid_domain"]["std"] == pytest.approx(np.std([10.0, 12.0], ddof=1))
-    html = render(tmp_path).read_text()
+    render(tmp_path)
+    html = next((tmp_path / "reports").glob("variant-_img*.html")).read_text()
     assert "Truncation trick" in html and "none (untruncated)" in html and "11.00 ± 1.41" in html
     assert EVIL not in html

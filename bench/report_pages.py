@@ -1,0 +1,131 @@
+"""The report's page per variant and page per new method (see bench/report.py for the whole report)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench.compare import summary_text
+from bench.report import (
+    CURVE_LABELS,
+    Images,
+    Tables,
+    _metrics_of,
+    _truncation_rows,
+    _truncation_svg,
+    compare_href,
+    fmt,
+    variant_href,
+)
+from bench.svg_chart import Series, line_chart
+
+
+def _curve_chart(curve: dict) -> str:
+    """Every seed's curve (thin), their mean and the band from the lowest to the highest seed."""
+    metric = curve["metric"]
+    series = [Series(f"seed {seed}", [p[0] for p in points], [p[1] for p in points], thin=True, color="#888")
+              for seed, points in sorted(curve["seeds"].items())]
+    points = curve["points"]
+    series.append(Series(f"mean of {len(curve['seeds'])} seeds", [p["kimg"] for p in points],
+                         [p["mean"] for p in points], band=([p["min"] for p in points], [p["max"] for p in points]),
+                         color="#1f77b4"))
+    return line_chart(series, "kimg (images shown to D, thousands)",
+                      f"{CURVE_LABELS.get(metric, metric)}, N = {curve['n']}", log_y=metric.startswith("fid"),
+                      title=f"{curve['study']} / {curve['dataset']}: seeds, mean and min–max band")
+
+
+def _variant_section(tables: Tables, images: Images, variant: str, study: str, dataset: str,
+                     row: pd.Series, block: pd.DataFrame) -> dict:
+    spec = tables.specs[f"{study}/{dataset}"]
+    metrics = _metrics_of(block, spec.get("kind", "images") == "images")
+    n_variants = len(block)
+    metric_rows = []
+    for column, label, scale in metrics:
+        mean = row.get(f"{column}_mean")
+        rank = row.get(f"{column}_rank")
+        metric_rows.append({
+            "label": label, "mean": fmt(mean, scale), "std": fmt(row.get(f"{column}_std"), scale),
+            "ci": f"[{fmt(row.get(f'{column}_ci_low'), scale)}, {fmt(row.get(f'{column}_ci_high'), scale)}]",
+            "rank": "–" if rank is None or pd.isna(rank) else f"{int(rank)} of {n_variants}",
+        })
+    runs = tables.runs[(tables.runs["study"] == study) & (tables.runs["dataset"] == dataset)
+                       & (tables.runs["variant"] == variant)]
+    seeds = [{"seed": int(r["seed"]), "run": r["run"], "config_hash": r["config_hash"],
+              "kimg": fmt(r["kimg"], digits=1), "wall_s": fmt(r["wall_s"], digits=0),
+              "gflops": fmt(r["flops_total"], 1e-9, digits=0), "peak_mb": fmt(r.get("peak_rss_mb"), digits=0),
+              "device": r.get("device") or "?", "src": images(r["samples"])}
+             for _, r in runs.iterrows()]
+    curve = tables.curves.get(f"{study}/{dataset}/{variant}")
+    truncation = tables.truncation.get(f"{study}/{dataset}/{variant}")
+    return {
+        "study": study, "dataset": dataset, "metrics": metric_rows, "seeds": seeds,
+        "n_seeds": int(row["n_seeds"]), "n_variants": n_variants,
+        "cost": {"kimg": fmt(row.get("kimg_mean"), digits=1), "wall_s": fmt(row.get("wall_s_mean"), digits=0),
+                 "gflops": fmt(row.get("flops_total_mean"), 1e-9, digits=0),
+                 "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0)},
+        "curve_svg": _curve_chart(curve) if curve else "",
+        "truncation_svg": _truncation_svg([truncation]) if truncation else "",
+        "truncation": {**truncation, "rows": _truncation_rows(truncation)} if truncation else None,
+    }
+
+
+def _recipe_rows(recipe: dict) -> list[dict]:
+    return [{"key": k, "value": "–" if v is None else (", ".join(map(str, v)) if isinstance(v, list) else str(v))}
+            for k, v in sorted(recipe.items())]
+
+
+def variant_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
+    pages = {}
+    for variant, rows in tables.summary.groupby("variant", sort=True):
+        info = tables.info(variant)
+        sections = []
+        for _, row in rows.sort_values(["study", "dataset"]).iterrows():
+            block = tables.summary[(tables.summary["study"] == row["study"])
+                                   & (tables.summary["dataset"] == row["dataset"])]
+            sections.append(_variant_section(tables, images, variant, row["study"], row["dataset"], row, block))
+        pages[variant_href(variant)] = ("variant.html", {
+            "title": variant, "info": info, "recipe": _recipe_rows(info.get("recipe", {})),
+            "arch": _recipe_rows(info.get("arch", {})), "sections": sections,
+            "compare": compare_href(variant) if variant in tables.comparisons else None,
+        })
+    return pages
+
+
+def _fmt_value(value: float, scale: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    v = value * scale
+    return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def _interval(summary: dict, scale: float) -> str:
+    return f"{_fmt_value(summary['mean'], scale)} [{_fmt_value(summary['ci_low'], scale)}, " \
+           f"{_fmt_value(summary['ci_high'], scale)}]"
+
+
+def compare_pages(tables: Tables) -> dict[str, tuple[str, dict]]:
+    """One page per new method: per study x dataset, the verdict table and a paragraph from its numbers."""
+    pages = {}
+    for name, rows in sorted(tables.comparisons.items()):
+        blocks = []
+        for (study, dataset), block in pd.DataFrame(rows).groupby(["study", "dataset"], sort=True):
+            records = block.to_dict("records")
+            blocks.append({"study": study, "dataset": dataset, "summary": summary_text(records),
+                           "n_comparisons": records[0]["n_comparisons"], "rows": [{
+                               "baseline": r["baseline"], "baseline_href": variant_href(r["baseline"]),
+                               "metric": r["label"],
+                               "direction": "lower is better" if r["lower_is_better"] else "higher is better",
+                               "new": _interval(r["new_summary"], r["scale"]),
+                               "base": _interval(r["baseline_summary"], r["scale"]),
+                               "difference": f"{_fmt_value(r['difference'], r['scale'])} "
+                                             f"[{_fmt_value(r['difference_ci'][0], r['scale'])}, "
+                                             f"{_fmt_value(r['difference_ci'][1], r['scale'])}]",
+                               "p_holm": "n/a" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}",
+                               "p_improvement": f"{r['p_improvement']:.2f}", "verdict": r["verdict"],
+                           } for r in records]})
+        pages[compare_href(name)] = ("compare.html", {
+            "title": f"{name} against the baselines", "name": name, "info": tables.info(name),
+            "href": variant_href(name), "blocks": blocks,
+        })
+    return pages

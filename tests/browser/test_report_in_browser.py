@@ -1,0 +1,111 @@
+"""The report as a user sees it: file:// pages in headless Chromium, no network, no console errors."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from bench.aggregate import aggregate
+from bench.report import render
+from tests.bench.test_aggregate_report import EVIL, fake_run
+from tests.browser.conftest import open_page
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    for seed, (good, evil, other) in enumerate([(8, 2, 6), (7, 3, 5), (8, 2, 6)]):
+        fake_run(root, "mlp-gan", seed, good)
+        fake_run(root, EVIL, seed, evil)
+        fake_run(root, "mlp-gan+hinge", seed, other, reverse_kl=0.2)
+    aggregate(root)
+    return render(root).parent
+
+
+def pages(report):
+    return sorted(report.glob("*.html"))
+
+
+def test_every_page_loads_offline_without_console_errors_or_external_requests(browser, report):
+    assert len(pages(report)) >= 6  # index, study, 3 variant pages, 1 comparison
+    for page in pages(report):
+        loaded = open_page(browser, page)
+        assert [m for m in loaded["console"] if m["level"] in ("SEVERE", "WARNING")] == [], page.name
+        external = [u for u in loaded["requests"] if not u.startswith(("file://", "data:"))]
+        assert external == [], f"{page.name} requested {external}"
+
+
+def test_every_image_loads_and_every_link_resolves(browser, report):
+    for page in pages(report):
+        open_page(browser, page)
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
+        assert all(ok for _, ok in images), f"{page.name}: images that did not load: {images}"
+        links = browser.execute_script("return Array.from(document.links).map(a => a.getAttribute('href'))")
+        missing = [h for h in links if not h.startswith("#") and not (report / h.split("#")[0]).is_file()]
+        assert missing == [], f"{page.name} links to missing files {missing}"
+    open_page(browser, report / "variant-mlp-gan.html")
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".grids img")) == 3  # one grid per seed
+
+
+def _variants_in_order(browser):
+    return [row.find_element(By.CSS_SELECTOR, "a.variant").text
+            for row in browser.find_elements(By.CSS_SELECTOR, "table.leaderboard tbody:not(.published-rows) tr")]
+
+
+def test_sorting_a_column_reorders_the_rows(browser, report):
+    open_page(browser, report / "index.html")
+    assert _variants_in_order(browser)[0] == "mlp-gan"  # default: best modes covered first
+    header = browser.find_element(By.XPATH, "//table[contains(@class,'leaderboard')]//th[text()='modes']")
+    header.click()  # ascending: fewest modes first
+    assert _variants_in_order(browser) == [EVIL, "mlp-gan+hinge", "mlp-gan"]
+    header.click()
+    assert _variants_in_order(browser) == ["mlp-gan", "mlp-gan+hinge", EVIL]
+    browser.find_element(By.XPATH, "//table[contains(@class,'leaderboard')]//th[text()='variant']").click()
+    assert _variants_in_order(browser) == sorted([EVIL, "mlp-gan+hinge", "mlp-gan"])
+
+
+def test_family_filter_shows_only_that_family(browser, report):
+    open_page(browser, report / "index.html")
+    select = Select(browser.find_element(By.CSS_SELECTOR, "select.family-filter"))
+    assert {o.text for o in select.options} == {"all", "architecture", "loss", "new method"}
+
+    def visible():
+        rows = browser.find_elements(By.CSS_SELECTOR, "table.leaderboard tbody:not(.published-rows) tr")
+        return [r.find_element(By.CSS_SELECTOR, "a.variant").text for r in rows if r.is_displayed()]
+
+    select.select_by_visible_text("loss")
+    assert visible() == ["mlp-gan+hinge"]
+    select.select_by_visible_text("new method")
+    assert visible() == [EVIL]
+    select.select_by_visible_text("all")
+    assert len(visible()) == 3
+
+
+def test_tied_entries_share_a_rank_marked_as_tied(browser, report):
+    open_page(browser, report / "index.html")
+    tied = browser.find_elements(By.CSS_SELECTOR, "table.leaderboard td.tied")
+    assert tied and all(cell.text.startswith("=") for cell in tied)
+
+
+def test_the_new_method_page_shows_its_verdict_table(browser, report):
+    page = next(report.glob("compare-*.html"))
+    open_page(browser, page)
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.verdicts tbody tr")
+    cells = {(r.find_elements(By.TAG_NAME, "td")[0].text, r.find_elements(By.TAG_NAME, "td")[1].text.split(" (")[0]):
+             r.find_element(By.CSS_SELECTOR, "td.verdict").text for r in rows}
+    # 2-3 modes against 7-8 over three seeds: separable after Holm's correction
+    assert cells[("mlp-gan", "modes covered")] == "worse"
+    assert set(cells.values()) <= {"better", "worse", "tied"}
+    assert "compared with 2 baselines" in browser.find_element(By.CSS_SELECTOR, "p.summary").text
+
+
+def test_a_variant_named_like_markup_renders_as_text(browser, report):
+    for page in [report / "index.html", *report.glob("variant-_img*.html"), *report.glob("compare-*.html")]:
+        open_page(browser, page)
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.text  # noqa: B018  (onerror=alert(1) would have opened one)
+        assert browser.find_elements(By.CSS_SELECTOR, "img[src='x']") == []
+        assert EVIL in browser.find_element(By.TAG_NAME, "body").text, page.name
