@@ -31,8 +31,8 @@ EVALUATE_CODE = ["bench/evaluate.py", "bench/scoring.py", "bench/backbones.py", 
                  "bench/inception_head.py", "bench/classifier.py", "bench/metrics", "bench/reference.py",
                  "bench/snapshots.py", "bench/truncation.py"]
 AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py", "bench/compare.py"]
-REPORT_CODE = ["bench/report.py", "bench/report_studies.py", "bench/report_format.py", "bench/templates",
-               "bench/published.py"]
+REPORT_CODE = ["bench/report.py", "bench/report_pages.py", "bench/report_studies.py", "bench/report_format.py",
+               "bench/svg_chart.py", "bench/compare.py", "bench/templates", "bench/published.py"]
 
 
 def shared_model_modules(root: Path) -> list[str]:

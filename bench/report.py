@@ -336,7 +336,7 @@ def render(root: Path) -> Path:
     pages.update(studies)
     pages.update(variant_pages(tables, images))
     pages.update(compare_pages(tables))
-    nav = [{"href": "index.html", "title": "Leaderboard"},
+    nav = [{"href": "index.html", "title": "All leaderboards"},
            *[{"href": page, "title": context["title"]} for page, (_, context) in studies.items()]]
     common["nav"] = nav
     common["new_methods"] = [{"href": compare_href(n), "name": n} for n in sorted(tables.comparisons)]

@@ -44,10 +44,12 @@ def _variant_section(tables: Tables, images: Images, variant: str, study: str, d
     for column, label, scale in metrics:
         mean = row.get(f"{column}_mean")
         rank = row.get(f"{column}_rank")
+        shared = int((block[f"{column}_rank"] == rank).sum()) if f"{column}_rank" in block else 0
+        tie = f" (tied with {shared - 1})" if shared > 1 else ""
         metric_rows.append({
             "label": label, "mean": fmt(mean, scale), "std": fmt(row.get(f"{column}_std"), scale),
             "ci": f"[{fmt(row.get(f'{column}_ci_low'), scale)}, {fmt(row.get(f'{column}_ci_high'), scale)}]",
-            "rank": "–" if rank is None or pd.isna(rank) else f"{int(rank)} of {n_variants}",
+            "rank": "–" if rank is None or pd.isna(rank) else f"{'=' if tie else ''}{int(rank)} of {n_variants}{tie}",
         })
     runs = tables.runs[(tables.runs["study"] == study) & (tables.runs["dataset"] == dataset)
                        & (tables.runs["variant"] == variant)]

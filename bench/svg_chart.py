@@ -36,13 +36,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.floor(low / step) * step
-    ticks, value = [], first
-    while value <= high + step * 1e-9:
-        if value >= low - step * 1e-9:
-            ticks.append(round(value, 12))
-        value += step
-    return ticks
+    first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+    return [round(k * step, 12) for k in range(first, last + 1)]
 
 
 def _label(value: float) -> str:
@@ -62,7 +57,7 @@ def line_chart(series: list[Series], x_label: str, y_label: str, log_y: bool = F
           if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
     legend = [s for s in visible if not s.thin]
     legend_width = 150 if legend else 0
-    left, right, top, bottom = 58, 10 + legend_width, 22 if title else 10, 40
+    left, right, top, bottom = 64, 10 + legend_width, 22 if title else 10, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title or y_label)}">',
@@ -111,7 +106,7 @@ def line_chart(series: list[Series], x_label: str, y_label: str, log_y: bool = F
                      f'<text x="{left - 4}" y="{py(tick) + 3:.1f}" text-anchor="end">{_label(tick)}</text>')
     parts.append(f'<rect class="axis" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none"/>')
     parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">{escape(x_label)}</text>')
-    parts.append(f'<text transform="translate(12 {top + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">'
+    parts.append(f'<text transform="translate(11 {top + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle">'
                  f'{escape(y_label)}{" (log)" if log_y else ""}</text>')
     colors = {}
     for i, s in enumerate(legend):
