@@ -82,7 +82,8 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
             raise ValueError(f"{study}/{dataset}: runs were evaluated with different metric specs; "
                              "re-run evaluate for all of them (`dvc repro`)")
         metrics = [m for m in METRICS if block[m].notna().any()]
-        ranks = {m: tied_ranks({v: list(b[m].dropna()) for v, b in block.groupby("variant")},
+        # only variants with values are ranked (e.g. intra-class FID ranks the conditional variants)
+        ranks = {m: tied_ranks({v: list(b[m].dropna()) for v, b in block.groupby("variant") if b[m].notna().any()},
                                lower_is_better=METRICS[m]) for m in metrics}
         for variant, group in block.groupby("variant", sort=True):
             row = {"study": study, "dataset": dataset, "variant": variant, "n_seeds": len(group),

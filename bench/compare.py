@@ -10,6 +10,7 @@ when the Holm-corrected p-value is below alpha, else tied. Reads results/tables/
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,9 @@ def welch_p(new: np.ndarray, base: np.ndarray) -> float:
         return math.nan
     if np.ptp(new) == 0 and np.ptp(base) == 0:
         return 1.0 if new[0] == base[0] else 0.0
-    return float(stats.ttest_ind(new, base, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # one side constant: scipy warns of cancellation in its exact-0 variance
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(new, base, equal_var=False).pvalue)
 
 
 def probability_of_improvement(new: np.ndarray, base: np.ndarray, lower_is_better: bool) -> float:

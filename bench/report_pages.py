@@ -39,17 +39,19 @@ def _variant_section(tables: Tables, images: Images, variant: str, study: str, d
                      row: pd.Series, block: pd.DataFrame) -> dict:
     spec = tables.specs[f"{study}/{dataset}"]
     metrics = _metrics_of(block, spec.get("kind", "images") == "images")
-    n_variants = len(block)
     metric_rows = []
     for column, label, scale in metrics:
         mean = row.get(f"{column}_mean")
+        if mean is None or pd.isna(mean):
+            continue  # not measured for this variant (e.g. intra-class FID of an unconditional G)
         rank = row.get(f"{column}_rank")
         shared = int((block[f"{column}_rank"] == rank).sum()) if f"{column}_rank" in block else 0
+        n_ranked = int(block[f"{column}_rank"].notna().sum()) if f"{column}_rank" in block else 0
         tie = f" (tied with {shared - 1})" if shared > 1 else ""
         metric_rows.append({
             "label": label, "mean": fmt(mean, scale), "std": fmt(row.get(f"{column}_std"), scale),
             "ci": f"[{fmt(row.get(f'{column}_ci_low'), scale)}, {fmt(row.get(f'{column}_ci_high'), scale)}]",
-            "rank": "–" if rank is None or pd.isna(rank) else f"{'=' if tie else ''}{int(rank)} of {n_variants}{tie}",
+            "rank": "–" if rank is None or pd.isna(rank) else f"{'=' if tie else ''}{int(rank)} of {n_ranked}{tie}",
         })
     runs = tables.runs[(tables.runs["study"] == study) & (tables.runs["dataset"] == dataset)
                        & (tables.runs["variant"] == variant)]
@@ -62,7 +64,7 @@ def _variant_section(tables: Tables, images: Images, variant: str, study: str, d
     truncation = tables.truncation.get(f"{study}/{dataset}/{variant}")
     return {
         "study": study, "dataset": dataset, "metrics": metric_rows, "seeds": seeds,
-        "n_seeds": int(row["n_seeds"]), "n_variants": n_variants,
+        "n_seeds": int(row["n_seeds"]), "n_variants": len(block),
         "cost": {"kimg": fmt(row.get("kimg_mean"), digits=1), "wall_s": fmt(row.get("wall_s_mean"), digits=0),
                  "gflops": fmt(row.get("flops_total_mean"), 1e-9, digits=0),
                  "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0)},

@@ -192,3 +192,17 @@ def test_truncation_curve_is_summarised_over_seeds_and_rendered(tmp_path):
     html = next((tmp_path / "reports").glob("variant-_img*.html")).read_text()
     assert "Truncation trick" in html and "none (untruncated)" in html and "11.00 ± 1.41" in html
     assert EVIL not in html
+
+
+def test_variants_without_a_metric_are_not_ranked_on_it(tmp_path):
+    for seed in range(2):
+        fake_run(tmp_path, "mlp-gan", seed, 8)
+        fake_run(tmp_path, "mlp-gan+hinge", seed, 7)
+        path = tmp_path / f"results/leaderboard/ring8/mlp-gan+hinge/s{seed}/eval/metrics.json"
+        record = json.loads(path.read_text())
+        record["metrics"]["high_quality"] = None  # not measured for this variant
+        write_json(path, record)
+    aggregate(tmp_path)
+    summary = pd.read_csv(tmp_path / "results/tables/summary.csv").set_index("variant")
+    assert summary.loc["mlp-gan", "high_quality_rank"] == 1
+    assert pd.isna(summary.loc["mlp-gan+hinge", "high_quality_rank"])
