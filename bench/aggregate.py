@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench import compare
+from bench.errors import CompareError
 from bench.io import read_json, write_json, write_text
 from bench.stats import best_of_k, summarize, tied_ranks
 from bench.sweep import parse_run_variant
@@ -312,6 +313,8 @@ def comparison_tables(runs: pd.DataFrame, variants: dict, kinds: dict) -> dict:
     out = {}
     for name in sorted(n for n in set(tables["variant"]) if not builtin.get(n, False)):
         against = compare.baselines_of(tables, name, builtin)
-        if against:
+        try:
             out[name] = compare.compare(tables, name, against)
+        except CompareError:  # no baseline shares a dataset and a measured metric with it
+            continue
     return out

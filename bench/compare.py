@@ -143,6 +143,10 @@ def _num(value: float, scale: float = 1.0) -> str:
     return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def summary_text(rows: list[dict], alpha: float = ALPHA) -> str:
     """A plain-language paragraph for one study x dataset, written from the numbers."""
     first = rows[0]
@@ -150,9 +154,10 @@ def summary_text(rows: list[dict], alpha: float = ALPHA) -> str:
     n_new = first["new_summary"]["n"]
     n_base = sorted({r["baseline_summary"]["n"] for r in rows})
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("better", "worse", "tied")}
-    parts = [f"On {where}, {new} ({n_new} seeds) was compared with {len({r['baseline'] for r in rows})} "
-             f"baselines ({'/'.join(map(str, n_base))} seeds each) on {len({r['metric'] for r in rows})} metrics: "
-             f"{len(rows)} comparisons, Welch tests over seeds, Holm-corrected at alpha = {alpha}."]
+    n_baselines, n_metrics = len({r["baseline"] for r in rows}), len({r["metric"] for r in rows})
+    parts = [f"On {where}, {new} ({n_new} seeds) was compared with {_count(n_baselines, 'baseline')} "
+             f"({'/'.join(map(str, n_base))} seeds each) on {_count(n_metrics, 'metric')}: "
+             f"{_count(len(rows), 'comparison')}, Welch tests over seeds, Holm-corrected at alpha = {alpha}."]
     if counts["better"] == counts["worse"] == 0:
         parts.append("No difference is statistically separable at this number of seeds: every comparison is "
                      "tied.")

@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -72,7 +73,7 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
     assert pd.isna(stacked.fid_mean) and stacked.fid_domain_mean > 0  # smoke: domain backbone only
     assert by_dataset["ring8"].variant == "mlp-gan" and 0 <= by_dataset["ring8"].modes_covered_mean <= 8
     html = (root / "reports/index.html").read_text()
-    for text in ("fmnist32", "stackedfmnist", "ring8", "grid25", "N = 32", "7ff4a85c3a63", "PacGAN Table 1",
+    for text in ("fmnist32", "stackedfmnist", "ring8", "grid25", "N = 16", "7ff4a85c3a63", "PacGAN Table 1",
                  "IS n/a", "FID (domain backbone)", "intra-class FID (domain)", "quality vs train GFLOP",
                  'href="variant-biggan.html"', "clean-fid 0.1.35"):
         assert text in html
@@ -88,7 +89,7 @@ def test_metrics_carry_the_metric_spec(repro_copy):
     root, _, _ = repro_copy
     metrics = yaml.safe_load((root / "results/leaderboard/fmnist32/dcgan/s0/eval/metrics.json").read_text())
     spec, inception = metrics["spec"], metrics["spec"]["backbones"]["inception"]
-    assert inception["weights_sha256"].startswith("7ff4a85c") and spec["n_gen"] == 32
+    assert inception["weights_sha256"].startswith("7ff4a85c") and spec["n_gen"] == 16
     assert inception["reference"] == {"dataset": "fmnist32", "split": "eval", "n_ref": 48}
     assert inception["kid"]["subsets"] == 100 and len(spec["config_hash"]) == 12
     assert "clean" in inception["resize"] and "clean-fid" in spec["libraries"]
@@ -147,8 +148,9 @@ def test_add_your_method_as_the_readme_says(repro_copy):
     two YAML lines go where the text says; then only the new runs may train."""
     root, env, _ = repro_copy
     section = _readme_section("Add your method")
-    shell = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
-    snippets = [block.strip("\n") for block in re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)]
+    # the blocks sit in a numbered list: their lines carry the list's 3-space indent, which is not code
+    shell = [textwrap.dedent(b) for b in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)]
+    snippets = [b.rstrip()[3:] for b in re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)]
     assert len(shell) == 2 and len(snippets) == 2
     for line in shell[0].split("\n"):
         if line.strip():
@@ -159,6 +161,7 @@ def test_add_your_method_as_the_readme_says(repro_copy):
     study = root / "pipelines/leaderboard.yaml"
     lines = study.read_text().split("\n")
     at = lines.index("    fmnist32:")
+    assert snippets[1].startswith(lines[at + 1].partition("-")[0] + "- ")  # the README's indent is the file's
     study.write_text("\n".join([*lines[: at + 1], snippets[1], *lines[at + 1:]]))
     outputs = [run(["bash", "-c", line.strip()], root, env) for line in shell[1].split("\n") if line.strip()]
     ran = set(re.findall(r"Running stage '([^']+)'", outputs[1]))
