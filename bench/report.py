@@ -5,8 +5,8 @@ ranks, equal-compute curves, CSV/JSON downloads), one page per study, one per va
 config hashes, metrics, cost, curves of all seeds, sample grids per seed) and one per new method (its
 comparison against the baselines). Reads only results/tables and the sample grids the tables name.
 Images are files next to the pages (reports/img), plots inline SVG, the few lines of JavaScript inline;
-a Content-Security-Policy forbids every request that does not come from the report itself. Every string
-from a user (variant names, papers, specs) goes through jinja2's autoescaping.
+a Content-Security-Policy forbids every request to the network (only local images and inline code run).
+Every string from a user (variant names, papers, specs) goes through jinja2's autoescaping.
 """
 
 from __future__ import annotations

@@ -126,6 +126,7 @@ def compare_pages(tables: Tables) -> dict[str, tuple[str, dict]]:
                                              f"[{_fmt_value(r['difference_ci'][0], r['scale'])}, "
                                              f"{_fmt_value(r['difference_ci'][1], r['scale'])}]",
                                "p_holm": "n/a" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}",
+                               "p_sort": "" if math.isnan(r["p_holm"]) else r["p_holm"],
                                "p_improvement": f"{r['p_improvement']:.2f}", "verdict": r["verdict"],
                            } for r in records]})
         pages[compare_href(name)] = ("compare.html", {

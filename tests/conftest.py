@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -61,3 +62,55 @@ def loopback_server(tmp_path):
     yield served, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
+
+
+# --- headless Chromium (Debian's `chromium` + `chromium-driver`, installed by `make system-deps`) via Selenium ---
+
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+DRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next((path for path in CHROMIUM if shutil.which(path)), None)
+    if binary is None or not shutil.which(DRIVER):
+        pytest.fail("headless Chromium is missing: `make system-deps` installs Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,900"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def open_page(driver, path) -> dict:
+    """Load a file:// page; returns its console messages and the URL of every request it made."""
+    driver.get_log("browser")
+    driver.get_log("performance")
+    driver.get(path.resolve().as_uri())
+    driver.execute_script("return document.readyState")
+    console = driver.get_log("browser")
+    requests = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+    urls = [m["params"]["request"]["url"] for m in requests if m["method"] == "Network.requestWillBeSent"]
+    return {"console": console, "requests": urls}
+
+
+def page_problems(driver, page: Path) -> list[str]:
+    """What is wrong with one report page in the browser: console errors or warnings, requests that leave
+    the report, images that did not load, links to files that do not exist."""
+    loaded = open_page(driver, page)
+    problems = [f"console: {m['message']}" for m in loaded["console"] if m["level"] in ("SEVERE", "WARNING")]
+    problems += [f"request: {u}" for u in loaded["requests"] if not u.startswith(("file://", "data:"))]
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
+    problems += [f"image did not load: {src[:80]}" for src, ok in images if not ok]
+    links = driver.execute_script("return Array.from(document.links).map(a => a.getAttribute('href'))")
+    problems += [f"link to a missing file: {h}" for h in links
+                 if not h.startswith("#") and not (page.parent / h.split("#")[0]).is_file()]
+    return problems

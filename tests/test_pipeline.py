@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bench.pipelines import write_all
-from tests.conftest import REPO
+from tests.conftest import REPO, page_problems
 
 
 def test_committed_pipelines_match_the_studies():
@@ -179,3 +179,12 @@ def test_add_your_method_as_the_readme_says(repro_copy):
     page = (root / "reports/compare-resize-dcgan.html").read_text()
     assert "resize-dcgan against the baselines" in page and "Odena, Dumoulin" in page
     assert 'href="compare-resize-dcgan.html"' in (root / "reports/index.html").read_text()
+
+
+def test_the_smoke_report_in_the_browser(repro_copy, browser):
+    """Every page the pipeline rendered from real runs (after "Add your method": its comparison page too)."""
+    root, _, _ = repro_copy
+    pages = sorted((root / "reports").glob("*.html"))
+    assert {"index.html", "leaderboard.html", "are-gans-equal.html", "variant-biggan.html"} <= {p.name for p in pages}
+    problems = {page.name: page_problems(browser, page) for page in pages}
+    assert {name: found for name, found in problems.items() if found} == {}
