@@ -136,11 +136,26 @@ def compare(runs: pd.DataFrame, new: str, against: list[str], metrics: list[str]
     return rows
 
 
-def _num(value: float, scale: float = 1.0) -> str:
+def number(value: float | None, scale: float = 1.0, missing: str = "n/a") -> str:
+    """3 significant digits below 10, one decimal above (how the terminal and the report print values)."""
     if value is None or math.isnan(value):
-        return "n/a"
+        return missing
     v = value * scale
     return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def interval(mean: float, low: float, high: float, scale: float = 1.0, missing: str = "n/a") -> str:
+    """`mean [low, high]`."""
+    return f"{number(mean, scale, missing)} [{number(low, scale, missing)}, {number(high, scale, missing)}]"
+
+
+def cells(row: dict, missing: str = "n/a") -> dict[str, str]:
+    """One comparison row as text: the new method's and the baseline's mean [CI], and the difference [CI]."""
+    s = row["scale"]
+    new, base = row["new_summary"], row["baseline_summary"]
+    return {"new": interval(new["mean"], new["ci_low"], new["ci_high"], s, missing),
+            "base": interval(base["mean"], base["ci_low"], base["ci_high"], s, missing),
+            "difference": interval(row["difference"], *row["difference_ci"], s, missing)}
 
 
 def _count(n: int, noun: str) -> str:
@@ -164,8 +179,8 @@ def summary_text(rows: list[dict], alpha: float = ALPHA) -> str:
     for kind in ("better", "worse"):
         hits = [r for r in rows if r["verdict"] == kind]
         if hits:
-            listed = "; ".join(f"{r['label']} vs {r['baseline']} ({_num(r['new_summary']['mean'], r['scale'])} vs "
-                               f"{_num(r['baseline_summary']['mean'], r['scale'])}, p = {r['p_holm']:.3g})"
+            listed = "; ".join(f"{r['label']} vs {r['baseline']} ({number(r['new_summary']['mean'], r['scale'])} vs "
+                               f"{number(r['baseline_summary']['mean'], r['scale'])}, p = {r['p_holm']:.3g})"
                                for r in hits)
             parts.append(f"It is {kind} on {len(hits)}: {listed}.")
     leaning = [r for r in rows if r["verdict"] == "tied" and r["p_improvement"] in (0.0, 1.0)]
@@ -186,20 +201,13 @@ def format_table(rows: list[dict]) -> str:
     for (study, dataset), block in pd.DataFrame(rows).groupby(["study", "dataset"], sort=True):
         records = block.to_dict("records")
         out.append(f"== {dataset} (study {study}): {records[0]['new']} "
-                   f"({records[0]['new_summary']['n']} seeds), {records[0]['n_comparisons']} comparisons")
+                   f"({records[0]['new_summary']['n']} seeds), {_count(records[0]['n_comparisons'], 'comparison')}")
         out.append(header)
         for r in records:
-            s = r["scale"]
-
-            def cell(summary: dict, scale: float = s) -> str:
-                return (f"{_num(summary['mean'], scale)} [{_num(summary['ci_low'], scale)}, "
-                        f"{_num(summary['ci_high'], scale)}]")
-
-            diff = (f"{_num(r['difference'], s)} [{_num(r['difference_ci'][0], s)}, "
-                    f"{_num(r['difference_ci'][1], s)}]")
+            text = cells(r)
             p = "n/a" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}"
-            out.append(f"{r['baseline']:<16} {r['label']:<26} {cell(r['new_summary']):<26} "
-                       f"{cell(r['baseline_summary']):<26} {diff:<28} {p:>9} {r['p_improvement']:>9.2f}  "
+            out.append(f"{r['baseline']:<16} {r['label']:<26} {text['new']:<26} "
+                       f"{text['base']:<26} {text['difference']:<28} {p:>9} {r['p_improvement']:>9.2f}  "
                        f"{r['verdict']}")
         out.append(summary_text(records))
         out.append("")

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from bench.compare import summary_text
+from bench.compare import cells, summary_text
 from bench.report import (
     CURVE_LABELS,
     Images,
@@ -96,18 +96,6 @@ def variant_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]
     return pages
 
 
-def _fmt_value(value: float, scale: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    v = value * scale
-    return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
-
-
-def _interval(summary: dict, scale: float) -> str:
-    return f"{_fmt_value(summary['mean'], scale)} [{_fmt_value(summary['ci_low'], scale)}, " \
-           f"{_fmt_value(summary['ci_high'], scale)}]"
-
-
 def compare_pages(tables: Tables) -> dict[str, tuple[str, dict]]:
     """One page per new method: per study x dataset, the verdict table and a paragraph from its numbers."""
     pages = {}
@@ -120,11 +108,7 @@ def compare_pages(tables: Tables) -> dict[str, tuple[str, dict]]:
                                "baseline": r["baseline"], "baseline_href": variant_href(r["baseline"]),
                                "metric": r["label"],
                                "direction": "lower is better" if r["lower_is_better"] else "higher is better",
-                               "new": _interval(r["new_summary"], r["scale"]),
-                               "base": _interval(r["baseline_summary"], r["scale"]),
-                               "difference": f"{_fmt_value(r['difference'], r['scale'])} "
-                                             f"[{_fmt_value(r['difference_ci'][0], r['scale'])}, "
-                                             f"{_fmt_value(r['difference_ci'][1], r['scale'])}]",
+                               **cells(r, missing="–"),
                                "p_holm": "n/a" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}",
                                "p_sort": "" if math.isnan(r["p_holm"]) else r["p_holm"],
                                "p_improvement": f"{r['p_improvement']:.2f}", "verdict": r["verdict"],
