@@ -86,7 +86,7 @@ class Objective:
         self.recipe, self.loss, self.budget, self.rng = recipe, get_loss(recipe.loss), budget_images, rng
         self.history = ({"G": reg.HistoricalAverage(g), "D": reg.HistoricalAverage(d)}
                         if recipe.historical_averaging else {})
-        self.d_steps = 0
+        self.d_steps, self.g_steps, self.pl_mean = 0, 0, 0.0
 
     @property
     def needs_real_for_g(self) -> bool:
@@ -110,6 +110,10 @@ class Objective:
         fake_out, fake_classes = self._scores(d, fake_in, y_fake)
         adversarial = loss.d_loss(real_out, fake_out, real_label=1.0 - r.label_smoothing)
         total, logs = adversarial, {"loss_d": adversarial.item()}
+        if r.drift:
+            drift = real_out.pow(2).mean()
+            total = total + r.drift * drift
+            logs["drift"] = drift.item()
         if r.aux_classifier:
             classes = F.cross_entropy(real_classes, y_real) + F.cross_entropy(fake_classes, y_fake)
             total = total + r.aux_classifier * classes
@@ -168,6 +172,9 @@ class Objective:
                 total = total + r.aux_classifier * F.cross_entropy(fake_classes, y)
         if r.ortho_reg:
             total = total + r.ortho_reg * reg.orthogonal_penalty(g.orthogonal_parameters())
+        weight = reg.lazy_weight(r.path_length, r.pl_every, self.g_steps)
+        if weight:
+            total = total + weight * self._path_length(g, next_z()[0])
         if self.history:
             total = total + r.historical_averaging * self.history["G"].penalty(g)
         return total
@@ -185,16 +192,26 @@ class Objective:
 
         return reg.unrolled_critic(d, opt_d, self.recipe.unrolled_steps, step_loss, second_order=True)
 
+    def _path_length(self, g: nn.Module, z: torch.Tensor) -> torch.Tensor:
+        """StyleGAN2's path length penalty on half a batch of fresh latents; updates the target's EMA."""
+        ws = g.styles(z[: max(1, z.shape[0] // 2)])
+        images = g.synthesis(ws)
+        noise = torch.randn(images.shape, generator=self.rng).to(device=images.device, dtype=images.dtype)
+        penalty, self.pl_mean = reg.path_length_penalty(images, ws, noise, self.pl_mean)
+        return penalty
+
     def after_g_step(self, g: nn.Module) -> None:
+        self.g_steps += 1
         if self.history:
             self.history["G"].update(g)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.get_state(), "d_steps": self.d_steps,
-                "history": {k: h.state_dict() for k, h in self.history.items()}}
+        return {"rng": self.rng.get_state(), "d_steps": self.d_steps, "g_steps": self.g_steps,
+                "pl_mean": self.pl_mean, "history": {k: h.state_dict() for k, h in self.history.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.set_state(state["rng"])
         self.d_steps = int(state["d_steps"])
+        self.g_steps, self.pl_mean = int(state["g_steps"]), float(state["pl_mean"])
         for k, h in self.history.items():
             h.load_state_dict(state["history"][k])

@@ -51,6 +51,11 @@ class Recipe:
     ortho_reg: float = 0.0  # beta of BigGAN's orthogonal regularization of G's weights
     aux_classifier: float = 0.0  # weight of AC-GAN's class cross-entropy (D on reals and fakes, G on fakes)
     ema_start: int = 0  # G steps before the EMA starts averaging (it copies G until then), as BigGAN
+    ema_kimg: float = 0.0  # EMA of G with this half-life in kimg (StyleGAN's G smoothing), instead of ema_beta
+    ema_rampup: float = 0.0  # the half-life is at most this fraction of the images shown so far (StyleGAN2-ADA)
+    drift: float = 0.0  # epsilon of ProGAN's drift term epsilon E[D(x)^2] in D's loss
+    path_length: float = 0.0  # weight of StyleGAN2's path length regularization of G (needs a style-based G)
+    pl_every: int = 1  # lazy path length regularization: every N G steps with its weight x N
 
     def __post_init__(self) -> None:
         from bench.losses import get_loss
@@ -65,8 +70,11 @@ class Recipe:
             problems.append(f"n_critic must be >= 1, got {self.n_critic}")
         if self.ema_beta is not None and not 0.0 < self.ema_beta < 1.0:
             problems.append(f"ema_beta must be in (0, 1), got {self.ema_beta}")
-        if self.reg_every < 1:
-            problems.append(f"reg_every must be >= 1, got {self.reg_every}")
+        for name in ("reg_every", "pl_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.ema_kimg and self.ema_beta is not None:
+            problems.append("set one of ema_beta (a fixed decay) and ema_kimg (a half-life), not both")
         if loss.penalty and self.penalty_weight <= 0:
             problems.append(f"loss {self.loss!r} is defined with a gradient penalty: set penalty_weight > 0")
         if loss.clip and self.clip <= 0:
@@ -78,7 +86,8 @@ class Recipe:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         negative = [f for f in ("penalty_weight", "clip", "r1", "r2", "instance_noise", "historical_averaging",
                                 "minibatch_discrimination", "minibatch_stddev", "unrolled_steps",
-                                "ortho_reg", "aux_classifier", "ema_start")
+                                "ortho_reg", "aux_classifier", "ema_start", "ema_kimg", "ema_rampup", "drift",
+                                "path_length")
                     if getattr(self, f) < 0]
         if negative:
             problems.append(f"{', '.join(negative)} must be >= 0")
@@ -128,6 +137,8 @@ class Variant:
                 raise ValueError(f"{', '.join(per_sample)} work on unconditional discriminators only")
         if r.aux_classifier and not hasattr(self.discriminator, "forward_with_classes"):
             raise ValueError("aux_classifier needs a D with a class head (`forward_with_classes`, e.g. acgan)")
+        if r.path_length and not (hasattr(self.generator, "styles") and hasattr(self.generator, "synthesis")):
+            raise ValueError("path_length needs a style-based G with `styles(z)` and `synthesis(ws)` (e.g. stylegan2)")
         if r.ortho_reg and not hasattr(self.generator, "orthogonal_parameters"):
             raise ValueError("ortho_reg needs a G that names its `orthogonal_parameters` (e.g. biggan)")
 

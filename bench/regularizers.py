@@ -185,11 +185,24 @@ def spectral_normalize(module: nn.Module, embeddings: bool = True) -> nn.Module:
     return module
 
 
+def path_length_penalty(images: torch.Tensor, ws: torch.Tensor, noise: torch.Tensor, target: float,
+                        decay: float = 0.01) -> tuple[torch.Tensor, float]:
+    """StyleGAN2's path length regularization (Karras et al. 2020, Eq. 4): with y ~ N(0, I) / sqrt(H W)
+    (`noise` is the unscaled draw), the lengths ||J_w^T y||_2 = ||d(g(w) . y) / dw|| (squares summed over
+    w's dimensions, averaged over the layers' ws) are pulled towards a exponential moving average a of
+    themselves: penalty E[(length - a)^2] with a <- a + decay (mean length - a). Returns the penalty
+    (before its weight) and the updated target."""
+    y = noise / (images.shape[2] * images.shape[3]) ** 0.5
+    (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)
+    lengths = grad.pow(2).sum(dim=2).mean(dim=1).sqrt()
+    target = target + decay * (lengths.mean().item() - target)
+    return (lengths - target).pow(2).mean(), target
+
+
 def lazy_weight(weight: float, every: int, step: int) -> float:
     """Lazy regularization (Karras et al. 2020, Sec. 3.1): the penalty on every `every`-th step only, with
     its weight multiplied by `every` so the expected contribution per step is unchanged."""
     return weight * every if step % every == 0 else 0.0
-
 
 
 def orthogonal_penalty(weights: list[torch.Tensor]) -> torch.Tensor:

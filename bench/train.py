@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 import platform
 import resource
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from bench import registry
@@ -32,6 +33,7 @@ from bench.io import read_json, stable_hash, write_bytes, write_json
 from bench.objective import Batch, Objective, build_discriminator, conditioned
 from bench.seeding import generator, make_deterministic, resolve_device, stream_seed
 from bench.snapshots import CurveSnapshots
+from models.growing import Growing, blend_reals, lod_at, set_lod
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -132,7 +134,8 @@ def _flops(fn) -> int:
 def _count_flops(g: torch.nn.Module, d: torch.nn.Module, recipe: registry.Recipe, real: torch.Tensor,
                  z: torch.Tensor, y: torch.Tensor | None, budget: int) -> tuple[int, int]:
     """FLOPs of one D step and one G step (forward + backward, penalties and unrolling included),
-    measured on throwaway copies with a throwaway random stream."""
+    measured on throwaway copies with a throwaway random stream; a lazy regularizer counts 1/N of its
+    cost per step."""
     g, d = copy.deepcopy(g), copy.deepcopy(d)
     objective = Objective(recipe, g, d, budget, torch.Generator().manual_seed(0))
     opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
@@ -145,7 +148,59 @@ def _count_flops(g: torch.nn.Module, d: torch.nn.Module, recipe: registry.Recipe
     def g_step() -> None:
         objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y), 0, y).backward()
 
-    return _flops(d_step), _flops(g_step)
+    def amortised(step, counter: str, every: int) -> int:
+        setattr(objective, counter, 0)  # step 0 regularizes
+        with_reg = _flops(step)
+        if every == 1:
+            return with_reg
+        setattr(objective, counter, 1)
+        plain = _flops(step)
+        return plain + round((with_reg - plain) / every)
+
+    return amortised(d_step, "d_steps", recipe.reg_every), amortised(g_step, "g_steps", recipe.pl_every)
+
+
+class EmaDecay:
+    """The decay of G's EMA at the current step, as `AveragedModel`'s averaging function: a fixed beta, or
+    StyleGAN's half-life of `ema_kimg` thousand images (beta = 0.5^(batch / half-life)). With `ema_rampup`
+    the half-life is at most that fraction of the images shown so far (StyleGAN2-ADA), so a short
+    benchmark budget does not average over mostly untrained weights."""
+
+    def __init__(self, recipe: registry.Recipe) -> None:
+        self.recipe = recipe
+        self.value = recipe.ema_beta if recipe.ema_beta is not None else 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.recipe.ema_beta is not None or self.recipe.ema_kimg > 0
+
+    def at(self, images: int) -> float:
+        r = self.recipe
+        if not r.ema_kimg and not r.ema_rampup:
+            return self.value
+        half_life = r.ema_kimg * 1000 if r.ema_kimg else r.batch * math.log(0.5) / math.log(r.ema_beta)
+        if r.ema_rampup:
+            half_life = min(half_life, images * r.ema_rampup)
+        self.value = 0.5 ** (r.batch / max(half_life, 1e-8))
+        return self.value
+
+    @torch.no_grad()
+    def __call__(self, averaged: list[torch.Tensor], current: list[torch.Tensor], _n: torch.Tensor) -> None:
+        for avg, now in zip(averaged, current, strict=True):
+            if avg.is_floating_point():
+                avg.lerp_(now, 1.0 - self.value)
+            else:
+                avg.copy_(now)
+
+
+def lazy_adam(lr: float, betas: tuple[float, float], every: int) -> tuple[float, tuple[float, float]]:
+    """StyleGAN2's Adam settings under lazy regularization every N steps (N > 1): with c = N / (N + 1),
+    lr x c and both betas ^ c, so the regularization steps folded into the schedule keep the effective
+    averaging."""
+    if every <= 1:
+        return lr, betas
+    c = every / (every + 1)
+    return lr * c, (betas[0] ** c, betas[1] ** c)
 
 
 @torch.no_grad()
@@ -178,6 +233,7 @@ class _TrainingState:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     ema: AveragedModel | None
+    ema_decay: EmaDecay
     data_rng: torch.Generator
     latent_rng: torch.Generator
     objective: Objective
@@ -217,20 +273,34 @@ def _fresh_state(run: RunId, config: dict[str, Any], device: torch.device) -> _T
     torch.manual_seed(stream_seed(run.seed, "weights"))
     g, d = build_models(config)
     g, d = g.to(device), d.to(device)
-    ema = None
-    if recipe.ema_beta is not None:
-        ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_beta), use_buffers=True)
+    decay = EmaDecay(recipe)
+    ema = AveragedModel(g, multi_avg_fn=decay, use_buffers=True) if decay.enabled else None
     settings = config["train"]
+    lr_g, betas_g = lazy_adam(recipe.lr_g, recipe.betas, recipe.pl_every)
+    lr_d, betas_d = lazy_adam(recipe.lr_d, recipe.betas, recipe.reg_every)
     return _TrainingState(
-        g=g, d=d, ema=ema,
-        opt_g=torch.optim.Adam(g.parameters(), lr=recipe.lr_g, betas=recipe.betas),
-        opt_d=torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas),
+        g=g, d=d, ema=ema, ema_decay=decay,
+        opt_g=torch.optim.Adam(g.parameters(), lr=lr_g, betas=betas_g),
+        opt_d=torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas_d),
         data_rng=generator(run.seed, "data"), latent_rng=generator(run.seed, "latents"),
         objective=Objective(recipe, g, d, _images(settings["kimg"]), generator(run.seed, "regularizers")),
         progress={"step": 0, "images": 0, "curve": [],
                   "next_curve": _images(settings["curve_every_kimg"]),
                   "next_ckpt": _images(settings["checkpoint_every_kimg"])},
     )
+
+
+def grow(ts: _TrainingState, images: int, budget: int) -> None:
+    """Set the networks' level of detail for the next step; when a resolution starts or stops fading in,
+    reset both Adam states, as ProGAN and StyleGAN2 do at every lod boundary. The lod of the last step
+    is part of the progress, so a resumed run resets exactly where an uninterrupted one does."""
+    lod = lod_at(images, budget, ts.g.max_lod)
+    set_lod([ts.g, ts.d] + ([ts.ema.module] if ts.ema is not None else []), lod)
+    before = ts.progress.get("lod")
+    if before is not None and (math.floor(lod), math.ceil(lod)) != (math.floor(before), math.ceil(before)):
+        for opt in (ts.opt_g, ts.opt_d):
+            opt.state.clear()
+    ts.progress["lod"] = lod
 
 
 def _images(kimg: float) -> int:
@@ -289,6 +359,9 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
         write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,
                                    "kimg": state["images"] / 1000})
 
+    growing = isinstance(g, Growing)
+    if growing:
+        grow(ts, state["images"], budget)
     if not state["curve"]:
         state["curve"].append({"kimg": 0.0, "step": 0})
         snapshots.record(eval_g, device, 0.0)
@@ -298,7 +371,10 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
 
     def next_real() -> Batch:
         index = torch.randint(x.shape[0], (batch,), generator=ts.data_rng)
-        return x[index].to(device), labels[index].to(device) if n_classes else None
+        real = x[index].to(device)
+        if growing:
+            real = blend_reals(real, g.lod, g.levels)
+        return real, labels[index].to(device) if n_classes else None
 
     def next_z() -> Batch:
         z = torch.randn(batch, z_dim, generator=ts.latent_rng).to(device)
@@ -309,6 +385,8 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
                bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
                mininterval=2.0, file=sys.stderr)
     while state["images"] < budget:
+        if growing:
+            grow(ts, state["images"], budget)
         d.requires_grad_(True)
         for _ in range(recipe.n_critic):
             (real, y_real), (z, y_fake) = next_real(), next_z()
@@ -329,6 +407,7 @@ def train(run: RunId, root: Path, device_name: str | None = None) -> Path:
         objective.after_g_step(g)
         state["step"] += 1
         if ts.ema is not None:
+            ts.ema_decay.at(state["images"])
             update_ema(ts.ema, g, averaging=state["step"] > recipe.ema_start)
         losses = {**logs, "loss_g": loss_g.item()}
         bar.update(min(batch * recipe.n_critic, budget - bar.n))  # tqdm drops its total when n > total

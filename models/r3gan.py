@@ -29,12 +29,12 @@ import torch.nn.functional as F
 
 from bench.registry import Recipe, Variant, register
 from models.base import FeatureDiscriminator
+from models.resample import Downsample, Upsample
 
 WIDTH, BLOCKS_PER_STAGE, STAGES, GROUP_CHANNELS, EXPANSION = 768, 2, 4, 16, 2
 NOISE_DIM, G_EMBEDDING = 64, 64
 LEAK = 0.2
 ACTIVATION_GAIN = math.sqrt(2 / (1 + LEAK**2))
-LOWPASS = (1.0, 3.0, 3.0, 1.0)  # [1, 2, 1] convolved with [1, 1]: the 4-tap bilinear filter
 
 
 def msr_init_(weight: torch.Tensor, gain: float) -> torch.Tensor:
@@ -84,34 +84,6 @@ class ResidualBlock(nn.Module):
         return x + self.project(self.act2(self.grouped(self.act1(self.expand(x)))))
 
 
-def lowpass_kernel(channels: int) -> torch.Tensor:
-    taps = torch.tensor(LOWPASS)
-    kernel = torch.outer(taps, taps)
-    return (kernel / kernel.sum()).expand(channels, 1, 4, 4).contiguous()
-
-
-class Upsample(nn.Module):
-    """x2 upsampling with the normalised [1, 3, 3, 1] filter (gain 4 keeps the mean), per channel."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.register_buffer("kernel", lowpass_kernel(channels) * 4, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv_transpose2d(x, self.kernel, stride=2, padding=1, groups=x.shape[1])
-
-
-class Downsample(nn.Module):
-    """Low-pass with the normalised [1, 3, 3, 1] filter, then keep every second pixel, per channel."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.register_buffer("kernel", lowpass_kernel(channels), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.kernel, stride=2, padding=1, groups=x.shape[1])
-
-
 def channels_and_groups(width: float) -> tuple[int, int]:
     """Stage width and cardinality at `width`: 16 channels per group of the expanded 3x3 conv, as at 768."""
     groups = max(1, round(WIDTH * EXPANSION / GROUP_CHANNELS * width))
@@ -132,7 +104,7 @@ class R3GANGenerator(nn.Module):
         n_blocks = STAGES * BLOCKS_PER_STAGE
         stages: list[nn.Module] = []
         for stage in range(STAGES):
-            layers = [] if stage == 0 else [Upsample(c)]
+            layers = [] if stage == 0 else [Upsample()]
             layers += [ResidualBlock(c, groups, n_blocks) for _ in range(BLOCKS_PER_STAGE)]
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
@@ -159,7 +131,7 @@ class R3GANDiscriminator(FeatureDiscriminator):
         for stage in range(STAGES):
             layers += [ResidualBlock(c, groups, n_blocks) for _ in range(BLOCKS_PER_STAGE)]
             if stage < STAGES - 1:
-                layers.append(Downsample(c))
+                layers.append(Downsample())
         basis = nn.Conv2d(c, c, 4, groups=c, bias=False)  # depthwise 4x4: the 4x4 map to one C-dim vector
         msr_init_(basis.weight, 1.0)
         self.trunk = nn.Sequential(*layers, basis)
