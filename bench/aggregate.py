@@ -7,7 +7,8 @@ pooled) and sweeps.json (per loss-sweep study x dataset: each loss's samples, be
 its best configuration), conditional.json (how the class-conditional metrics were measured),
 truncation.json (per variant with a truncation curve: each tau's metrics over seeds), variants.json (per
 variant: paper, origin, families, the full recipe), curves.json (per study x dataset x variant: the
-quality curve over kimg, mean and spread over seeds, with each run's wall seconds and FLOPs per kimg) and
+quality curve over kimg, mean and spread over seeds, with each run's wall seconds and FLOPs per kimg),
+ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py) and
 comparisons.json (every method that is not one of the harness's own against the baselines of its
 study x dataset: bench/compare.py).
 """
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench import compare
+from bench.ablation import ablation_tables
 from bench.errors import CompareError
 from bench.io import read_json, write_json, write_text
 from bench.stats import best_of_k, summarize, tied_ranks
@@ -202,7 +204,8 @@ def study_kinds(root: Path) -> dict:
     for path in sorted((root / "pipelines").glob("*.yaml")):
         for name, body in (yaml.safe_load(path.read_text()) or {}).items():
             kinds[name] = {"kind": body.get("kind", "sweep" if "sweep" in body else "table"),
-                           "title": body.get("title", name)}
+                           "title": body.get("title", name),
+                           "datasets": {ds: list(vs) for ds, vs in (body.get("datasets") or {}).items()}}
     return kinds
 
 
@@ -217,13 +220,15 @@ def aggregate(root: Path) -> Path:
     write_json(out / "runs.json", json.loads(runs.to_json(orient="records")))
     write_json(out / "specs.json", specs)
     write_json(out / "sweeps.json", sweep_tables(runs))
-    write_json(out / "studies.json", study_kinds(root))
+    studies = study_kinds(root)
+    write_json(out / "studies.json", studies)
+    write_json(out / "ablations.json", ablation_tables(runs, studies))
     write_json(out / "conditional.json", conditional_specs(root, runs))
     write_json(out / "truncation.json", truncation_tables(root, runs))
     variants = variant_table(root, runs)
     write_json(out / "variants.json", variants)
     write_json(out / "curves.json", curve_tables(root, runs))
-    write_json(out / "comparisons.json", comparison_tables(runs, variants, study_kinds(root)))
+    write_json(out / "comparisons.json", comparison_tables(runs, variants, studies))
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 PROFILES = ("smoke", "quick", "standard", "paper")
-TRAIN_KEYS = {"kimg", "width", "curve_every_kimg", "checkpoint_every_kimg", "curve_n"}
+TRAIN_KEYS = {"kimg", "width", "family_width", "curve_every_kimg", "checkpoint_every_kimg", "curve_n"}
 EVAL_KEYS = {"n_gen", "kid_subsets", "kid_subset_size", "batch", "backbones"}
 REFERENCE_KEYS = {"n_ref", "batch"}
 CLASSIFIER_KEYS = {"epochs", "batch", "lr", "n_train"}
@@ -60,13 +60,13 @@ def _check_keys(settings: dict, stage: str, where: str) -> None:
                           f"allowed: {sorted(STAGE_KEYS[stage])}")
 
 
-STUDY_KEYS = {"samples", "seeds", "datasets"}
+STUDY_KEYS = {"samples", "seeds", "datasets", "variants"}
 
 
 def study_profile(params: dict[str, Any], study: str) -> dict[str, Any]:
     """The active profile's settings of one study (`profiles.<p>.studies.<study>`; empty when none):
     `samples` (hyperparameter samples per loss of a sweep), `seeds`, `datasets` (the subset of the study's
-    datasets this profile runs), and per dataset the train/evaluate
+    datasets this profile runs), `variants` (the subset of its variants), and per dataset the train/evaluate
     values that replace the dataset's defaults for this study's runs."""
     profile = params["profile"]
     block = (params["profiles"][profile].get("studies") or {}).get(study) or {}
@@ -86,6 +86,19 @@ def run_settings(params: dict[str, Any], run: RunId, stage: str) -> dict[str, An
     settings = stage_settings(params, run.dataset, stage)
     settings.update((study_profile(params, run.study).get(run.dataset) or {}).get(stage) or {})
     return settings
+
+
+def family_width(train: dict[str, Any], family: str) -> dict[str, Any]:
+    """Train settings with `width` resolved for one architecture family: `family_width` maps a family to
+    the width its runs use instead (families whose published networks are wide at every resolution, so a
+    CPU profile scales them further); the mapping itself is dropped, so a run's config holds only the
+    width it trained at."""
+    train = dict(train)
+    widths = train.pop("family_width", None) or {}
+    if not isinstance(widths, dict):
+        raise ConfigError(f"params.yaml: train.family_width must map families to widths, got {widths!r}")
+    train["width"] = widths.get(family, train["width"])
+    return train
 
 
 @dataclass(frozen=True, order=True)
@@ -119,7 +132,7 @@ class Study:
     title: str
     datasets: dict[str, list[str]]
     seeds: list[int]
-    kind: str = "table"  # "table" | "sweep" | "mode-collapse"
+    kind: str = "table"  # "table" | "sweep" | "mode-collapse" | "ablation"
     losses: tuple[str, ...] = ()
     samples: int = 0
     path: Path | None = None
@@ -152,11 +165,12 @@ def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
             if unknown:
                 raise ConfigError(f"{path}: study {name!r} has unknown keys {sorted(unknown)}")
             kind = body.get("kind", "sweep" if "sweep" in body else "table")
-            if kind not in ("table", "sweep", "mode-collapse"):
-                raise ConfigError(f"{path}: study {name!r} has kind {kind!r}; use table, sweep or mode-collapse")
+            if kind not in ("table", "sweep", "mode-collapse", "ablation"):
+                raise ConfigError(f"{path}: study {name!r} has kind {kind!r}; use table, sweep, mode-collapse "
+                                  "or ablation")
             profile = study_profile(params, name)
-            datasets = {ds: list(vs) for ds, vs in (body.get("datasets") or {}).items()
-                        if ds in profile.get("datasets", [ds])}
+            datasets = {ds: [v for v in vs if v in profile.get("variants", [v])]
+                        for ds, vs in (body.get("datasets") or {}).items() if ds in profile.get("datasets", [ds])}
             seeds = list(profile.get("seeds", body.get("seeds", params["seeds"])))
             losses, samples = (), 0
             if kind == "sweep":

@@ -30,7 +30,8 @@ TRAIN_CODE = ["bench/train.py", "bench/losses.py", "bench/objective.py", "bench/
 EVALUATE_CODE = ["bench/evaluate.py", "bench/scoring.py", "bench/backbones.py", "bench/inception.py",
                  "bench/inception_head.py", "bench/classifier.py", "bench/metrics", "bench/reference.py",
                  "bench/snapshots.py", "bench/truncation.py"]
-AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py", "bench/compare.py"]
+AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py", "bench/compare.py", "bench/ablation.py",
+                  "bench/published.py"]
 REPORT_CODE = ["bench/report.py", "bench/report_pages.py", "bench/report_studies.py", "bench/report_format.py",
                "bench/svg_chart.py", "bench/compare.py", "bench/templates", "bench/published.py"]
 

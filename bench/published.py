@@ -35,3 +35,7 @@ PUBLISHED_LUCIC_FMNIST = {
     "mm": "29.6 ± 1.6", "ns": "26.5 ± 1.6", "lsgan": "30.7 ± 2.2", "wgan": "21.5 ± 1.6",
     "wgan-gp": "24.5 ± 2.1", "dragan": "27.7 ± 1.2",
 }
+
+# Karras et al. 2020 (StyleGAN2), Table 1: FID on FFHQ at 1024x1024 (50k samples, Inception), configs A-F.
+# A different dataset, resolution, N and budget than ours: a labeled reference column, never compared.
+PUBLISHED_STYLEGAN2_TABLE1 = {"a": 4.40, "b": 4.39, "c": 4.38, "d": 4.34, "e": 3.31, "f": 2.84}

@@ -159,6 +159,7 @@ class Tables:
         self.curves = optional("curves.json")
         self.comparisons = optional("comparisons.json")
         self.sweeps = optional("sweeps.json")
+        self.ablations = optional("ablations.json")
 
     def kind(self, study: str) -> str:
         return self.kinds.get(study, {}).get("kind", "table")
@@ -272,7 +273,7 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
 
 def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
     """page file -> (template, context): one page per study (table, sweep or mode-collapse)."""
-    from bench.report_studies import mode_collapse_sections, sweep_sections
+    from bench.report_studies import ablation_sections, mode_collapse_sections, sweep_sections
 
     pages = {}
     studies = sorted(set(tables.summary["study"]))
@@ -284,6 +285,10 @@ def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
             if tables_of_study:
                 pages[page] = ("sweep.html", {"title": info["title"],
                                               "sections": sweep_sections(tables_of_study, tables.specs)})
+        elif info["kind"] == "ablation":
+            sections = ablation_sections({k: v for k, v in tables.ablations.items() if v["study"] == name},
+                                         tables.specs, tables.runs, images)
+            pages[page] = ("ablation.html", {"title": info["title"], "sections": sections})
         elif info["kind"] == "mode-collapse":
             sections = mode_collapse_sections(name, tables.summary, tables.runs, images)
             pages[page] = ("mode_collapse.html", {"title": info["title"], "sections": sections})

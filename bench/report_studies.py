@@ -1,6 +1,6 @@
-"""Report pages of the loss sweep ("Are GANs Created Equal?") and of the mode-collapse study.
+"""Report pages of the loss sweep ("Are GANs Created Equal?"), the mode-collapse study and ablations.
 
-Both read only results/tables (sweeps.json, summary.json, runs.json, specs.json): the figures are
+They read only results/tables (sweeps.json, ablations.json, summary.json, runs.json, specs.json): the figures are
 inline SVG, so each page is one offline file. Published numbers appear in rows and columns labeled as
 published, never inside our statistics.
 """
@@ -127,4 +127,49 @@ def mode_collapse_sections(study: str, summary: pd.DataFrame, runs: pd.DataFrame
                  for _, r in block_runs[block_runs["seed"] == block_runs["seed"].min()].iterrows()]
         sections.append({"dataset": dataset, "rows": rows, "published": PUBLISHED_MODES.get(dataset, []),
                          "grids": grids})
+    return sections
+
+
+def _change_text(change: dict | None) -> dict:
+    if change is None:
+        return {"text": "–", "ci": "", "verdict": "", "sort": None}
+    verdict = "separable" if change["separable"] else "not separable"
+    p = change["p_holm"]
+    return {"text": f"{change['diff']:+.2f}" if change["diff"] is not None else "n/a",
+            "ci": f"[{fmt(change['ci_low'])}, {fmt(change['ci_high'])}]",
+            "verdict": verdict + (f" (Holm p = {p:.3g})" if p is not None else " (too few seeds to test)"),
+            "sort": change["diff"]}
+
+
+def ablation_sections(ablations: dict, specs: dict, runs: pd.DataFrame, data_uri) -> list[dict]:
+    """One section per ablation study x dataset: a table per FID backbone, the budget and a sample grid
+    per configuration (first seed)."""
+    from bench.report import variant_href
+
+    sections = []
+    for key, entry in sorted(ablations.items()):
+        spec = specs.get(key, {})
+        tables = []
+        for table in entry["tables"]:
+            rows = []
+            for r in table["rows"]:
+                cost = r["cost"]
+                rows.append({
+                    "config": r["config"], "variant": r["variant"], "href": variant_href(r["variant"]),
+                    "n_seeds": r["n_seeds"],
+                    "seeds": ", ".join(str(s) for s in r["seeds"]),
+                    "mean": fmt(r["mean"]), "std": fmt(r["std"]), "ci": f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+                    "sort": r["mean"], "change": _change_text(r["change"]),
+                    "kimg": fmt(cost["kimg"], digits=1), "wall_s": fmt(cost["wall_s"], digits=0),
+                    "gflop": fmt(cost["gflop"], digits=0), "device": cost["device"],
+                    "published": f"{r['published']:.2f}" if r["published"] is not None else "–",
+                })
+            tables.append({"label": table["label"], "rows": rows})
+        block = runs[(runs["study"] == entry["study"]) & (runs["dataset"] == entry["dataset"])]
+        first = block[block["seed"] == block["seed"].min()] if not block.empty else block
+        order = {r["variant"]: i for i, r in enumerate(entry["tables"][0]["rows"])} if entry["tables"] else {}
+        grids = sorted(({"variant": r["variant"], "seed": int(r["seed"]), "src": data_uri(r["samples"])}
+                        for _, r in first.iterrows()), key=lambda g: order.get(g["variant"], 99))
+        sections.append({"key": key, "dataset": entry["dataset"], "tables": tables, "alpha": entry["alpha"],
+                         "n_gen": spec.get("n_gen"), "profile": spec.get("profile"), "grids": grids})
     return sections

@@ -27,7 +27,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from bench import registry
-from bench.config import RunId, load_params, run_settings
+from bench.config import RunId, family_width, load_params, run_settings
 from bench.datasets import load_prepared, spec
 from bench.io import read_json, stable_hash, write_bytes, write_json
 from bench.objective import Batch, Objective, build_discriminator, conditioned
@@ -51,7 +51,7 @@ def resolve_run_config(run: RunId, root: Path) -> dict[str, Any]:
         raise registry.RegistryError(
             f"variant {variant.name!r} is class-conditional, but {run.dataset!r} has no class labels; "
             "run it on a labeled dataset (e.g. fmnist32)")
-    train = run_settings(params, run, "train")
+    train = family_width(run_settings(params, run, "train"), variant.family)
     config = {
         "run": str(run),
         "dataset": run.dataset,
