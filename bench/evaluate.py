@@ -208,6 +208,7 @@ def evaluate(run: RunId, root: Path, device_name: str | None = None) -> Path:
     settings = run_settings(params, run, "evaluate")
     device = resolve_device(device_name or params.get("device", "auto"))
     g, config = load_generator(run.folder(root) / "train")
+    torch.manual_seed(stream_seed(run.seed, "eval-noise"))  # generators that draw noise (StyleGAN) draw it here
     out = run.folder(root) / "eval"
     n = settings["n_gen"]
     latent_seed = stream_seed(run.seed, "eval-latents")

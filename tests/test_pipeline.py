@@ -1,5 +1,6 @@
 """The pipeline as a user runs it: `dvc repro` on a copy of the repository, smoke profile."""
 
+import json
 import os
 import re
 import shutil
@@ -56,12 +57,12 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
     by_dataset = {row.dataset: row for row in summary.itertuples() if row.variant in ("dcgan", "mlp-gan")}
     assert set(by_dataset) == {"fmnist32", "stackedfmnist", "ring8", "grid25"}
     assert all(row.n_seeds == 2 for row in summary.itertuples())  # smoke: seeds 0 and 1
-    assert set(summary[summary["dataset"] == "fmnist32"]["variant"]) == {
-        "dcgan", "sngan", "cgan", "acgan", "sngan-proj", "sagan", "biggan"}
-    conditional = summary[summary["variant"].isin(["cgan", "acgan", "sngan-proj", "sagan", "biggan"])]
+    assert set(summary[summary["dataset"] == "fmnist32"]["variant"]) == {  # smoke: params.yaml's subset
+        "dcgan", "cgan", "acgan", "biggan", "stylegan2"}
+    conditional = summary[summary["variant"].isin(["cgan", "acgan", "biggan"])]
     assert (conditional["intra_fid_domain_mean"] > 0).all()
     assert conditional["class_accuracy_domain_mean"].between(0, 1).all()
-    assert summary[summary["variant"].isin(["dcgan", "sngan"])]["intra_fid_domain_mean"].isna().all()
+    assert summary[summary["variant"].isin(["dcgan", "stylegan2"])]["intra_fid_domain_mean"].isna().all()
     fmnist = by_dataset["fmnist32"]
     assert fmnist.fid_mean > 0 and fmnist.fid_domain_mean > 0
     assert fmnist.fid_ci_low <= fmnist.fid_mean <= fmnist.fid_ci_high
@@ -83,6 +84,22 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
         assert text in biggan
     for page in (root / "reports").glob("*.html"):
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.read_text()), page.name
+
+
+def test_the_stylegan2_ablation_study_and_its_table(repro_copy):
+    root, _, _ = repro_copy
+    runs = pd.read_csv(root / "results/tables/runs.csv")
+    ablation = runs[runs["study"] == "stylegan2-ablation"]
+    assert sorted(set(ablation["variant"])) == ["stylegan2-a", "stylegan2-e"] and set(ablation["seed"]) == {0, 1}
+    assert (ablation["kimg"] == ablation["kimg"].iloc[0]).all() and (ablation["fid"] > 0).all()
+    config = json.loads((root / "results/stylegan2-ablation/fmnist32/stylegan2-e/s0/train/config.json").read_text())
+    assert config["train"]["width"] == 0.03125 and "family_width" not in config["train"]
+    page = (root / "reports/stylegan2-ablation.html").read_text()
+    for text in ("published FID (FFHQ 1024², Table 1)", "4.40", "3.31", "change vs row above", "train wall s / run",
+                 "FID (Inception)", "FID (domain backbone)"):
+        assert text in page, text
+    assert page.index("<b>A</b>") < page.index("<b>E</b>")
+    assert 'href="stylegan2-ablation.html"' in (root / "reports/index.html").read_text()
 
 
 def test_metrics_carry_the_metric_spec(repro_copy):
@@ -185,6 +202,7 @@ def test_the_smoke_report_in_the_browser(repro_copy, browser):
     """Every page the pipeline rendered from real runs (after "Add your method": its comparison page too)."""
     root, _, _ = repro_copy
     pages = sorted((root / "reports").glob("*.html"))
-    assert {"index.html", "leaderboard.html", "are-gans-equal.html", "variant-biggan.html"} <= {p.name for p in pages}
+    assert {"index.html", "leaderboard.html", "are-gans-equal.html", "variant-biggan.html",
+            "stylegan2-ablation.html"} <= {p.name for p in pages}
     problems = {page.name: page_problems(browser, page) for page in pages}
     assert {name: found for name, found in problems.items() if found} == {}

@@ -35,9 +35,9 @@ def test_rows_follow_the_study_order_with_changes_tested_against_the_row_above()
     assert [r["published"] for r in rows] == [4.40, 4.39, 3.31]
     assert rows[1]["mean"] == pytest.approx(np.mean(FID["stylegan2-b"]))
     assert rows[1]["std"] == pytest.approx(np.std(FID["stylegan2-b"], ddof=1))
-    p_raw = [stats.ttest_ind(FID[b], FID[a], equal_var=False).pvalue for a, b in zip(ORDER, ORDER[1:])]
-    holm = [min(1.0, 2 * min(p_raw)), max(min(1.0, 2 * min(p_raw)), max(p_raw))]  # Holm over two steps
-    holm = [holm[0] if p_raw[0] <= p_raw[1] else holm[1], holm[1] if p_raw[0] <= p_raw[1] else holm[0]]
+    p_raw = [stats.ttest_ind(FID[b], FID[a], equal_var=False).pvalue for a, b in zip(ORDER, ORDER[1:], strict=False)]
+    smallest = min(1.0, 2 * min(p_raw))  # Holm over two steps: 2 p_(1), then max(that, p_(2))
+    holm = [smallest if p == min(p_raw) else max(smallest, p) for p in p_raw]
     for row, p, adjusted in zip(rows[1:], p_raw, holm, strict=True):
         assert row["change"]["p"] == pytest.approx(p) and row["change"]["p_holm"] == pytest.approx(adjusted)
         assert row["change"]["separable"] == (adjusted < 0.05)
