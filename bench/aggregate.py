@@ -33,7 +33,8 @@ BASE_METRICS = {"fid": True, "kid": True, "precision": False, "recall": False, "
                 "coverage": False, "is": False}
 METRICS = {**BASE_METRICS, **{f"{m}_domain": low for m, low in BASE_METRICS.items()},
            "modes_covered": False, "high_quality": False, "reverse_kl": True,
-           "intra_fid_domain": True, "class_accuracy_domain": False}  # the last two: conditional variants
+           "intra_fid_domain": True, "class_accuracy_domain": False,  # these two: conditional variants
+           "eq_t": False, "eq_t_frac": False}  # translatable generators (StyleGAN2, StyleGAN3)
 COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
 HYPERPARAMETERS = ["loss", "lr_g", "lr_d", "betas", "n_critic", "penalty_weight", "clip", "r1", "r2"]
 SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional"}  # differ per run by design

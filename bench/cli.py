@@ -23,6 +23,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
             (r.aux_classifier, f"aux classifier x{r.aux_classifier:g}"), (v.truncation, "truncation curve"),
             (v.arch, ", ".join(f"{k}={a}" for k, a in v.arch.items()))) if on]
         ema = f"{r.ema_beta} from G step {r.ema_start}" if r.ema_beta and r.ema_start else (r.ema_beta or "no")
+        if r.ema_kimg:
+            ema = f"half-life {r.ema_kimg:g} kimg"
+        if r.ema_rampup:
+            ema = f"{ema} (half-life at most {r.ema_rampup:g} x images shown)"
+        lazy = f" every {r.reg_every} D steps" if r.reg_every > 1 else ""
+        extras = [text for on, text in (
+            (r.penalty_weight, f"penalty {r.penalty_weight:g}"), (r.drift, f"drift {r.drift:g}"),
+            (r.r1, f"R1 gamma {r.r1:g}{lazy}"), (r.r2, f"R2 gamma {r.r2:g}{lazy}"),
+            (r.path_length, f"path length {r.path_length:g} every {r.pl_every} G steps")) if on] + extras
         print(f"  {'':<12} data: {', '.join(v.data_kinds)}; loss {r.loss}; Adam lr G {r.lr_g:g} / D {r.lr_d:g}, "
               f"betas {r.betas}; n_critic {r.n_critic}; batch {r.batch}; EMA {ema}"
               + "".join(f"; {e}" for e in extras))

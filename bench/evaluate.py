@@ -35,6 +35,7 @@ def library_versions() -> dict[str, str]:
 
 INTRA_PER_CLASS = 200  # samples per class for the conditional metrics (domain backbone only: cheap)
 TRUNCATION_N = 2000  # samples per point of the truncation curve (domain backbone)
+EQUIVARIANCE_N = 128  # latents (each with its own random shift) of EQ-T and EQ-T_frac
 
 
 def requested_labels(n: int, n_classes: int) -> torch.Tensor | None:
@@ -197,6 +198,27 @@ def _truncation_curve(run: RunId, root: Path, g: torch.nn.Module, config: dict, 
             "points": points}
 
 
+def translatable(g: torch.nn.Module) -> bool:
+    """A generator whose input features can be translated (`synthesis(ws, translate=...)`): EQ-T applies."""
+    import inspect
+
+    return hasattr(g, "styles") and "translate" in inspect.signature(g.synthesis).parameters
+
+
+def _equivariance(run: RunId, g: torch.nn.Module) -> tuple[dict, dict]:
+    """EQ-T and EQ-T_frac (Karras et al. 2021, PSNR in dB, higher = more translation-equivariant), on CPU."""
+    from bench.equivariance import MAX_SHIFT, eq_t
+
+    g = g.cpu()
+    values = {"eq_t": eq_t(g, EQUIVARIANCE_N, generator(run.seed, "eq-t")),
+              "eq_t_frac": eq_t(g, EQUIVARIANCE_N, generator(run.seed, "eq-t-frac"), fractional=True)}
+    spec = {"n": EQUIVARIANCE_N, "max_shift": f"{MAX_SHIFT} x image size per axis, one shift per latent",
+            "eq_t": "integer shifts; PSNR (peak 2) of the MSE pooled over samples, borders masked",
+            "eq_t_frac": "sub-pixel shifts, reference translated with Lanczos-3 (bench/equivariance.py)",
+            "noise": "the same noise maps in the shifted and the unshifted pass"}
+    return values, spec
+
+
 def _point_curve(run: RunId, root: Path, modes: np.ndarray, sigma: float) -> dict:
     kimg, snapshots = load_snapshots(run.folder(root) / "train")
     points = [{"kimg": float(k), **mode_metrics(s, modes, sigma)} for k, s in zip(kimg, snapshots, strict=True)]
@@ -230,6 +252,9 @@ def evaluate(run: RunId, root: Path, device_name: str | None = None) -> Path:
             metrics.update(conditional)
         if config["variant"].get("truncation"):
             write_json(out / "truncation.json", _truncation_curve(run, root, g, config, device))
+        if translatable(g):
+            equivariance, spec["equivariance"] = _equivariance(run, g)
+            metrics.update(equivariance)
     else:
         data = load_prepared(run.dataset, root)
         points = samples.numpy()

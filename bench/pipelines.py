@@ -29,7 +29,7 @@ TRAIN_CODE = ["bench/train.py", "bench/losses.py", "bench/objective.py", "bench/
               "bench/config.py", "models/base.py"]
 EVALUATE_CODE = ["bench/evaluate.py", "bench/scoring.py", "bench/backbones.py", "bench/inception.py",
                  "bench/inception_head.py", "bench/classifier.py", "bench/metrics", "bench/reference.py",
-                 "bench/snapshots.py", "bench/truncation.py"]
+                 "bench/snapshots.py", "bench/truncation.py", "bench/equivariance.py"]
 AGGREGATE_CODE = ["bench/aggregate.py", "bench/stats.py", "bench/sweep.py", "bench/compare.py", "bench/ablation.py",
                   "bench/published.py"]
 REPORT_CODE = ["bench/report.py", "bench/report_pages.py", "bench/report_studies.py", "bench/report_format.py",

@@ -32,7 +32,8 @@ _BASE = [("fid", "FID", 1.0), ("kid", "KID ×10³", 1e3), ("precision", "precisi
 IMAGE_METRICS = [*_BASE, *[(f"{m}_domain", f"{label} (domain)", s) for m, label, s in _BASE],
                  ("modes_covered", "modes covered", 1.0), ("reverse_kl", "reverse KL", 1.0),
                  ("intra_fid_domain", "intra-class FID (domain)", 1.0),
-                 ("class_accuracy_domain", "requested-class accuracy (domain)", 1.0)]
+                 ("class_accuracy_domain", "requested-class accuracy (domain)", 1.0),
+                 ("eq_t", "EQ-T dB", 1.0), ("eq_t_frac", "EQ-T frac dB", 1.0)]
 POINT_METRICS = [("modes_covered", "modes", 1.0), ("high_quality", "high quality %", 100.0),
                  ("reverse_kl", "reverse KL", 1.0)]
 CURVE_LABELS = {"fid_domain": "FID (domain backbone)", "modes_covered": "modes covered"}

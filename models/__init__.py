@@ -12,4 +12,5 @@ from models import (  # noqa: F401  (import registers the variants)
     sngan,
     stylegan,
     stylegan2,
+    stylegan3,
 )

@@ -119,26 +119,41 @@ class StyleGAN2Generator(Growing):
         i, alpha = level_and_alpha(self.lod, self.levels)
         return self.style(z, psi, active=2 * (i + 1 + (alpha > 0)))
 
-    def block(self, j: int, x: torch.Tensor | None, ws: torch.Tensor) -> torch.Tensor:
+    def shifted_const(self, n: int, translate: torch.Tensor | None) -> torch.Tensor:
+        """The learned 4x4 input, or with `translate` (N, 2) output pixels (x right, y down) each sample's
+        input moved by translate x 4 / resolution pixels as a periodic band-limited signal (phase shift of its
+        2-D DFT): StyleGAN2's counterpart of StyleGAN3's translated Fourier features, for EQ-T."""
+        const = self.const.expand(n, -1, -1, -1)
+        if translate is None:
+            return const
+        size = const.shape[-1]
+        freq = torch.fft.fftfreq(size, device=const.device, dtype=const.dtype)
+        shift = translate.to(const.dtype) * size / (2 ** (self.levels + 1))
+        phase = torch.exp(-2j * math.pi * (freq.view(1, 1, size) * shift[:, 0].view(-1, 1, 1)
+                                           + freq.view(1, size, 1) * shift[:, 1].view(-1, 1, 1)))
+        return torch.fft.ifft2(torch.fft.fft2(const) * phase.unsqueeze(1)).real
+
+    def block(self, j: int, x: torch.Tensor | None, ws: torch.Tensor,
+              translate: torch.Tensor | None = None) -> torch.Tensor:
         """Level j's layers; ws index 2j - 1 and 2j (the 4x4 level: its one conv, index 0)."""
         if j == 0:
-            return self.layers[0](self.const.expand(ws.shape[0], -1, -1, -1), ws[:, 0])
+            return self.layers[0](self.shifted_const(ws.shape[0], translate), ws[:, 0])
         x = self.layers[2 * j - 1](x, ws[:, 2 * j - 1])
         return self.layers[2 * j](x, ws[:, 2 * j])
 
-    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, translate: torch.Tensor | None = None) -> torch.Tensor:
         if self.architecture == "orig":
-            return grown_image(self.lod, self.levels, lambda j, x: self.block(j, x, ws),
+            return grown_image(self.lod, self.levels, lambda j, x: self.block(j, x, ws, translate),
                                lambda j, x: self.to_rgb[j](x, ws[:, 2 * j + 1]))
         x, image = None, None
         for j in range(self.levels):
-            x = self.block(j, x, ws)
+            x = self.block(j, x, ws, translate)
             rgb = self.to_rgb[j](x, ws[:, 2 * j + 1])
             image = rgb if image is None else self.upsample(image) + rgb
         return image
 
-    def forward(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-        return self.synthesis(self.styles(z, psi))
+    def forward(self, z: torch.Tensor, psi: float = 1.0, translate: torch.Tensor | None = None) -> torch.Tensor:
+        return self.synthesis(self.styles(z, psi), translate)
 
 
 def _act(x: torch.Tensor) -> torch.Tensor:

@@ -247,3 +247,17 @@ def test_every_family_member_trains_a_step_and_ends_at_full_resolution(name):
     d(x).sum().backward()
     unused = {f"from_rgb.{j}." for j in range(getattr(d, "levels", 0) - 1)}  # lower levels' inputs at lod 0
     assert all(p.grad is not None for n, p in d.named_parameters() if not any(n.startswith(u) for u in unused))
+
+
+def test_stylegan2_translates_its_constant_input_as_a_periodic_band_limited_signal():
+    torch.manual_seed(10)
+    g = StyleGAN2Generator(SHAPE, 64, width=1 / 32)
+    const = g.const.expand(2, -1, -1, -1)
+    torch.testing.assert_close(g.shifted_const(2, torch.zeros(2, 2)), const, rtol=1e-5, atol=1e-5)
+    one_input_pixel = torch.tensor([[8.0, 0.0], [0.0, -8.0]])  # 8 output pixels = 1 pixel of the 4x4 input
+    shifted = g.shifted_const(2, one_input_pixel)
+    torch.testing.assert_close(shifted[0], torch.roll(const[0], 1, dims=2), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(shifted[1], torch.roll(const[1], -1, dims=1), rtol=1e-4, atol=1e-5)
+    from bench.evaluate import translatable
+
+    assert translatable(g) and not translatable(ProGANGenerator(SHAPE, 64, width=1 / 32))
