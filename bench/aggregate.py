@@ -37,7 +37,7 @@ METRICS = {**BASE_METRICS, **{f"{m}_domain": low for m, low in BASE_METRICS.item
            "eq_t": False, "eq_t_frac": False}  # translatable generators (StyleGAN2, StyleGAN3)
 COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
 HYPERPARAMETERS = ["loss", "lr_g", "lr_d", "betas", "n_critic", "penalty_weight", "clip", "r1", "r2"]
-SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional"}  # differ per run by design
+SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional", "equivariance"}  # differ per run by design
 TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
 
 
