@@ -73,6 +73,7 @@ def ablation_tables(runs: pd.DataFrame, studies: dict) -> dict:
             block = runs[(runs["study"] == name) & (runs["dataset"] == dataset)]
             if block.empty:
                 continue
+            order = [v for v in order if v in set(block["variant"])]  # rows the profile ran
             tables = [{"metric": metric, "label": label, "rows": ablation_table(block, order, metric)}
                       for metric, label in ABLATION_METRICS if block[metric].notna().any()]
             out[f"{name}/{dataset}"] = {"study": name, "dataset": dataset, "title": info.get("title", name),

@@ -60,13 +60,14 @@ def _check_keys(settings: dict, stage: str, where: str) -> None:
                           f"allowed: {sorted(STAGE_KEYS[stage])}")
 
 
-STUDY_KEYS = {"samples", "seeds", "datasets", "variants"}
+STUDY_KEYS = {"samples", "seeds", "datasets", "exclude"}
 
 
 def study_profile(params: dict[str, Any], study: str) -> dict[str, Any]:
     """The active profile's settings of one study (`profiles.<p>.studies.<study>`; empty when none):
     `samples` (hyperparameter samples per loss of a sweep), `seeds`, `datasets` (the subset of the study's
-    datasets this profile runs), `variants` (the subset of its variants), and per dataset the train/evaluate
+    datasets this profile runs), `exclude` (variants of the study this profile skips), and per dataset the
+    train/evaluate
     values that replace the dataset's defaults for this study's runs."""
     profile = params["profile"]
     block = (params["profiles"][profile].get("studies") or {}).get(study) or {}
@@ -169,7 +170,7 @@ def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
                 raise ConfigError(f"{path}: study {name!r} has kind {kind!r}; use table, sweep, mode-collapse "
                                   "or ablation")
             profile = study_profile(params, name)
-            datasets = {ds: [v for v in vs if v in profile.get("variants", [v])]
+            datasets = {ds: [v for v in vs if v not in profile.get("exclude", [])]
                         for ds, vs in (body.get("datasets") or {}).items() if ds in profile.get("datasets", [ds])}
             seeds = list(profile.get("seeds", body.get("seeds", params["seeds"])))
             losses, samples = (), 0
