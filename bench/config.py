@@ -67,8 +67,7 @@ def study_profile(params: dict[str, Any], study: str) -> dict[str, Any]:
     """The active profile's settings of one study (`profiles.<p>.studies.<study>`; empty when none):
     `samples` (hyperparameter samples per loss of a sweep), `seeds`, `datasets` (the subset of the study's
     datasets this profile runs), `exclude` (variants of the study this profile skips), and per dataset the
-    train/evaluate
-    values that replace the dataset's defaults for this study's runs."""
+    train/evaluate values that replace the dataset's defaults for this study's runs."""
     profile = params["profile"]
     block = (params["profiles"][profile].get("studies") or {}).get(study) or {}
     for key, value in block.items():
