@@ -10,35 +10,43 @@ import sys
 from pathlib import Path
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
-    from bench import registry
+def _describe(v) -> list[str]:
+    """Two lines of `gbench list` for one variant: its paper, then its recipe in words."""
+    r = v.recipe
+    extras = [text for on, text in (
+        (v.conditional, "class-conditional"), (r.spectral_norm, "SN in D"),
+        (r.ortho_reg, f"ortho reg {r.ortho_reg:g}"),
+        (r.aux_classifier, f"aux classifier x{r.aux_classifier:g}"), (v.truncation, "truncation curve"),
+        (v.arch, ", ".join(f"{k}={a}" for k, a in v.arch.items()))) if on]
+    ema = f"{r.ema_beta} from G step {r.ema_start}" if r.ema_beta and r.ema_start else (r.ema_beta or "no")
+    if r.ema_kimg:
+        ema = f"half-life {r.ema_kimg:g} kimg"
+    if r.ema_rampup:
+        ema = f"{ema} (half-life at most {r.ema_rampup:g} x images shown)"
+    lazy = f" every {r.reg_every} D steps" if r.reg_every > 1 else ""
+    extras = [text for on, text in (
+        (r.penalty_weight, f"penalty {r.penalty_weight:g}"), (r.drift, f"drift {r.drift:g}"),
+        (r.r1, f"R1 gamma {r.r1:g}{lazy}"), (r.r2, f"R2 gamma {r.r2:g}{lazy}"),
+        (r.path_length, f"path length {r.path_length:g} every {r.pl_every} G steps")) if on] + extras
+    return [f"  {v.name:<12} [{v.family}] {v.paper}",
+            f"  {'':<12} data: {', '.join(v.data_kinds)}; loss {r.loss}; Adam lr G {r.lr_g:g} / D {r.lr_d:g}, "
+            f"betas {r.betas}; n_critic {r.n_critic}; batch {r.batch}; EMA {ema}" + "".join(f"; {e}" for e in extras)]
 
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from bench.protocol import variants
+
+    if args.names:  # composed names: each one's recipe, or why it cannot train
+        for name in args.names:
+            print("\n".join(_describe(variants.compose(name))))
+        return 0
     print("Variants (train any of them with options: <variant>+<option>+..., e.g. dcgan+hinge+sn):")
-    for v in registry.all_variants():
-        r = v.recipe
-        print(f"  {v.name:<12} [{v.family}] {v.paper}")
-        extras = [text for on, text in (
-            (v.conditional, "class-conditional"), (r.spectral_norm, "SN in D"),
-            (r.ortho_reg, f"ortho reg {r.ortho_reg:g}"),
-            (r.aux_classifier, f"aux classifier x{r.aux_classifier:g}"), (v.truncation, "truncation curve"),
-            (v.arch, ", ".join(f"{k}={a}" for k, a in v.arch.items()))) if on]
-        ema = f"{r.ema_beta} from G step {r.ema_start}" if r.ema_beta and r.ema_start else (r.ema_beta or "no")
-        if r.ema_kimg:
-            ema = f"half-life {r.ema_kimg:g} kimg"
-        if r.ema_rampup:
-            ema = f"{ema} (half-life at most {r.ema_rampup:g} x images shown)"
-        lazy = f" every {r.reg_every} D steps" if r.reg_every > 1 else ""
-        extras = [text for on, text in (
-            (r.penalty_weight, f"penalty {r.penalty_weight:g}"), (r.drift, f"drift {r.drift:g}"),
-            (r.r1, f"R1 gamma {r.r1:g}{lazy}"), (r.r2, f"R2 gamma {r.r2:g}{lazy}"),
-            (r.path_length, f"path length {r.path_length:g} every {r.pl_every} G steps")) if on] + extras
-        print(f"  {'':<12} data: {', '.join(v.data_kinds)}; loss {r.loss}; Adam lr G {r.lr_g:g} / D {r.lr_d:g}, "
-              f"betas {r.betas}; n_critic {r.n_critic}; batch {r.batch}; EMA {ema}"
-              + "".join(f"; {e}" for e in extras))
+    for v in variants.all_variants():
+        print("\n".join(_describe(v)))
     for kind, title in (("loss", "Losses (+<loss>: the loss with its paper's defaults)"),
                         ("regularizer", "Regularizers and training tricks (+<name>)"),
                         ("architecture", "Architecture options (+<name>)")):
-        options = [o for o in registry.all_options() if o.kind == kind]
+        options = [o for o in variants.all_options() if o.kind == kind]
         if not options:
             continue
         print(f"{title}:")
@@ -48,11 +56,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print(f"  +{o.name:<11} {o.paper}")
             if changes:
                 print(f"  {'':<12} sets {changes}")
+    if args.protocol is not None:
+        print(f"Studies: {args.protocol.summary()}")
     return 0
 
 
 def _cmd_sweep_sample(args: argparse.Namespace) -> int:
-    from bench.sweep import write_samples
+    from bench.protocol.sweep import write_samples
 
     print(f"drew {args.k} samples per loss into {write_samples(args.root, args.study, args.k)}; "
           "now run `gbench pipelines`")
@@ -60,14 +70,14 @@ def _cmd_sweep_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from bench.datasets import prepare
+    from bench.data.datasets import prepare
 
     print(f"prepared {args.dataset} in {prepare(args.dataset, args.root)}")
     return 0
 
 
 def _cmd_download_fmnist(args: argparse.Namespace) -> int:
-    from bench.datasets import download_fmnist
+    from bench.data.datasets import download_fmnist
 
     folder = download_fmnist(Path(args.dest))
     print(f"downloaded to {folder}; now: export GBENCH_FMNIST_DIR={folder}")
@@ -75,15 +85,15 @@ def _cmd_download_fmnist(args: argparse.Namespace) -> int:
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
-    from bench.reference import build_reference
+    from bench.measurement.reference import build_reference
 
     print(f"reference arrays in {build_reference(args.dataset, args.root, args.backbone)}")
     return 0
 
 
 def _cmd_classifier(args: argparse.Namespace) -> int:
-    from bench.classifier import build_classifier
-    from bench.io import read_json
+    from bench.measurement.classifier import build_classifier
+    from bench.protocol.io import read_json
 
     out = build_classifier(args.dataset, args.root, device=args.device or "cpu")
     report = read_json(out / "classifier.json")
@@ -92,15 +102,15 @@ def _cmd_classifier(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch_inception_head(args: argparse.Namespace) -> int:
-    from bench.inception_head import URL, fetch_head
+    from bench.measurement.inception_head import URL, fetch_head
 
     print(f"Inception classifier head in {fetch_head(args.url or URL, Path(args.dest) if args.dest else None)}")
     return 0
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from bench.io import write_json
-    from bench.score import format_table, score
+    from bench.measurement.score import format_table, score
+    from bench.protocol.io import write_json
 
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     result = score(Path(args.images), args.reference, root=args.root, metrics=metrics, backbone=args.backbone,
@@ -113,33 +123,33 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from bench.config import RunId
-    from bench.train import train
+    from bench.protocol.runs import RunId
+    from bench.training.loop import train
 
-    print(f"trained into {train(RunId.parse(args.run), args.root, args.device)}")
+    print(f"trained into {train(RunId.parse(args.run), args.root, args.device, args.protocol)}")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from bench.config import RunId
-    from bench.evaluate import evaluate
-    from bench.io import read_json
+    from bench.measurement.evaluate import evaluate
+    from bench.protocol.io import read_json
+    from bench.protocol.runs import RunId
 
-    out = evaluate(RunId.parse(args.run), args.root, args.device)
+    out = evaluate(RunId.parse(args.run), args.root, args.device, args.protocol)
     metrics = read_json(out / "metrics.json")["metrics"]
     print(" ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in metrics.items()))
     return 0
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
-    from bench.aggregate import aggregate
+    from bench.tables.aggregate import aggregate
 
     print(f"tables in {aggregate(args.root)}")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import render
+    from bench.report.render import render
 
     print(f"report: {render(args.root)}")
     return 0
@@ -148,8 +158,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from bench.compare import baselines_of, compare, format_table
-    from bench.io import read_json
+    from bench.protocol.io import read_json
+    from bench.tables.compare import baselines_of, compare, format_table
 
     tables = args.root / "results" / "tables"
     if not (tables / "runs.json").is_file():
@@ -168,9 +178,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_pipelines(args: argparse.Namespace) -> int:
-    from bench.pipelines import write_all
+    from bench.protocol.pipelines import write_all
 
-    changed = write_all(args.root, check=args.check)
+    changed = write_all(args.root, check=args.check, protocol=args.protocol)
     if args.check:
         if changed:
             print("stale generated pipelines (run `gbench pipelines`): " + ", ".join(map(str, changed)))
@@ -185,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gbench", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every registered variant, loss and regularizer, with its paper").set_defaults(
-        fn=_cmd_list)
+    p = sub.add_parser("list", help="every registered variant, loss and regularizer, with its paper (and check "
+                       "that every run of the studies resolves)")
+    p.add_argument("names", nargs="*", help="describe these composed variants instead, e.g. dcgan+hinge+sn")
+    p.set_defaults(fn=_cmd_list)
     p = sub.add_parser("sweep-sample", help="draw the hyperparameter samples of a sweep study into its file")
     p.add_argument("study")
     p.add_argument("--k", type=int, default=100, help="samples per loss (sample h00 = the paper's defaults)")
@@ -246,23 +258,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that read the registry (variants, options, plugins); all of them get params.yaml checked first.
+REGISTRY_COMMANDS = {"list", "pipelines", "train", "evaluate", "aggregate"}
+NO_STUDIES = {"sweep-sample"}  # draws the samples that the study check would find missing
+
+
+def _check_protocol(args: argparse.Namespace) -> None:
+    """The validation pass before any stage runs: params.yaml and every study file against their schemas;
+    for the commands that build variants, the registry loaded with the plugins, and for `list` and
+    `pipelines` every run of every study resolved (names, options, settings). Stage commands get the loaded
+    protocol in `args.protocol`, so a process reads the files once."""
+    args.protocol = None
+    if not (args.root / "params.yaml").is_file():
+        return
+    if args.command in REGISTRY_COMMANDS:
+        from bench.protocol.resolve import Protocol
+
+        args.protocol = Protocol.load(args.root)
+        if args.command == "list":  # `pipelines` resolves every run as it writes their stages
+            args.protocol.resolve_all()
+        return
+    from bench.protocol.params import load_params
+
+    params = load_params(args.root)
+    if args.command not in NO_STUDIES:
+        from bench.protocol.studies import load_studies
+
+        load_studies(args.root, params)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bench.config import ConfigError
-    from bench.datasets import DatasetError
-    from bench.errors import BackboneError, CompareError
-    from bench.registry import RegistryError
-    from bench.score import ScoreError
+    from bench.protocol.errors import UserError
+    from models.registry import RegistryError
 
     try:
-        if (args.root / "params.yaml").is_file():
-            from bench import registry
-            from bench.config import load_params
-
-            registry.load_plugins(load_params(args.root).get("plugins") or [], args.root)
+        _check_protocol(args)
         return args.fn(args)
-    except (ConfigError, DatasetError, RegistryError, FileNotFoundError, ScoreError,
-            BackboneError, CompareError) as exc:
+    except (UserError, RegistryError, FileNotFoundError) as exc:
         print(f"gbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bench.registry import Recipe, Variant, register
 from models.dcgan import DCGANDiscriminator, channels_at
 from models.init import normal_002
+from models.registry import Recipe, Variant, register
 
 
 def resize_conv(c_in: int, c_out: int) -> list[nn.Module]:

@@ -16,9 +16,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.registry import Recipe, Variant, register
 from models.base import FeatureDiscriminator
 from models.init import normal_002
+from models.registry import Recipe, Variant, register
 
 G_CHANNELS = (384, 192, 96, 48)
 D_CHANNELS = (16, 32, 64, 128, 256, 512)

@@ -2,7 +2,7 @@
 
 `features(x)` returns D's penultimate activations (N x F) and `head` maps them to one output per
 sample. Recipe options that work on D's features (feature matching, minibatch stddev, minibatch
-discrimination: bench/objective.py) then apply to every architecture without touching it.
+discrimination: bench/training/objective.py) then apply to every architecture without touching it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ through linear maps (scale 1 + W_g c, shift W_b c); spectral norm on every G lay
 embedding. D: the projection discriminator's ResNet with 256 channels and spectral norm. Orthogonal
 initialisation. Recipe: hinge loss, Adam lr 2e-4 for both, betas (0, 0.999), 4 D steps per G step,
 batch 50, orthogonal regularization beta 1e-4 on G, EMA of G (decay 0.9999, starting after 1000 G steps,
-the authors' CIFAR script). Sampling may truncate z (bench/truncation.py).
+the authors' CIFAR script). Sampling may truncate z (bench/measurement/truncation.py).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.registry import Recipe, Variant, register
-from bench.regularizers import spectral_normalize
 from models.blocks import GBlock, LinearConditionalBatchNorm2d, SelfAttention
+from models.registry import Recipe, Variant, register
 from models.sngan import ResNetDiscriminator, scaled
+from models.spectral import spectral_normalize
 
 G_CHANNELS, D_CHANNELS, Z_DIM, SHARED_DIM = 256, 256, 128, 128
 RESOLUTIONS = (8, 16, 32)

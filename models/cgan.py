@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bench.registry import Recipe, Variant, register
 from models.base import FeatureDiscriminator
-from models.dcgan import DCGANGenerator, channels_at
+from models.dcgan import DCGANGenerator, channels_at, discriminator_body, discriminator_input
 from models.init import normal_002
+from models.registry import Recipe, Variant, register
 
 EMBED_DIM = 50
 
@@ -42,15 +42,8 @@ class CGANDiscriminator(FeatureDiscriminator):
         super().__init__()
         c = channels_at(width)
         self.embed = nn.Embedding(n_classes, embed_dim)
-        self.first = nn.Sequential(nn.Conv2d(data_shape[0], c, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True))
-        self.trunk = nn.Sequential(
-            nn.Conv2d(c + embed_dim, 2 * c, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(2 * c),
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(4 * c),
-            nn.LeakyReLU(0.2, True),
-        )
+        self.first = discriminator_input(data_shape[0], c)
+        self.trunk = discriminator_body(c + embed_dim, c)
         self.head = nn.Linear(4 * c * 4 * 4, 1, bias=False)
         normal_002(self)
         nn.init.normal_(self.embed.weight, 0.0, 1.0)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bench.registry import Recipe, Variant, register
 from models.base import FeatureDiscriminator
 from models.init import normal_002
+from models.registry import Recipe, Variant, register
 
 PUBLISHED_CHANNELS = 64
 
@@ -50,23 +50,30 @@ class DCGANGenerator(nn.Module):
         return self.net(z.view(z.shape[0], self.z_dim, 1, 1))
 
 
+def discriminator_input(channels: int, c: int) -> nn.Sequential:
+    """D's first layer: a stride-2 4x4 conv to c channels (32 -> 16), LeakyReLU(0.2), no BatchNorm."""
+    return nn.Sequential(nn.Conv2d(channels, c, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True))
+
+
+def discriminator_body(c_in: int, c: int) -> nn.Sequential:
+    """D's next two layers: stride-2 4x4 convs to 2c and 4c channels (16 -> 8 -> 4), BatchNorm, LeakyReLU(0.2)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, 2 * c, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(2 * c),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(4 * c),
+        nn.LeakyReLU(0.2, True),
+    )
+
+
 class DCGANDiscriminator(FeatureDiscriminator):
     """The last 4x4 convolution over the 4x4 map is the linear head over the flattened map."""
 
     def __init__(self, data_shape: tuple[int, ...], width: float = 1.0) -> None:
         super().__init__()
-        channels = data_shape[0]
         c = channels_at(width)
-        self.trunk = nn.Sequential(
-            nn.Conv2d(channels, c, 4, 2, 1, bias=False),
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(2 * c),
-            nn.LeakyReLU(0.2, True),
-            nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(4 * c),
-            nn.LeakyReLU(0.2, True),
-        )
+        self.trunk = nn.Sequential(*discriminator_input(data_shape[0], c), *discriminator_body(c, c))
         self.head = nn.Linear(4 * c * 4 * 4, 1, bias=False)
         normal_002(self)
 

@@ -15,7 +15,7 @@ every run ends at lod 0 having spent the last segment at full resolution.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -106,8 +106,10 @@ class Growing(nn.Module):
         self.max_lod = self.levels - 1 - (int(math.log2(start_resolution)) - 2)
         self.lod = 0.0
 
+    def lod_after(self, images: int, budget: int) -> float:
+        """The schedule's lod once `images` of the `budget` have been shown (the trainer sets it each step)."""
+        return lod_at(images, budget, self.max_lod)
 
-def set_lod(modules: Iterable[nn.Module], lod: float) -> None:
-    for module in modules:
-        if isinstance(module, Growing):
-            module.lod = lod
+    def real_images(self, x: torch.Tensor) -> torch.Tensor:
+        """Reals as D sees them at the current lod (ProGAN's `process_reals`: `blend_reals`)."""
+        return blend_reals(x, self.lod, self.levels)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bench.registry import Recipe, Variant, register
 from models.base import FeatureDiscriminator
 from models.init import normal_002
+from models.registry import Recipe, Variant, register
 
 
 class Maxout(nn.Module):

@@ -23,10 +23,11 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bench.registry import Recipe, Variant, register
 from models.growing import Growing, grown_image, grown_score
+from models.minibatch import MinibatchStdDev
+from models.registry import Recipe, Variant, register
 from models.resample import FIR_121, FIR_1331, Blur
-from models.style_layers import ACT_GAIN, EqualConv2d, EqualLinear, MinibatchStdDevLayer, lrelu, pixel_norm
+from models.style_layers import ACT_GAIN, EqualConv2d, EqualLinear, lrelu, pixel_norm
 
 FMAP_BASE, FMAP_MAX = 8192, 512
 
@@ -100,7 +101,7 @@ class ProGANDiscriminator(Growing):
             else:
                 second = EqualConv2d(nf[j], nf[j - 1], 3, gain=gain)
             self.blocks.append(nn.ModuleList([first, second]))
-        self.mbstd = MinibatchStdDevLayer(mbstd_group)
+        self.mbstd = MinibatchStdDev(mbstd_group)
         self.final_conv = EqualConv2d(nf[0] + 1, nf[0], 3, gain=gain)
         self.final_dense = EqualLinear(nf[0] * 16, nf[0], gain=gain)
         self.out = EqualLinear(nf[0], 1, gain=1.0)

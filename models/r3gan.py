@@ -27,8 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.registry import Recipe, Variant, register
 from models.base import FeatureDiscriminator
+from models.registry import Recipe, Variant, register
 from models.resample import Downsample, Upsample
 
 WIDTH, BLOCKS_PER_STAGE, STAGES, GROUP_CHANNELS, EXPANSION = 768, 2, 4, 16, 2

@@ -10,9 +10,9 @@ attention sits where the authors' 32x32 configurations put it: after G's 16x16 b
 
 from __future__ import annotations
 
-from bench.registry import Recipe, Variant, register
-from bench.regularizers import spectral_normalize
+from models.registry import Recipe, Variant, register
 from models.sngan import Z_DIM, ResNetDiscriminator, ResNetGenerator
+from models.spectral import spectral_normalize
 
 ATTENTION_AT = 16
 

@@ -19,9 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.registry import Recipe, Variant, register
 from models.base import FeatureDiscriminator
 from models.blocks import BatchNorm, ConditionalBatchNorm2d, DBlock, GBlock, ProjectionHead, SelfAttention
+from models.registry import Recipe, Variant, register
 
 G_CHANNELS, D_CHANNELS, Z_DIM = 256, 128, 128
 

@@ -183,22 +183,3 @@ class ModulatedConv2d(nn.Module):
             squares = (self.weight * self.weight_scale).pow(2).sum(dim=(2, 3))  # (c_out, c_in)
             out = out * torch.rsqrt(styles.pow(2) @ squares.T + 1e-8).unsqueeze(2).unsqueeze(3)
         return out
-
-
-class MinibatchStdDevLayer(nn.Module):
-    """ProGAN's minibatch standard deviation on feature maps: per group of `group` samples, the std of
-    every feature and pixel over the group, averaged to one number, appended as an extra channel. Sample
-    i belongs to group i % (N / group), as in the reference code."""
-
-    def __init__(self, group: int = 4) -> None:
-        super().__init__()
-        self.group = group
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        g = min(self.group, n)
-        if n % g:
-            raise ValueError(f"minibatch stddev: batch {n} is not divisible by the group size {g}")
-        grouped = x.view(g, n // g, c, h, w)
-        std = torch.sqrt(grouped.var(dim=0, unbiased=False) + 1e-8).mean(dim=(1, 2, 3))  # (n // g,)
-        return torch.cat([x, std.repeat(g).view(n, 1, 1, 1).expand(n, 1, h, w)], dim=1)

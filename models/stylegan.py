@@ -15,7 +15,7 @@ and the mapping width.
 Recipe: non-saturating logistic loss with R1 (gamma 10 at 1024x1024; scaled by resolution squared, 0.01
 at 32x32, the value StyleGAN2-ADA uses for CIFAR-10), every D step; Adam lr 0.001, betas (0, 0.99);
 minibatch 64 at 32x32; G averaged with a half-life of 10 kimg (at most 5% of the images shown, as
-StyleGAN2-ADA ramps it: see bench/train.py EmaDecay).
+StyleGAN2-ADA ramps it: see bench/training/ema.py EmaDecay).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.registry import Recipe, Variant, register
 from models.growing import Growing, grown_image, level_and_alpha
 from models.progan import ProGANDiscriminator, feature_maps
+from models.registry import Recipe, Variant, register
 from models.resample import FIR_121, Blur
 from models.style_layers import ACT_GAIN, AdaIN, EqualConv2d, NoiseInjection, StyleSource, lrelu
 

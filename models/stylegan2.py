@@ -25,7 +25,7 @@ resolution squared to 0.01 and 0.1 at 32x32), path length regularization (weight
 batch), lazy regularization (R1 every 16 D steps, path length every 4 G steps, with Adam's lr x c and
 betas ^ c, c = N / (N + 1)), Adam betas (0, 0.99); lr 0.002 and minibatch 32 (configs E, F) or lr 0.001
 and minibatch 64 (growing configs, the authors' 32x32 minibatch); G averaged with a 10 kimg half-life
-(at most 5% of the images shown: bench/train.py EmaDecay).
+(at most 5% of the images shown: bench/training/ema.py EmaDecay).
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from dataclasses import replace
 import torch
 import torch.nn as nn
 
-from bench.registry import Recipe, Variant, register
 from models.growing import Growing, grown_image, level_and_alpha
+from models.minibatch import MinibatchStdDev
 from models.progan import FMAP_BASE, FMAP_MAX, ProGANDiscriminator, feature_maps
+from models.registry import Recipe, Variant, register
 from models.resample import FIR_1331, Blur, Downsample, Upsample
 from models.style_layers import (
     EqualConv2d,
     EqualLinear,
-    MinibatchStdDevLayer,
     ModulatedConv2d,
     NoiseInjection,
     StyleSource,
@@ -187,7 +187,7 @@ class StyleGAN2Discriminator(nn.Module):
         nf = stylegan2_channels(width, levels, fmap_cap)
         self.from_rgb = EqualConv2d(channels, nf[-1], 1)
         self.blocks = nn.Sequential(*(ResidualBlock(nf[j], nf[j - 1]) for j in range(levels - 1, 0, -1)))
-        self.mbstd = MinibatchStdDevLayer(mbstd_group)
+        self.mbstd = MinibatchStdDev(mbstd_group)
         self.final_conv = EqualConv2d(nf[0] + 1, nf[0], 3)
         self.final_dense = EqualLinear(nf[0] * 16, nf[0])
         self.out = EqualLinear(nf[0], 1)

@@ -311,10 +311,10 @@ class StyleGAN3Generator(nn.Module):
 # The registered variant: 4 synthesis layers instead of 14 at CPU scale (the schedule's ends, the critically
 # sampled layers and ToRGB are kept; the 14-layer G costs ~6x as much), StyleGAN2's residual D. R1's gamma
 # follows the authors' rule gamma ~ resolution^2 from their 0.5 at 128x128; EMA half-life batch x 10/32 kimg
-# with StyleGAN2-ADA's 5% ramp-up (bench/train.py EmaDecay), lazy R1 every 16 D steps.
+# with StyleGAN2-ADA's 5% ramp-up (bench/training/ema.py EmaDecay), lazy R1 every 16 D steps.
 from dataclasses import replace  # noqa: E402
 
-from bench.registry import Variant, register  # noqa: E402
+from models.registry import Variant, register  # noqa: E402
 from models.stylegan2 import BASE, StyleGAN2Discriminator  # noqa: E402
 
 register(Variant(

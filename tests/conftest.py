@@ -28,7 +28,7 @@ def write_params(root: Path, **overrides) -> dict:
 @pytest.fixture(scope="session")
 def prepared_data(tmp_path_factory) -> Path:
     """results/data with every dataset prepared once per test session (fmnist32 needs the Debian package)."""
-    from bench.datasets import prepare
+    from bench.data.datasets import prepare
 
     root = tmp_path_factory.mktemp("prepared")
     for name in ("ring8", "grid25", "fmnist32"):
@@ -36,12 +36,30 @@ def prepared_data(tmp_path_factory) -> Path:
     return root / "results" / "data"
 
 
+TEST_STUDY = """# runs of the unit tests: any variant on these datasets may be trained under study `t`
+t:
+  title: unit-test runs
+  datasets:
+    fmnist32: [dcgan]
+    ring8: [mlp-gan]
+"""
+
+
+def write_studies(root: Path) -> None:
+    """The repository's study files (params.yaml's profiles refer to them) and the test study `t`."""
+    (root / "pipelines").mkdir(exist_ok=True)
+    for path in (REPO / "pipelines").glob("*.yaml"):
+        shutil.copy(path, root / "pipelines" / path.name)
+    (root / "pipelines" / "t.yaml").write_text(TEST_STUDY)
+
+
 @pytest.fixture
 def bench_root(tmp_path, prepared_data) -> Path:
-    """A repository root with params.yaml (profile smoke) and prepared datasets, for stage calls."""
+    """A repository root with params.yaml (profile smoke), the studies and prepared datasets, for stage calls."""
     (tmp_path / "results").mkdir()
     shutil.copytree(prepared_data, tmp_path / "results" / "data")
     write_params(tmp_path)
+    write_studies(tmp_path)
     return tmp_path
 
 
@@ -114,3 +132,34 @@ def page_problems(driver, page: Path) -> list[str]:
     problems += [f"link to a missing file: {h}" for h in links
                  if not h.startswith("#") and not (page.parent / h.split("#")[0]).is_file()]
     return problems
+
+
+# --- what a module imports at run time (the independent reference for bench/protocol/dependencies.py) ---
+
+_RUNTIME_IMPORTS = r"""
+import importlib, json, sys, types
+from pathlib import Path
+repo = Path(sys.argv[1])
+result = {}
+for name in sys.argv[2:]:
+    for loaded in [m for m in sys.modules if m == "models" or m.startswith("models.")]:
+        del sys.modules[loaded]
+    package = types.ModuleType("models")  # the package without its __init__, which imports every family
+    package.__path__ = [str(repo / "models")]
+    sys.modules["models"] = package
+    importlib.import_module(name)
+    result[name] = sorted(Path(m.__file__).relative_to(repo).as_posix() for k, m in sys.modules.items()
+                          if k.startswith("models.") and getattr(m, "__file__", None))
+print(json.dumps(result))
+"""
+
+
+def runtime_model_imports(modules: list[str]) -> dict[str, set[str]]:
+    """For each module (e.g. models.stylegan2), the files of models/ that importing it loads, measured in a
+    fresh interpreter."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _RUNTIME_IMPORTS, str(REPO), *modules], capture_output=True,
+                         text=True, check=True, cwd=REPO)
+    return {k: set(v) for k, v in json.loads(out.stdout).items()}

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench.pipelines import write_all
+from bench.protocol.pipelines import write_all
 from tests.conftest import REPO, page_problems
 
 
@@ -75,7 +75,7 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
     assert by_dataset["ring8"].variant == "mlp-gan" and 0 <= by_dataset["ring8"].modes_covered_mean <= 8
     html = (root / "reports/index.html").read_text()
     for text in ("fmnist32", "stackedfmnist", "ring8", "grid25", "N = 16", "7ff4a85c3a63", "PacGAN Table 1",
-                 "IS n/a", "FID (domain backbone)", "intra-class FID (domain)", "quality vs train GFLOP",
+                 "IS n/a", "FID (domain), N = 128", "intra-class FID (domain)", "quality vs train GFLOP",
                  'href="variant-biggan.html"', "clean-fid 0.1.35"):
         assert text in html
     biggan = (root / "reports/variant-biggan.html").read_text()
@@ -96,7 +96,7 @@ def test_the_stylegan2_ablation_study_and_its_table(repro_copy):
     assert config["train"]["width"] == 0.03125 and "family_width" not in config["train"]
     page = (root / "reports/stylegan2-ablation.html").read_text()
     for text in ("published FID (FFHQ 1024², Table 1)", "4.40", "3.31", "change vs row above", "train wall s / run",
-                 "FID (Inception)", "FID (domain backbone)"):
+                 "FID (Inception)", "FID (domain)"):
         assert text in page, text
     assert page.index("<b>A</b>") < page.index("<b>E</b>")
     assert 'href="stylegan2-ablation.html"' in (root / "reports/index.html").read_text()
@@ -121,21 +121,49 @@ def test_metrics_carry_the_metric_spec(repro_copy):
     assert all(p["fid_domain"] > 0 for p in curve["points"])
 
 
-def test_noop_repro_runs_nothing_and_one_family_change_reruns_only_its_runs(repro_copy):
-    root, env, _ = repro_copy
-    assert "Running stage" not in run(["dvc", "repro"], root, env)
-    family = root / "models/mlp_gan.py"
-    original = family.read_text()
-    family.write_text(original + "\n# an edit to the mlp-gan family\n")
+def _run_stages(root) -> dict[str, str]:
+    """Every train/evaluate stage of the copy's pipelines (`file:group@item`) -> its run's variant."""
+    stages = {}
+    for path in root.glob("pipelines/*/dvc.yaml"):
+        for group, stage in yaml.safe_load(path.read_text())["stages"].items():
+            if group.startswith(("train-", "evaluate-")):
+                for key, item in stage["foreach"].items():
+                    stages[f"{path.relative_to(root)}:{group}@{key}"] = item["run"].split("/")[2]
+    return stages
+
+
+def _out_of_date_after_editing(root, env, relative: str) -> set[str]:
+    path = root / relative
+    original = path.read_text()
+    path.write_text(original + "\n# an edit\n")
     try:
         status = run(["dvc", "status"], root, env)
     finally:
-        family.write_text(original)
-    changed = {line.split(":", 1)[1].rstrip(":") for line in status.splitlines()
-               if line.startswith("pipelines/") and "dvc.yaml:" in line}
-    assert changed and all("mlp-gan" in stage for stage in changed)
-    assert any(stage.startswith("train-leaderboard@") for stage in changed)
-    assert any(stage.startswith("train-are-gans-equal@mlp-gan+wgan-gp~h00") for stage in changed)
+        path.write_text(original)
+    return {line.rstrip(":") for line in status.splitlines() if line.startswith("pipelines/") and "dvc.yaml:" in line}
+
+
+def test_noop_repro_runs_nothing_and_a_family_edit_reruns_exactly_the_runs_that_import_it(repro_copy):
+    """Exact dependencies: the stages out of date after editing a family's file are those of the runs whose
+    variant's module imports it, measured independently by importing each variant's module afresh."""
+    from bench.protocol import variants
+    from bench.protocol.names import VariantName
+    from tests.conftest import runtime_model_imports
+
+    root, env, _ = repro_copy
+    assert "Running stage" not in run(["dvc", "repro"], root, env)
+    stages = _run_stages(root)
+    module_of = {}
+    for name in set(stages.values()):
+        defined_in = Path(variants.compose(VariantName.parse(name).registry_name).defined_in)
+        module_of[name] = ".".join(defined_in.relative_to(REPO).with_suffix("").parts)
+    imports = runtime_model_imports(sorted(set(module_of.values())))
+    for edited in ("models/stylegan2.py", "models/mlp_gan.py", "models/dcgan.py"):
+        expected = {stage for stage, name in stages.items() if edited in imports[module_of[name]]}
+        assert expected and _out_of_date_after_editing(root, env, edited) == expected, edited
+    mlp = {name for name in stages.values() if "models/mlp_gan.py" in imports[module_of[name]]}
+    assert {VariantName.parse(n).base for n in mlp} == {"mlp-gan"}
+    assert any(n.startswith("mlp-gan+wgan-gp~h00") for n in mlp)
 
 
 def test_loss_sweep_and_mode_collapse_pages(repro_copy):
@@ -182,10 +210,10 @@ def test_add_your_method_as_the_readme_says(repro_copy):
     study.write_text("\n".join([*lines[: at + 1], snippets[1], *lines[at + 1:]]))
     outputs = [run(["bash", "-c", line.strip()], root, env) for line in shell[1].split("\n") if line.strip()]
     ran = set(re.findall(r"Running stage '([^']+)'", outputs[1]))
-    assert ran == {"pipelines/fmnist32/dvc.yaml:train-leaderboard@resize-dcgan-s0",
-                   "pipelines/fmnist32/dvc.yaml:train-leaderboard@resize-dcgan-s1",
-                   "pipelines/fmnist32/dvc.yaml:evaluate-leaderboard@resize-dcgan-s0",
-                   "pipelines/fmnist32/dvc.yaml:evaluate-leaderboard@resize-dcgan-s1",
+    assert ran == {"pipelines/fmnist32/dvc.yaml:train-leaderboard-resize-dcgan@resize-dcgan-s0",
+                   "pipelines/fmnist32/dvc.yaml:train-leaderboard-resize-dcgan@resize-dcgan-s1",
+                   "pipelines/fmnist32/dvc.yaml:evaluate-leaderboard-resize-dcgan@resize-dcgan-s0",
+                   "pipelines/fmnist32/dvc.yaml:evaluate-leaderboard-resize-dcgan@resize-dcgan-s1",
                    "aggregate", "report"}, ran
     compared = outputs[2]
     assert "== fmnist32 (study leaderboard): resize-dcgan (2 seeds)" in compared

@@ -11,35 +11,34 @@ from pathlib import Path
 
 import torch
 
-from bench.evaluate import generate
-from bench.inception import InceptionFeatures
-from bench.io import read_json
-from bench.metrics.fid import frechet_distance_features
-from bench.reference import load_reference
-from bench.seeding import generator, stream_seed
-from bench.snapshots import quantize
-from bench.train import build_models
+from bench.measurement.inception import InceptionFeatures
+from bench.measurement.metrics.fid import frechet_distance_features
+from bench.measurement.reference import load_reference
+from bench.protocol.io import read_json
+from bench.protocol.resolve import Protocol
+from bench.protocol.runs import RunId
+from bench.protocol.seeding import stream_seed
+from bench.training.snapshots import quantize
+from bench.training.tasks import task_of
 
 
-def init_fid(run_dir: Path, n_gen: int, backbone: InceptionFeatures) -> float:
-    config = read_json(run_dir / "train" / "config.json")
-    torch.manual_seed(stream_seed(config["seed"], "weights"))
-    g, _ = build_models(config)
-    latents = torch.randn(n_gen, config["variant"]["z_dim"], generator=generator(config["seed"], "eval-latents"))
-    features = backbone(quantize(generate(g, latents, torch.device("cpu"))))
-    reference, _ = load_reference(Path("."), config["dataset"], "inception")
-    return frechet_distance_features(features, reference["features"])
+def init_fid(protocol: Protocol, run_id: str, n_gen: int, backbone: InceptionFeatures) -> float:
+    run = protocol.resolve(RunId.parse(run_id))
+    torch.manual_seed(stream_seed(run.run.seed, "weights"))
+    g, _ = run.build_models()
+    samples, _ = task_of(run.task).evaluation_samples(run, g.eval(), n_gen, torch.device("cpu"))
+    reference, _ = load_reference(Path("."), run.run.dataset, "inception")
+    return frechet_distance_features(backbone(quantize(samples)), reference["features"])
 
 
 def main() -> None:
-    backbone = InceptionFeatures()
+    backbone, protocol = InceptionFeatures(), Protocol.load(Path("."))
     print(f"{'run':<40} {'N':>5} {'FID init':>9} {'FID final':>9} {'ratio':>6}")
     for metrics_path in sorted(Path("results").glob("*/*/*/s*/eval/metrics.json")):
         record = read_json(metrics_path)
         if "fid" not in record["metrics"]:
             continue
-        run_dir = metrics_path.parent.parent
-        start = init_fid(run_dir, record["spec"]["n_gen"], backbone)
+        start = init_fid(protocol, record["run"], record["spec"]["n_gen"], backbone)
         final = record["metrics"]["fid"]
         print(f"{record['run']:<40} {record['spec']['n_gen']:>5} {start:>9.1f} {final:>9.1f} {final / start:>6.2f}")
 

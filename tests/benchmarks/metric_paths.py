@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.datasets import fmnist_source_dir, load_fmnist_source, pad_to_32
-from bench.inception import InceptionFeatures
-from bench.scoring import MetricSettings, score_features
+from bench.data.datasets import fmnist_source_dir, load_fmnist_source, pad_to_32
+from bench.measurement.inception import InceptionFeatures
+from bench.measurement.scoring import MetricSettings, score_features
 
 
 def write_pngs(images: np.ndarray, folder: Path) -> None:

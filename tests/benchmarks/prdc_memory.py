@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from bench.metrics.prdc import precision_recall_density_coverage
+from bench.measurement.metrics.prdc import precision_recall_density_coverage
 
 
 def peak_rss_mb() -> float:

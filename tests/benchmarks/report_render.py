@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench import registry
-from bench.aggregate import aggregate
-from bench.io import write_json
-from bench.report import render
+from bench.protocol import variants
+from bench.protocol.io import write_json
+from bench.report.render import render
+from bench.tables.aggregate import aggregate
+from models.registry import RegistryError
 
 SPECS = {
     "fmnist32": {"kind": "images", "n_gen": 500, "profile": "bench", "device": "cpu",
@@ -42,14 +43,14 @@ IMAGE_METRICS = ["fid", "kid", "precision", "recall", "density", "coverage"]
 
 def variant_names(base: str, count: int) -> list[str]:
     """`count` distinct valid names: the base variant with one loss and up to two regularizers."""
-    losses = [o.name for o in registry.all_options() if o.kind == "loss"]
-    tricks = [o.name for o in registry.all_options() if o.kind == "regularizer"]
+    losses = [o.name for o in variants.all_options() if o.kind == "loss"]
+    tricks = [o.name for o in variants.all_options() if o.kind == "regularizer"]
     names = []
     for loss, extra in itertools.product(losses, [(), *((t,) for t in tricks), *itertools.combinations(tricks, 2)]):
         name = "+".join([base, loss, *extra])
         try:
-            registry.get(name)
-        except registry.RegistryError:
+            variants.compose(name)
+        except RegistryError:
             continue
         names.append(name)
         if len(names) == count - 2:

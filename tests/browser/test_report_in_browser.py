@@ -7,9 +7,9 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from bench.aggregate import aggregate
-from bench.report import render
-from tests.bench.test_aggregate_report import EVIL, fake_run
+from bench.report.render import render
+from bench.tables.aggregate import aggregate
+from tests.bench.tables.test_aggregate_report import EVIL, EVIL_NAME, fake_run
 from tests.conftest import open_page, page_problems
 
 
@@ -18,7 +18,7 @@ def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     for seed, (good, evil, other) in enumerate([(8, 2, 6), (7, 3, 5), (8, 2, 6)]):
         fake_run(root, "mlp-gan", seed, good)
-        fake_run(root, EVIL, seed, evil)
+        fake_run(root, EVIL_NAME, seed, evil, paper=EVIL)
         fake_run(root, "mlp-gan+hinge", seed, other, reverse_kl=0.2)
     aggregate(root)
     return render(root).parent
@@ -54,13 +54,13 @@ def _variants_in_order(browser):
 def test_sorting_a_column_reorders_the_rows(browser, report):
     open_page(browser, report / "index.html")
     assert _variants_in_order(browser)[0] == "mlp-gan"  # default: best modes covered first
-    header = browser.find_element(By.XPATH, "//table[contains(@class,'leaderboard')]//th[text()='modes']")
+    header = browser.find_element(By.XPATH, "//table[contains(@class,'leaderboard')]//th[text()='modes covered']")
     header.click()  # ascending: fewest modes first
-    assert _variants_in_order(browser) == [EVIL, "mlp-gan+hinge", "mlp-gan"]
+    assert _variants_in_order(browser) == [EVIL_NAME, "mlp-gan+hinge", "mlp-gan"]
     header.click()
-    assert _variants_in_order(browser) == ["mlp-gan", "mlp-gan+hinge", EVIL]
+    assert _variants_in_order(browser) == ["mlp-gan", "mlp-gan+hinge", EVIL_NAME]
     browser.find_element(By.XPATH, "//table[contains(@class,'leaderboard')]//th[text()='variant']").click()
-    assert _variants_in_order(browser) == sorted([EVIL, "mlp-gan+hinge", "mlp-gan"])
+    assert _variants_in_order(browser) == sorted([EVIL_NAME, "mlp-gan+hinge", "mlp-gan"])
 
 
 def test_family_filter_shows_only_that_family(browser, report):
@@ -75,7 +75,7 @@ def test_family_filter_shows_only_that_family(browser, report):
     select.select_by_visible_text("loss")
     assert visible() == ["mlp-gan+hinge"]
     select.select_by_visible_text("new method")
-    assert visible() == [EVIL]
+    assert visible() == [EVIL_NAME]
     select.select_by_visible_text("all")
     assert len(visible()) == 3
 
@@ -98,8 +98,8 @@ def test_the_new_method_page_shows_its_verdict_table(browser, report):
     assert "compared with 2 baselines" in browser.find_element(By.CSS_SELECTOR, "p.summary").text
 
 
-def test_a_variant_named_like_markup_renders_as_text(browser, report):
-    for page in [report / "index.html", *report.glob("variant-_img*.html"), *report.glob("compare-*.html")]:
+def test_a_paper_written_like_markup_renders_as_text(browser, report):
+    for page in [report / "index.html", report / "variant-evil-gan.html", *report.glob("compare-*.html")]:
         open_page(browser, page)
         with pytest.raises(NoAlertPresentException):
             browser.switch_to.alert.text  # noqa: B018  (onerror=alert(1) would have opened one)

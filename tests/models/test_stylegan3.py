@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.equivariance import translation_psnr
+from bench.measurement.metrics.equivariance import translation_psnr
 from models.stylegan3 import (
     StyleGAN3Generator,
     layer_schedule,

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import registry
-from bench.objective import Objective
-from bench.regularizers import path_length_penalty
-from bench.train import EmaDecay, lazy_adam
+from bench.protocol import variants
+from bench.training.ema import EmaDecay
+from bench.training.objective import Objective
+from bench.training.regularizers import lazy_adam, path_length_penalty
 from models.growing import blend_reals, level_and_alpha, lod_at
 from models.progan import ProGANDiscriminator, ProGANGenerator
 from models.style_layers import AdaIN, EqualConv2d, EqualLinear, MappingNetwork, ModulatedConv2d, mix_styles, truncate
@@ -166,15 +166,21 @@ def test_path_length_target_tracks_the_ema_of_the_lengths():
 
 
 def test_path_length_regularization_runs_lazily_in_the_objective():
-    v = registry.get("stylegan2-d")
+    v = variants.compose("stylegan2-d")
     g, d = v.generator(SHAPE, 512, width=1 / 32, **v.arch), v.discriminator(SHAPE, width=1 / 32, **v.arch)
     objective = Objective(v.recipe, g, d, 1000, torch.Generator().manual_seed(0))
     next_z = lambda: (torch.randn(8, 512), None)  # noqa: E731
-    means = []
+    means, due = [], []
     for _ in range(8):
-        objective.g_loss(g, d, None, next_z()[0], lambda: (None, None), next_z, 0).backward()
+        main = objective.g_loss(g, d, None, next_z()[0], lambda: (None, None), next_z, 0)
+        assert objective.pl_mean == (means[-1] if means else 0.0)  # the main step has no path length term
+        main.backward()
+        due.append(objective.g_reg_due)
+        if due[-1]:  # its own step every pl_every = 4 G steps, weight x 4 (NVlabs' Greg phase)
+            objective.g_reg_loss(g, next_z).backward()
         objective.after_g_step(g)
         means.append(objective.pl_mean)
+    assert due == [True, False, False, False] * 2
     assert means[0] > 0 and means[1] == means[0] and means[3] == means[0] and means[4] != means[0]
     assert objective.state_dict()["pl_mean"] == means[-1]
 
@@ -215,7 +221,7 @@ def test_lazy_regularization_adjusts_adam_as_the_paper_and_the_ema_half_life():
     lr, betas = lazy_adam(0.002, (0.0, 0.99), 16)
     assert lr == pytest.approx(0.002 * 16 / 17) and betas[1] == pytest.approx(0.99 ** (16 / 17))
     assert lazy_adam(0.002, (0.0, 0.99), 1) == (0.002, (0.0, 0.99))
-    recipe = registry.get("stylegan2").recipe
+    recipe = variants.compose("stylegan2").recipe
     decay = EmaDecay(recipe)
     assert decay.at(10**9) == pytest.approx(0.5 ** (32 / 10_000))  # StyleGAN2: 10 kimg half-life
     assert decay.at(2000) == pytest.approx(0.5 ** (32 / 100))  # ramped: 5% of 2,000 images
@@ -223,22 +229,22 @@ def test_lazy_regularization_adjusts_adam_as_the_paper_and_the_ema_half_life():
 
 
 def test_the_ablation_configs_add_one_change_each():
-    recipes = {name: registry.get(name).recipe for name in STYLEGAN2_ABLATION}
+    recipes = {name: variants.compose(name).recipe for name in STYLEGAN2_ABLATION}
     a, b, c, d, e, f = (recipes[f"stylegan2-{x}"] for x in "abcdef")
-    assert registry.get("stylegan2-a").generator is StyleGANGenerator
-    assert registry.get("stylegan2-b").arch == {"architecture": "orig"} and a == b
+    assert variants.compose("stylegan2-a").generator is StyleGANGenerator
+    assert variants.compose("stylegan2-b").arch == {"architecture": "orig"} and a == b
     assert (b.reg_every, c.reg_every, c.pl_every) == (1, 16, 4) and c.path_length == 0
     assert d.path_length == 2.0 and d.reg_every == 16
-    assert registry.get("stylegan2-e").discriminator is StyleGAN2Discriminator and e.r1 == pytest.approx(10 * d.r1)
-    assert registry.get("stylegan2-f").arch == {"fmap_cap": 1024} and f.r1 == d.r1
-    ge, gf = (StyleGAN2Generator(SHAPE, 512, width=1 / 16, **registry.get(n).arch)
+    assert variants.compose("stylegan2-e").discriminator is StyleGAN2Discriminator and e.r1 == pytest.approx(10 * d.r1)
+    assert variants.compose("stylegan2-f").arch == {"fmap_cap": 1024} and f.r1 == d.r1
+    ge, gf = (StyleGAN2Generator(SHAPE, 512, width=1 / 16, **variants.compose(n).arch)
               for n in ("stylegan2-e", "stylegan2-f"))
     assert sum(p.numel() for p in gf.parameters()) > 2 * sum(p.numel() for p in ge.parameters())
 
 
 @pytest.mark.parametrize("name", ["progan", "stylegan", "stylegan2", *STYLEGAN2_ABLATION])
 def test_every_family_member_trains_a_step_and_ends_at_full_resolution(name):
-    v = registry.get(name)
+    v = variants.compose(name)
     torch.manual_seed(0)
     g, d = v.generator(SHAPE, v.z_dim, width=1 / 32, **v.arch), v.discriminator(SHAPE, width=1 / 32, **v.arch)
     assert getattr(g, "lod", 0.0) == 0.0
@@ -258,6 +264,6 @@ def test_stylegan2_translates_its_constant_input_as_a_periodic_band_limited_sign
     shifted = g.shifted_const(2, one_input_pixel)
     torch.testing.assert_close(shifted[0], torch.roll(const[0], 1, dims=2), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(shifted[1], torch.roll(const[1], -1, dims=1), rtol=1e-4, atol=1e-5)
-    from bench.evaluate import translatable
+    from bench.training.tasks.generation import translatable
 
     assert translatable(g) and not translatable(ProGANGenerator(SHAPE, 64, width=1 / 32))

@@ -3,9 +3,10 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.parametrize import is_parametrized
 
-from bench import registry
-from bench.objective import build_discriminator
+from bench.protocol import variants
+from bench.training.objective import build_discriminator
 from models.blocks import ConditionalBatchNorm2d, GatedShortcut, LinearConditionalBatchNorm2d, SelfAttention
+from models.registry import RegistryError
 
 
 def n_params(module):
@@ -14,7 +15,7 @@ def n_params(module):
 
 def _build(name, shape=(3, 32, 32), width=1.0):
     """G and D of a registered variant as training builds them (D through the recipe: SN where it says)."""
-    v = registry.get(name)
+    v = variants.compose(name)
     kw = {"n_classes": 10} if v.conditional else {}
     g = v.generator(shape, v.z_dim, width=width, **kw)
     d = build_discriminator(v.discriminator(shape, width=width, **kw), v.recipe)
@@ -194,16 +195,16 @@ def test_gated_shortcut_with_closed_gate_returns_the_refinement_of_shortcut_and_
 
 
 def test_gated_option_reaches_resnet_generator_blocks():
-    v = registry.get("sngan+gated")
+    v = variants.compose("sngan+gated")
     g = v.generator((3, 32, 32), v.z_dim, width=0.125, **v.arch)
     assert len(g.blocks) == 3
     assert all(isinstance(block.gated, GatedShortcut) for block in g.blocks)
-    assert registry.get("sngan").generator((3, 32, 32), 128, width=0.125).blocks[0].gated is None
+    assert variants.compose("sngan").generator((3, 32, 32), 128, width=0.125).blocks[0].gated is None
 
 
 def test_gated_option_is_refused_for_a_generator_without_it():
-    with pytest.raises(registry.RegistryError):
-        registry.get("dcgan+gated")
+    with pytest.raises(RegistryError):
+        variants.compose("dcgan+gated")
 
 
 # --- BigGAN -------------------------------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ def test_gated_option_is_refused_for_a_generator_without_it():
 
 def test_biggan_hierarchical_latent_last_chunk_only_reaches_the_last_block():
     torch.manual_seed(0)
-    v = registry.get("biggan")
+    v = variants.compose("biggan")
     g = v.generator((3, 32, 32), v.z_dim, width=0.125, n_classes=10).eval()  # eval: SN's power iteration frozen
     assert g.chunk == 32 and g.linear.in_features == 32
     z, y = torch.randn(2, 128), torch.tensor([1, 4])
@@ -230,7 +231,7 @@ def test_biggan_hierarchical_latent_last_chunk_only_reaches_the_last_block():
 
 
 def test_biggan_spectral_norm_everywhere_but_the_shared_embedding():
-    g = registry.get("biggan").generator((3, 32, 32), 128, width=0.125, n_classes=10)
+    g = variants.compose("biggan").generator((3, 32, 32), 128, width=0.125, n_classes=10)
     assert not is_parametrized(g.shared)
     convs = [m for m in g.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
     assert len(convs) > 10 and all(is_parametrized(m, "weight") for m in convs)
@@ -254,7 +255,7 @@ def test_sagan_has_one_attention_block_at_16x16_in_g_and_in_d():
 
 
 def test_sagan_spectral_norm_on_generator_convs():
-    g = registry.get("sagan").generator((3, 32, 32), 128, width=0.125, n_classes=10)
+    g = variants.compose("sagan").generator((3, 32, 32), 128, width=0.125, n_classes=10)
     convs = [m for m in g.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) > 10 and all(is_parametrized(m, "weight") for m in convs)
 
@@ -265,10 +266,10 @@ def test_sagan_spectral_norm_on_generator_convs():
 @pytest.mark.parametrize("option", ["unrolled", "fm", "mbstd"])
 @pytest.mark.parametrize("variant", ["sngan-proj", "acgan"])
 def test_per_sample_d_options_are_refused_for_conditional_variants(variant, option):
-    with pytest.raises(registry.RegistryError):
-        registry.get(f"{variant}+{option}")
+    with pytest.raises(RegistryError):
+        variants.compose(f"{variant}+{option}")
 
 
 @pytest.mark.parametrize("option", ["unrolled", "fm", "mbstd"])
 def test_per_sample_d_options_are_accepted_for_the_unconditional_variant(option):
-    assert registry.get(f"sngan+{option}").name == f"sngan+{option}"
+    assert variants.compose(f"sngan+{option}").name == f"sngan+{option}"

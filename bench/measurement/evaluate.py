@@ -1,0 +1,247 @@
+"""The evaluate stage: N samples from a finished run -> one feature pass per backbone -> every metric.
+
+Images are quantised to uint8 as NVlabs does (x * 127.5 + 128, clamped, truncated) before any
+backbone sees them; each backbone's arrays are saved beside metrics.json so a new metric never needs
+another pass. The quality-vs-kimg curve scores the samples the train stage kept at each curve point
+(on the cheap `domain` backbone for images; the mode metrics for 2-D sets).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.data.datasets import load_prepared
+from bench.measurement.inception_head import available_head
+from bench.measurement.metrics.conditional import intra_class_fid, requested_class_accuracy
+from bench.measurement.metrics.modes import mode_metrics
+from bench.measurement.reference import load_reference, save_npz
+from bench.measurement.scoring import MetricSettings, score_features
+from bench.protocol.errors import ConfigError
+from bench.protocol.io import atomic_write, write_json
+from bench.protocol.resolve import Protocol, ResolvedRun, resolve
+from bench.protocol.runs import RunId
+from bench.protocol.seeding import generator, resolve_device, stream_seed
+from bench.training.checkpoint import finished_checkpoint
+from bench.training.snapshots import load_snapshots, quantize
+from bench.training.tasks import task_of
+from bench.training.tasks.generation import generate, requested_labels
+
+CURVE_BACKBONE = "domain"
+
+
+def library_versions() -> dict[str, str]:
+    names = ["torch", "torchvision", "clean-fid", "numpy", "scipy", "pillow"]
+    return {name: importlib.metadata.version(name) for name in names}
+
+
+INTRA_PER_CLASS = 200  # samples per class for the conditional metrics (domain backbone only: cheap)
+TRUNCATION_N = 2000  # samples per point of the truncation curve (domain backbone)
+EQUIVARIANCE_N = 128  # latents (each with its own random shift) of EQ-T and EQ-T_frac
+
+
+def save_grid(path: Path, images: np.ndarray, nrow: int = 8) -> None:
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    grid = make_grid(torch.from_numpy(images[: nrow * nrow]), nrow=nrow, padding=1, pad_value=255)
+    array = grid.permute(1, 2, 0).numpy()
+    atomic_write(path, lambda p: Image.fromarray(array.squeeze(-1) if array.shape[2] == 1 else array)
+                 .save(p, format="PNG"))
+
+
+def save_scatter(path: Path, points: np.ndarray, modes: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 3), dpi=100)
+    ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.4, color="#1f4e79", label="samples")
+    ax.scatter(modes[:, 0], modes[:, 1], s=12, marker="x", color="#c00000", label="modes")
+    span = np.abs(modes).max() * 1.5
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format="png"))
+    plt.close(fig)
+
+
+def _image_metrics(run: ResolvedRun, root: Path, images: np.ndarray, device: torch.device,
+                   out: Path) -> tuple[dict, dict, dict]:
+    from bench.measurement.backbones import BackboneSet
+
+    settings, dataset = run.evaluate, run.run.dataset
+    available = run.reference_backbones
+    backbones = [b for b in settings.get("backbones", available) if b in available]
+    if not backbones:
+        raise ConfigError(f"params.yaml: {run.run}: the study's evaluate.backbones {settings.get('backbones')} has "
+                          f"none of the backbones whose references {dataset} computes ({list(available)}); add "
+                          f"them to profiles.{run.profile}.{dataset}.evaluate.backbones")
+    kid_seed = stream_seed(run.run.seed, "kid-subsets") % 2**32  # numpy legacy seeds are 32-bit
+    metric_settings = MetricSettings(kid_subsets=settings.get("kid_subsets", 100),
+                                     kid_subset_size=settings.get("kid_subset_size", 1000), kid_seed=kid_seed)
+    head, head_missing = available_head() if "inception" in backbones else (None, None)
+    metrics, specs, nets = {}, {}, {}
+    for name in backbones:
+        net = BackboneSet(name, root, dataset, device=str(device), batch=settings.get("batch", 16))
+        nets[name] = net
+        arrays = net(images, progress=True)
+        save_npz(out / f"features_{name}.npz", **arrays)
+        ref, ref_spec = load_reference(root, dataset, name)
+        if ref_spec.get("weights_sha256") != net.spec().get("weights_sha256"):
+            raise RuntimeError(f"the {name} reference of {dataset} was computed with other weights; "
+                               f"re-run `gbench reference {dataset} --backbone {name}` (or `dvc repro`)")
+        values, how = score_features(name, arrays, ref, metric_settings, head=head, head_missing=head_missing,
+                                     reference_hist=ref.get("train_class_hist"))
+        metrics.update(values)
+        specs[name] = {**net.spec(), **how,
+                       "reference": {"dataset": dataset, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"]}}
+    curve = _image_curve(run, root, nets.get(CURVE_BACKBONE), metric_settings)
+    return metrics, specs, curve
+
+
+def _image_curve(run: ResolvedRun, root: Path, net, metric_settings: MetricSettings) -> dict:
+    dataset = run.run.dataset
+    if net is None:
+        return {"metric": None, "reason": f"the {CURVE_BACKBONE} backbone is not evaluated on {dataset}",
+                "points": []}
+    kimg, snapshots = load_snapshots(run.run.folder(root) / "train")
+    ref, _ = load_reference(root, dataset, CURVE_BACKBONE)
+    settings = MetricSettings(which=("fid",), kid_seed=metric_settings.kid_seed)
+    points = []
+    for k, samples in zip(kimg, snapshots, strict=True):
+        values, _ = score_features(CURVE_BACKBONE, net(samples), ref, settings,
+                                   reference_hist=ref.get("train_class_hist"))
+        points.append({"kimg": float(k), **values})
+    return {"metric": f"fid_{CURVE_BACKBONE}", "backbone": CURVE_BACKBONE, "n": int(snapshots.shape[1]),
+            "reference": "eval split (descriptive only: no checkpoint is selected from this curve)",
+            "points": points}
+
+
+def _domain_or_reason(run: ResolvedRun, root: Path, device: torch.device):
+    """The domain backbone and its reference, or None and why the dataset has none."""
+    from bench.measurement.backbones import BackboneSet
+
+    if "domain" not in run.reference_backbones:
+        return None, None, f"the active profile does not evaluate {run.run.dataset} on the domain backbone"
+    ref, _ = load_reference(root, run.run.dataset, "domain")
+    return BackboneSet("domain", root, run.run.dataset, device=str(device)), ref, None
+
+
+def _conditional_metrics(run: ResolvedRun, root: Path, g: torch.nn.Module, device: torch.device) -> tuple[dict, dict]:
+    """Intra-class FID and requested-class accuracy on the domain backbone, from INTRA_PER_CLASS
+    samples per class (their own latents, so the main N samples stay those of every other variant)."""
+    n_classes = run.n_classes
+    net, ref, reason = _domain_or_reason(run, root, device)
+    if net is None:
+        return {"intra_fid_domain": None, "class_accuracy_domain": None}, {"available": False, "reason": reason}
+    labels = requested_labels(INTRA_PER_CLASS * n_classes, n_classes)
+    latents = torch.randn(len(labels), run.variant.z_dim, generator=generator(run.run.seed, "eval-class-latents"))
+    arrays = net(quantize(generate(g, latents, device, labels)))
+    ref_labels = load_prepared(run.run.dataset, root)["eval_y"][ref["indices"]]
+    mean, per_class = intra_class_fid(arrays["features"], labels.numpy(), ref["features"], ref_labels, n_classes)
+    accuracy = requested_class_accuracy(arrays["probs"], labels.numpy())
+    spec = {"available": True, "backbone": "domain", "n_per_class": INTRA_PER_CLASS,
+            "n_ref_per_class": [int((ref_labels == c).sum()) for c in range(n_classes)],
+            "intra_fid_per_class": per_class,
+            "intra_fid": "mean over classes of FID(samples asked for class c, reference images of class c)",
+            "class_accuracy": "share of samples the domain classifier assigns to their requested class",
+            "latents": "seed stream 'eval-class-latents'"}
+    return {"intra_fid_domain": mean, "class_accuracy_domain": accuracy}, spec
+
+
+def _truncation_curve(run: ResolvedRun, root: Path, g: torch.nn.Module, device: torch.device) -> dict:
+    """FID and IS (domain backbone) of samples with z truncated at each tau, and untruncated (tau None)."""
+    from bench.measurement.truncation import TAUS, truncated_normal
+
+    net, ref, reason = _domain_or_reason(run, root, device)
+    if net is None:
+        return {"run": str(run.run), "available": False, "reason": reason, "points": []}
+    labels = requested_labels(TRUNCATION_N, run.n_classes)
+    settings = MetricSettings(which=("fid", "is"))
+    points = []
+    for tau in (*TAUS, None):
+        z = truncated_normal(TRUNCATION_N, run.variant.z_dim, tau, generator(run.run.seed, "truncation"))
+        arrays = net(quantize(generate(g, z, device, labels)))
+        values, _ = score_features("domain", arrays, ref, settings)
+        point = {"tau": tau, "fid_domain": values["fid_domain"], "is_domain": values["is_domain"]}
+        if labels is not None:
+            point["class_accuracy_domain"] = requested_class_accuracy(arrays["probs"], labels.numpy())
+        points.append(point)
+    return {"run": str(run.run), "available": True, "backbone": "domain", "n": TRUNCATION_N,
+            "sampling": "z ~ N(0, I) with every |z_i| > tau resampled (bench/measurement/truncation.py); tau null: "
+                        "untruncated",
+            "points": points}
+
+
+def _equivariance(run: ResolvedRun, g: torch.nn.Module) -> tuple[dict, dict]:
+    """EQ-T and EQ-T_frac (Karras et al. 2021, PSNR in dB, higher = more translation-equivariant), on CPU."""
+    from bench.measurement.metrics.equivariance import MAX_SHIFT, eq_t
+
+    g = g.cpu()
+    seed = run.run.seed
+    values = {"eq_t": eq_t(g, EQUIVARIANCE_N, generator(seed, "eq-t")),
+              "eq_t_frac": eq_t(g, EQUIVARIANCE_N, generator(seed, "eq-t-frac"), fractional=True)}
+    spec = {"n": EQUIVARIANCE_N, "max_shift": f"{MAX_SHIFT} x image size per axis, one shift per latent",
+            "eq_t": "integer shifts; PSNR (peak 2) of the MSE pooled over samples, borders masked",
+            "eq_t_frac": "sub-pixel shifts, reference translated with Lanczos-3 (bench/measurement/metrics/"
+                         "equivariance.py)",
+            "noise": "the same noise maps in the shifted and the unshifted pass"}
+    return values, spec
+
+
+def _point_curve(run: ResolvedRun, root: Path, modes: np.ndarray, sigma: float) -> dict:
+    kimg, snapshots = load_snapshots(run.run.folder(root) / "train")
+    points = [{"kimg": float(k), **mode_metrics(s, modes, sigma)} for k, s in zip(kimg, snapshots, strict=True)]
+    return {"metric": "modes_covered", "backbone": "points", "n": int(snapshots.shape[1]), "points": points}
+
+
+def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None) -> Path:
+    """Score one finished run into results/<run>/eval/ (its checkpoint must belong to this run's config)."""
+    run = resolve(run_id, root, protocol)
+    task = task_of(run.task)
+    device = resolve_device(device_name or run.device)
+    g = task.evaluated_module(run, finished_checkpoint(run_id.folder(root) / "train", run.config_hash))
+    torch.manual_seed(stream_seed(run_id.seed, "eval-noise"))  # generators that draw noise (StyleGAN) draw it here
+    out = run_id.folder(root) / "eval"
+    n = run.evaluate["n_gen"]
+    samples, how = task.evaluation_samples(run, g, n, device)
+    spec = {"n_gen": n, "config_hash": run.config_hash, "profile": run.profile, "libraries": library_versions(),
+            "device": device.type, "kind": run.dataset.kind, **how}
+
+    if run.dataset.kind == "images":
+        images = quantize(samples)
+        save_grid(out / "samples.png", images)
+        metrics, spec["backbones"], curve = _image_metrics(run, root, images, device, out)
+    else:
+        data = load_prepared(run_id.dataset, root)
+        points = samples.numpy()
+        save_scatter(out / "samples.png", points[:2500], data["modes"])
+        metrics = mode_metrics(points, data["modes"], float(data["sigma"]))
+        spec["backbones"] = {"points": {
+            "backbone": "points", "high_quality_threshold": "3 sigma (strict <)",
+            "reverse_kl": "KL(mode histogram of high-quality samples || uniform)"}}
+        curve = _point_curve(run, root, data["modes"], float(data["sigma"]))
+    for group in task.metric_groups(run, g):
+        if group == "conditional":
+            conditional, spec["conditional"] = _conditional_metrics(run, root, g, device)
+            metrics.update(conditional)
+        elif group == "truncation":
+            write_json(out / "truncation.json", _truncation_curve(run, root, g, device))
+        elif group == "equivariance":
+            equivariance, spec["equivariance"] = _equivariance(run, g)
+            metrics.update(equivariance)
+        else:
+            raise ValueError(f"task kind {run.task!r} asks for metric group {group!r}, which evaluate does not know")
+
+    write_json(out / "curve.json", {"run": str(run_id), **curve})
+    write_json(out / "metrics.json", {"run": str(run_id), "dataset": run_id.dataset, "variant": run_id.variant,
+                                      "study": run_id.study, "seed": run_id.seed, "metrics": metrics,
+                                      "spec": spec})
+    return out

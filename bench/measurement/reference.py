@@ -1,0 +1,93 @@
+"""The reference stage: one backbone's arrays for the eval split, computed once per dataset and backbone.
+
+The subset is the first `n_ref` images of a fixed permutation of the eval split, so a larger N
+extends a smaller one. Nothing here depends on any run. The `domain` reference also holds the
+classifier's predicted class histogram of the whole train split: the distribution a generator is
+asked to match, against which its reverse KL is measured. A backbone the active profile does not
+evaluate on this dataset is recorded as skipped (no features), so the pipeline stays static.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.data.datasets import load_prepared, spec
+from bench.protocol.io import atomic_write, read_json, write_json
+from bench.protocol.params import load_params, reference_backbones, stage_settings
+from bench.protocol.seeding import generator
+
+SPLIT = "eval"
+
+
+def reference_dir(root: Path, dataset: str, backbone: str) -> Path:
+    return root / "results" / "reference" / dataset / backbone
+
+
+def reference_indices(n_total: int, n_ref: int) -> np.ndarray:
+    if n_ref > n_total:
+        raise ValueError(f"n_ref={n_ref} exceeds the {n_total} images of the {SPLIT} split")
+    return torch.randperm(n_total, generator=generator(0, "reference-subset"))[:n_ref].numpy()
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    def write(tmp: Path) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        tmp.write_bytes(buffer.getvalue())
+
+    atomic_write(path, write)
+
+
+def class_histogram(probs: np.ndarray) -> np.ndarray:
+    counts = np.bincount(probs.argmax(axis=1), minlength=probs.shape[1])
+    return counts / counts.sum()
+
+
+def build_reference(dataset: str, root: Path, backbone: str = "inception") -> Path:
+    from bench.measurement.backbones import BackboneSet
+
+    ds = spec(dataset)
+    if ds.kind != "images":
+        raise ValueError(f"{dataset} is a 2-D set: its metrics use the known modes, not a reference")
+    params = load_params(root)
+    out = reference_dir(root, dataset, backbone)
+    if backbone not in reference_backbones(params, dataset):
+        (out / "features.npz").unlink(missing_ok=True)
+        write_json(out / "spec.json", {"backbone": backbone, "dataset": dataset, "skipped":
+                                       f"profile {params['profile']!r} does not evaluate {dataset} on {backbone}"})
+        return out
+    settings = stage_settings(params, dataset, "reference")
+    data = load_prepared(dataset, root)
+    images = data[f"{SPLIT}_x"]
+    indices = reference_indices(len(images), settings["n_ref"])
+    net = BackboneSet(backbone, root, dataset, batch=settings.get("batch", 16))
+    arrays = net(images[indices], progress=True)
+    extra = {}
+    if "probs" in arrays:
+        train_hist = class_histogram(net(data["train_x"])["probs"])
+        arrays["train_class_hist"] = train_hist
+        extra["train_class_hist"] = f"predicted classes of all {len(data['train_x'])} train images"
+    save_npz(out / "features.npz", **arrays, indices=indices)
+    write_json(out / "spec.json", {
+        **net.spec(), **extra, "dataset": dataset, "split": SPLIT, "n_ref": int(len(indices)),
+        "subset": "first n_ref of a fixed permutation (seed stream 'reference-subset')",
+    })
+    return out
+
+
+def load_reference(root: Path, dataset: str, backbone: str = "inception") -> tuple[dict[str, np.ndarray], dict]:
+    folder = reference_dir(root, dataset, backbone)
+    path, spec_path = folder / "features.npz", folder / "spec.json"
+    fix = f"run `gbench reference {dataset} --backbone {backbone}` (or `dvc repro`)"
+    if not spec_path.is_file():
+        raise FileNotFoundError(f"{spec_path} is missing; {fix}")
+    ref_spec = read_json(spec_path)
+    if "skipped" in ref_spec or not path.is_file():
+        raise FileNotFoundError(f"no {backbone} reference for {dataset} ({ref_spec.get('skipped', 'missing')}); "
+                                f"add {backbone} to evaluate.backbones of the profile, then {fix}")
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}, ref_spec

@@ -1,0 +1,154 @@
+"""The protocol in params.yaml: which profile is active, and each stage's settings per dataset and study.
+
+One documented place for every option (the comment block at the top of params.yaml explains them; the
+schema below checks them): types, ranges, required keys and unknown keys are errors with the key path and
+a fix, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.data.datasets import DATASETS, spec
+from bench.protocol.errors import ConfigError
+from bench.protocol.names import VariantName
+from bench.protocol.schema import Int, Mapping, Number, Sequence, Text, raise_problems, read_yaml
+
+PROFILES = ("smoke", "quick", "standard", "paper")
+BACKBONES = ("inception", "domain")
+
+
+def _variant_name(text: str) -> str | None:
+    try:
+        VariantName.parse(text)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _positive(doc: str) -> Number:
+    return Number(doc=doc, gt=0)
+
+
+SEEDS = Sequence(Int("a seed: an integer >= 0", ge=0), doc="a non-empty list of integer seeds >= 0, e.g. [0, 1, 2]",
+                 min_len=1, unique=True)
+DATASET = Text(doc="a dataset name", choices=tuple(sorted(DATASETS)))
+VARIANT = Text(doc="a variant name, e.g. dcgan+hinge+sn", valid=_variant_name)
+
+TRAIN_FIELDS = {
+    "kimg": _positive("the budget in thousands of images shown to D, > 0 (e.g. 10)"),
+    "width": _positive("a multiplier of the published channel counts, > 0 (e.g. 0.25)"),
+    "family_width": Mapping(keys=Text(doc="an architecture family"), values=_positive("a width > 0"),
+                            doc="a mapping of architecture families to widths, e.g. {stylegan2: 0.0625}"),
+    "curve_every_kimg": _positive("kimg between curve points, > 0"),
+    "checkpoint_every_kimg": _positive("kimg between checkpoints, > 0"),
+    "curve_n": Int("samples kept per curve point, an integer >= 2", ge=2),
+}
+EVALUATE_FIELDS = {
+    "n_gen": Int("the number of generated samples scored, an integer >= 2", ge=2),
+    "kid_subsets": Int("the number of KID subsets, an integer >= 1", ge=1),
+    "kid_subset_size": Int("the KID subset size, an integer >= 2", ge=2),
+    "batch": Int("a batch size, an integer >= 1", ge=1),
+    "backbones": Sequence(Text(doc="a backbone", choices=BACKBONES), doc="a list of backbones: inception, domain",
+                          min_len=1, unique=True),
+}
+STAGES = {
+    "train": Mapping(TRAIN_FIELDS, required=("kimg", "width", "curve_every_kimg", "checkpoint_every_kimg", "curve_n"),
+                     doc="train settings: {kimg, width, curve_every_kimg, checkpoint_every_kimg, curve_n}"),
+    "evaluate": Mapping(EVALUATE_FIELDS, required=("n_gen",), doc="evaluate settings: {n_gen, ...}"),
+    "reference": Mapping({"n_ref": Int("the number of reference images, an integer >= 2", ge=2),
+                          "batch": Int("a batch size, an integer >= 1", ge=1)},
+                         required=("n_ref",), doc="reference settings: {n_ref, batch}"),
+    "classifier": Mapping({"epochs": Int("epochs, an integer >= 1", ge=1),
+                           "batch": Int("a batch size, an integer >= 1", ge=1),
+                           "lr": _positive("a learning rate > 0"),
+                           "n_train": Int("training images, an integer >= 1", ge=1)},
+                          required=("epochs", "batch", "lr"), doc="classifier settings: {epochs, batch, lr}"),
+}
+STUDY_OVERRIDE = Mapping({"train": Mapping(TRAIN_FIELDS, doc="train values replacing the dataset's"),
+                          "evaluate": Mapping(EVALUATE_FIELDS, doc="evaluate values replacing the dataset's")},
+                         doc="train/evaluate values that replace the dataset's own for this study's runs")
+STUDY_PROFILE = Mapping(
+    {"samples": Int("hyperparameter samples per loss of a sweep, an integer >= 1", ge=1),
+     "seeds": SEEDS,
+     "datasets": Sequence(DATASET, doc="a list of the study's datasets this profile runs", unique=True),
+     "exclude": Sequence(VARIANT, doc="a list of the study's variants this profile skips", unique=True)},
+    keys=DATASET, values=STUDY_OVERRIDE, doc="a study's settings in this profile")
+PROFILE = Mapping(
+    {"studies": Mapping(keys=Text(doc="a study name"), values=STUDY_PROFILE, doc="per study settings")},
+    keys=DATASET, values=Mapping(STAGES, doc="a dataset's stage settings"), doc="a profile")
+PARAMS = Mapping(
+    {"profile": Text(doc="the active profile's name, e.g. quick"),
+     "seeds": SEEDS,
+     "device": Text(doc="auto, cpu, cuda or cuda:N"),
+     "plugins": Sequence(Text(doc="a plugin file (relative to the repository root) or module name"),
+                         doc="a list of plugin files or modules, e.g. [methods/my_gan.py]"),
+     "profiles": Mapping(keys=Text(doc="a profile name"), values=PROFILE, doc="the profiles")},
+    required=("profile", "seeds", "profiles"), doc="params.yaml")
+
+
+def load_params(root: Path) -> dict[str, Any]:
+    """params.yaml, checked against the schema (every problem reported at once, with its key path)."""
+    path = root / "params.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path} not found; run gbench from the repository root")
+    params = read_yaml(path) or {}
+    raise_problems("params.yaml", PARAMS.check(params, ""))
+    profiles = params["profiles"] or {}
+    if params["profile"] not in profiles:
+        raise ConfigError(f"params.yaml: profile: {params['profile']!r} is not defined under `profiles:` "
+                          f"(defined: {', '.join(sorted(profiles))})")
+    return params
+
+
+def stage_settings(params: dict[str, Any], dataset: str, stage: str) -> dict[str, Any]:
+    """The active profile's settings of one stage for one dataset."""
+    profile = params["profile"]
+    block = params["profiles"][profile].get(dataset)
+    if block is None:
+        raise ConfigError(f"params.yaml: profiles.{profile} has no settings for dataset {dataset!r}; add a "
+                          f"`{dataset}:` block with its stages (copy another profile's)")
+    settings = block.get(stage)
+    if settings is None:
+        raise ConfigError(f"params.yaml: profiles.{profile}.{dataset}.{stage} is missing; add "
+                          f"{STAGES[stage].doc}")
+    return dict(settings)
+
+
+def study_profile(params: dict[str, Any], study: str) -> dict[str, Any]:
+    """The active profile's settings of one study (`profiles.<p>.studies.<study>`; empty when none):
+    `samples` (hyperparameter samples per loss of a sweep), `seeds`, `datasets` (the subset of the study's
+    datasets this profile runs), `exclude` (variants of the study this profile skips), and per dataset the
+    train/evaluate values that replace the dataset's defaults for this study's runs."""
+    return dict((params["profiles"][params["profile"]].get("studies") or {}).get(study) or {})
+
+
+def run_settings(params: dict[str, Any], study: str, dataset: str, stage: str) -> dict[str, Any]:
+    """A stage's settings for one run: its dataset's, with its study's overrides on top."""
+    settings = stage_settings(params, dataset, stage)
+    settings.update((study_profile(params, study).get(dataset) or {}).get(stage) or {})
+    return settings
+
+
+def reference_backbones(params: dict[str, Any], dataset: str) -> tuple[str, ...]:
+    """The image backbones the active profile scores `dataset` with (its evaluate.backbones; the domain
+    backbone only where the dataset has a classifier): the reference stage computes arrays for these."""
+    names = stage_settings(params, dataset, "evaluate").get("backbones", list(BACKBONES))
+    return tuple(n for n in names if n != "domain" or spec(dataset).classifier is not None)
+
+
+def images_of(kimg: float) -> int:
+    """A budget or interval in kimg as a whole number of images, at least one."""
+    return max(1, int(round(kimg * 1000)))
+
+
+def family_width(train: dict[str, Any], family: str) -> dict[str, Any]:
+    """Train settings with `width` resolved for one architecture family: `family_width` maps a family to
+    the width its runs use instead (families whose published networks are wide at every resolution, so a
+    CPU profile scales them further); the mapping itself is dropped, so a run's config holds only the
+    width it trained at."""
+    train = dict(train)
+    widths = train.pop("family_width", None) or {}
+    train["width"] = widths.get(family, train["width"])
+    return train

@@ -1,0 +1,159 @@
+"""Studies (pipelines/*.yaml): which variants run on which datasets with which seeds, and which table the
+report draws from them. This is the one parser of the study files; every other module gets `Study`s.
+
+A plain study (`kind: table`, `mode-collapse`, `ablation`) lists variants per dataset. A sweep (`kind:
+sweep`) crosses each listed base variant with every loss of `sweep.losses` and the first `samples`
+hyperparameter samples the active profile asks for, as runs named `<base>+<loss>~hNN`
+(bench/protocol/sweep.py draws the samples into the file). The active profile's block
+`profiles.<p>.studies.<study>` in params.yaml picks seeds, datasets and variants to skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.protocol.errors import ConfigError
+from bench.protocol.names import sample_name
+from bench.protocol.params import DATASET, SEEDS, VARIANT, study_profile
+from bench.protocol.runs import RunId
+from bench.protocol.schema import Int, Mapping, Number, Sequence, Text, did_you_mean, raise_problems, read_yaml
+
+KINDS = ("table", "sweep", "mode-collapse", "ablation")
+SPACES = ("wide",)  # Lucic et al.'s hyperparameter ranges implemented by bench/protocol/sweep.py
+
+SAMPLE = Mapping({"lr": Number(doc="a learning rate > 0", gt=0),
+                  "beta1": Number(doc="Adam's beta1 in [0, 1)", ge=0),
+                  "n_critic": Int("D steps per G step, an integer >= 1", ge=1),
+                  "penalty": Number(doc="a penalty weight > 0", gt=0),
+                  "clip": Number(doc="a clipping bound > 0", gt=0)},
+                 required=("lr", "beta1", "n_critic"), doc="a drawn sample {lr, beta1, n_critic[, penalty, clip]}")
+SWEEP = Mapping({"losses": Sequence(Text(doc="a loss name"), doc="a list of losses, e.g. [ns, wgan-gp]",
+                                    min_len=1, unique=True),
+                 "space": Text(doc="the hyperparameter ranges", choices=SPACES),
+                 "sampler_seed": Int("the sampler's seed, an integer >= 0", ge=0),
+                 "drawn": Mapping(keys=Text(doc="a loss name"),
+                                  values=Mapping(keys=Text(doc="a sample name hNN"), values=SAMPLE),
+                                  doc="samples written by `gbench sweep-sample`")},
+                required=("losses",), doc="a sweep: {losses, space, sampler_seed, drawn}")
+STUDY = Mapping({"title": Text(doc="a title"),
+                 "kind": Text(doc="the study's kind", choices=KINDS),
+                 "seeds": SEEDS,
+                 "datasets": Mapping(keys=DATASET, values=Sequence(VARIANT, doc="a list of variant names",
+                                                                   unique=True),
+                                     doc="datasets with their variants, e.g. {fmnist32: [dcgan]}"),
+                 "sweep": SWEEP},
+                required=("datasets",), doc="a study: {title, kind, seeds, datasets[, sweep]}")
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    title: str
+    datasets: dict[str, list[str]]  # after the active profile's `datasets` and `exclude`
+    seeds: list[int]
+    kind: str = "table"
+    losses: tuple[str, ...] = ()
+    samples: int = 0
+    drawn: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # loss -> sample -> values
+    path: Path | None = None
+
+    def variants(self, dataset: str) -> list[str]:
+        bases = self.datasets.get(dataset, [])
+        if self.kind != "sweep":
+            return list(bases)
+        return [f"{b}+{loss}~{sample_name(k)}" for b in bases for loss in self.losses for k in range(self.samples)]
+
+    def runs(self) -> list[RunId]:
+        return [RunId(self.name, ds, v, s) for ds in self.datasets for v in self.variants(ds) for s in self.seeds]
+
+    def sample(self, loss: str, sample: str) -> dict[str, Any]:
+        """The drawn hyperparameters of `sample` of `loss` (a sweep's run `<base>+<loss>~<sample>`)."""
+        values = (self.drawn.get(loss) or {}).get(sample)
+        if values is None:
+            raise ConfigError(f"{self.path}: study {self.name!r} has no drawn sample {sample} for loss {loss!r}; "
+                              f"run `gbench sweep-sample {self.name} --k {int(sample[1:]) + 1}`")
+        return values
+
+
+def study_files(root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Every study of pipelines/*.yaml: name -> (file, its checked body)."""
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for path in sorted((root / "pipelines").glob("*.yaml")):
+        doc = read_yaml(path) or {}
+        relative = f"pipelines/{path.name}"
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{relative}: expected a mapping of study names to studies")
+        for name, body in doc.items():
+            if name in found:
+                raise ConfigError(f"{relative}: study {name!r} is also defined in {found[name][0]}; rename one")
+            raise_problems(relative, STUDY.check(body, str(name)))
+            found[name] = (path, body)
+    return found
+
+
+def _check_profile_blocks(params: dict[str, Any], files: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    """Studies named under the active profile exist; their `datasets` and `exclude` name the study's own."""
+    profile = params["profile"]
+    problems = []
+    for name, block in (params["profiles"][profile].get("studies") or {}).items():
+        where = f"profiles.{profile}.studies.{name}"
+        if name not in files:
+            problems.append(f"{where}: no study {name!r} in pipelines/*.yaml{did_you_mean(name, files)}")
+            continue
+        listed = files[name][1].get("datasets") or {}
+        variants = {v for vs in listed.values() for v in vs}
+        for dataset in (block or {}).get("datasets", []):
+            if dataset not in listed:
+                problems.append(f"{where}.datasets: {dataset!r} is not a dataset of the study "
+                                f"({', '.join(listed)}){did_you_mean(dataset, listed)}")
+        for variant in (block or {}).get("exclude", []):
+            if variant not in variants:
+                problems.append(f"{where}.exclude: {variant!r} is not a variant of the study"
+                                f"{did_you_mean(variant, variants)}")
+        for dataset in set(block or {}) - {"samples", "seeds", "datasets", "exclude"}:
+            if dataset not in listed:
+                problems.append(f"{where}.{dataset}: {dataset!r} is not a dataset of the study ({', '.join(listed)})")
+    raise_problems("params.yaml", problems)
+
+
+def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
+    files = study_files(root)
+    _check_profile_blocks(params, files)
+    studies = []
+    for name, (path, body) in files.items():
+        relative = f"pipelines/{path.name}"
+        kind = body.get("kind", "sweep" if "sweep" in body else "table")
+        profile = study_profile(params, name)
+        excluded = set(profile.get("exclude", []))
+        datasets = {ds: [v for v in vs if v not in excluded] for ds, vs in (body.get("datasets") or {}).items()
+                    if ds in profile.get("datasets", [ds])}
+        seeds = list(profile.get("seeds", body.get("seeds", params["seeds"])))
+        losses, samples, drawn = (), 0, {}
+        if kind == "sweep":
+            sweep = body.get("sweep") or {}
+            if not sweep:
+                raise ConfigError(f"{relative}: study {name!r} is a sweep without `sweep: losses: [...]`")
+            losses = tuple(sweep["losses"])
+            if "samples" not in profile:
+                raise ConfigError(f"params.yaml: profiles.{params['profile']}.studies.{name}.samples is missing "
+                                  "(hyperparameter samples per loss for this profile); add e.g. `samples: 3`")
+            samples = int(profile["samples"])
+            drawn = sweep.get("drawn") or {}
+            short = [loss for loss in losses
+                     if any(sample_name(k) not in (drawn.get(loss) or {}) for k in range(samples))]
+            if short:
+                raise ConfigError(f"{relative}: study {name!r} has fewer than {samples} drawn samples for "
+                                  f"{', '.join(short)}; run `gbench sweep-sample {name} --k {samples}`")
+        elif "sweep" in body:
+            raise ConfigError(f"{relative}: study {name!r} has a `sweep:` block but kind {kind!r}; set `kind: sweep`")
+        studies.append(Study(name, body.get("title", name), datasets, seeds, kind, losses, samples, drawn, path))
+    return studies
+
+
+def find_study(studies: list[Study], name: str) -> Study:
+    for study in studies:
+        if study.name == name:
+            return study
+    raise ConfigError(f"no study {name!r} in pipelines/*.yaml{did_you_mean(name, [s.name for s in studies])}")

@@ -1,0 +1,124 @@
+"""The leaderboard sections (index.html and each table study's page): one sortable table per study x dataset
+with mean, std, CI and tied rank of every metric the catalog lists, the metric spec in words, and the
+equal-compute charts (quality against images, train wall seconds and FLOPs)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from bench.measurement import catalog
+from bench.report.format import fmt
+from bench.report.site import Tables, columns_of, compare_href, curve_label, slug, variant_href
+from bench.report.svg_chart import Series, line_chart
+from bench.tables.published import PUBLISHED_MODES
+
+
+def _cell(row: pd.Series, metric: str, scale: float) -> dict:
+    mean = row.get(f"{metric}_mean")
+    return {
+        "sort": None if mean is None or math.isnan(mean) else mean * scale,
+        "mean": fmt(mean, scale), "std": fmt(row.get(f"{metric}_std"), scale),
+        "ci": f"[{fmt(row.get(f'{metric}_ci_low'), scale)}, {fmt(row.get(f'{metric}_ci_high'), scale)}]",
+        "rank": None if pd.isna(row.get(f"{metric}_rank")) else int(row.get(f"{metric}_rank")),
+    }
+
+
+def _spec_lines(spec: dict) -> list[str]:
+    """One readable line per backbone: what was compared, with which weights, and what is unavailable."""
+    lines = []
+    for name, how in spec.get("backbones", {}).items():
+        if name == "points":
+            lines.append(f"N = {spec.get('n_gen')} generated points · high quality: within "
+                         f"{how['high_quality_threshold']} of the nearest mode · reverse KL: {how['reverse_kl']}")
+            continue
+        ref = how.get("reference", {})
+        text = (f"{name}: N = {how.get('n_gen')} generated vs {ref.get('n_ref')} {ref.get('split')}-split images · "
+                f"weights sha256 {str(how.get('weights_sha256'))[:12]}…")
+        if "resize" in how:
+            text += f" · resize {how['resize']}"
+        if "kid" in how:
+            text += f" · KID {how['kid']['subsets']} subsets of ≤ {how['kid']['max_subset_size']}"
+        if isinstance(how.get("is"), dict) and not how["is"].get("available", True):
+            text += f" · IS n/a: {how['is']['reason']}"
+        lines.append(text)
+    return lines
+
+
+def _conditional_line(spec: dict | None) -> str | None:
+    if not spec:
+        return None
+    return (f"class-conditional variants: intra-class FID and requested-class accuracy on the {spec['backbone']} "
+            f"backbone, {spec['n_per_class']} samples asked for each class vs the reference images of that class "
+            f"({min(spec['n_ref_per_class'])}–{max(spec['n_ref_per_class'])} per class); the other columns score "
+            "their N samples asked for each class in turn")
+
+
+def _tied(ranks: list[int | None]) -> set[int]:
+    return {r for r in ranks if r is not None and ranks.count(r) > 1}
+
+
+def _equal_compute_svgs(curves: list[dict]) -> list[str]:
+    """Quality against kimg, against train wall seconds and against FLOPs, one line per variant (mean
+    over seeds): who is ahead at equal compute, not only at the end."""
+    if not curves:
+        return []
+    metric = curves[0]["metric"]
+    label = curve_label(metric, curves[0]["n"])
+    charts = []
+    for scale_of, x_label in ((lambda c: 1.0, "kimg (images shown to D, thousands)"),
+                              (lambda c: c["wall_s_per_kimg"], "train wall seconds"),
+                              (lambda c: c["flops_per_kimg"] / 1e9, "train GFLOP")):
+        series = [Series(c["variant"], [p["kimg"] * scale_of(c) for p in c["points"]],
+                         [p["mean"] for p in c["points"]]) for c in curves]
+        charts.append(line_chart(series, x_label, label, log_y=catalog.metric(metric).log_axis,
+                                 title=f"quality vs {x_label.split(' (')[0]}"))
+    return charts
+
+
+def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> list[dict]:
+    sections = []
+    for (study, dataset), block in tables.summary.groupby(["study", "dataset"], sort=True):
+        if tables.kind(study) != "table" or (study_filter and study != study_filter):
+            continue
+        spec = tables.specs[f"{study}/{dataset}"]
+        is_images = spec.get("kind", "images") == "images"
+        metrics = columns_of(block, spec.get("kind", "images"))
+        ordered = block.sort_values(f"{metrics[0].name}_mean", ascending=bool(metrics[0].lower_is_better))
+        cells_by_metric = {m.name: [_cell(row, m.name, m.scale) for _, row in ordered.iterrows()] for m in metrics}
+        tied = {m: _tied([c["rank"] for c in cells]) for m, cells in cells_by_metric.items()}
+        rows = []
+        for i, (_, row) in enumerate(ordered.iterrows()):
+            info = tables.info(row["variant"])
+            cells = []
+            for m in metrics:
+                cell = dict(cells_by_metric[m.name][i])
+                cell["tied"] = cell["rank"] in tied[m.name]
+                cells.append(cell)
+            rows.append({
+                "variant": row["variant"], "href": variant_href(row["variant"]), "paper": info["paper"],
+                "families": info["families"], "family_key": "|".join(info["families"]),
+                "compare": compare_href(row["variant"]) if row["variant"] in tables.comparisons else None,
+                "cells": cells, "n_seeds": int(row["n_seeds"]), "wall_s": fmt(row["wall_s_mean"], digits=0),
+                "kimg": fmt(row["kimg_mean"], digits=1), "gflops": fmt(row["flops_total_mean"], 1e-9, digits=0),
+                "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0),
+            })
+        spec_lines = _spec_lines(spec)
+        if (line := _conditional_line(tables.conditional.get(f"{study}/{dataset}"))) is not None:
+            spec_lines.append(line)
+        curves = [c for c in tables.curves.values() if c["study"] == study and c["dataset"] == dataset]
+        families = sorted({f for r in rows for f in r["families"]})
+        sections.append({
+            "id": slug(f"{study}-{dataset}"), "study": study, "dataset": dataset, "is_images": is_images,
+            "spec_text": json.dumps(spec, indent=1, sort_keys=True), "spec_lines": spec_lines,
+            "headers": [m.heading for m in metrics], "rows": rows, "families": families,
+            "downloads": {"csv": f"tables/{slug(f'{study}-{dataset}')}.csv",
+                          "json": f"tables/{slug(f'{study}-{dataset}')}.json"},
+            "compute_svgs": _equal_compute_svgs(curves),
+            "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
+        })
+    return sections
+
+

@@ -1,0 +1,324 @@
+"""The aggregate stage: every run's metrics.json + cost.json -> tables with statistics over seeds.
+
+Outputs (results/tables/): runs.csv (one row per run, with its recipe's hyperparameters), summary.csv
+and summary.json (one row per study x dataset x variant: mean, std and 95% bootstrap CI of each metric,
+tied ranks), specs.json (the metric spec of each study x dataset; runs with different specs are never
+pooled) and sweeps.json (per loss-sweep study x dataset: each loss's samples, best FID vs. budget, and
+its best configuration), conditional.json (how the class-conditional metrics were measured),
+truncation.json (per variant with a truncation curve: each tau's metrics over seeds), variants.json (per
+variant: paper, origin, families, the full recipe), curves.json (per study x dataset x variant: the
+quality curve over kimg, mean and spread over seeds, with each run's wall seconds and FLOPs per kimg),
+ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py) and
+comparisons.json (every method that is not one of the harness's own against the baselines of its
+study x dataset: bench/compare.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.measurement import catalog
+from bench.protocol.errors import CompareError, ConfigError
+from bench.protocol.io import read_json, write_json, write_text
+from bench.protocol.names import VariantName
+from bench.protocol.studies import study_files
+from bench.tables import compare
+from bench.tables.ablation import ablation_tables
+from bench.tables.stats import best_of_k, summarize, tied_ranks
+
+METRICS = catalog.summarized()  # every metric column of the tables, in table order (bench/measurement/catalog.py)
+COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
+HYPERPARAMETERS = ["loss", "lr_g", "lr_d", "betas", "n_critic", "penalty_weight", "clip", "r1", "r2"]
+SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional", "equivariance"}  # differ per run by design
+TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
+
+
+def poolable_spec(spec: dict) -> dict:
+    """The metric spec without what differs between the runs of one table by design (seeds, hashes)."""
+    out = {k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED}
+    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk != "seed"} if k == "kid" else v)
+                               for k, v in how.items()}
+                        for name, how in spec.get("backbones", {}).items()}
+    return out
+
+
+def collect_runs(root: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted((root / "results").glob("*/*/*/s*/eval/metrics.json")):
+        record = read_json(path)
+        run_dir = path.parent.parent
+        cost = read_json(run_dir / "train" / "cost.json")
+        recipe = read_json(run_dir / "train" / "config.json")["variant"]["recipe"]
+        spec = poolable_spec(record["spec"])
+        try:
+            name = VariantName.parse(record["variant"])
+        except ConfigError as exc:
+            raise ConfigError(f"{path.relative_to(root)}: {exc}") from None
+        rows.append({
+            "run": record["run"], "study": record["study"], "dataset": record["dataset"],
+            "variant": record["variant"], "seed": record["seed"],
+            **{m: record["metrics"].get(m) for m in METRICS},
+            **{c: cost.get(c) for c in COSTS},
+            **{f"hp_{h}": (json.dumps(recipe.get(h)) if h == "betas" else recipe.get(h)) for h in HYPERPARAMETERS},
+            "sweep_loss": name.sweep_loss, "sweep_sample": name.sample,
+            "n_modes": record["metrics"].get("n_modes"),
+            "device": cost.get("device"),
+            "config_hash": record["spec"]["config_hash"],
+            "spec": json.dumps(spec, sort_keys=True),
+            "samples": str((run_dir / "eval" / "samples.png").relative_to(root)),
+            "curve": str((run_dir / "eval" / "curve.json").relative_to(root)),
+            "losses": str((run_dir / "train" / "curve.json").relative_to(root)),
+        })
+    if not rows:
+        raise FileNotFoundError("no results/*/*/*/s*/eval/metrics.json found; run the pipeline first")
+    return pd.DataFrame(rows).sort_values(["study", "dataset", "variant", "seed"]).reset_index(drop=True)
+
+
+def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (study, dataset), block in runs.groupby(["study", "dataset"], sort=True):
+        if block["spec"].nunique() != 1:
+            raise ValueError(f"{study}/{dataset}: runs were evaluated with different metric specs; "
+                             "re-run evaluate for all of them (`dvc repro`)")
+        metrics = [m for m in METRICS if block[m].notna().any()]
+        # only variants with values are ranked (e.g. intra-class FID ranks the conditional variants)
+        ranks = {m: tied_ranks({v: list(b[m].dropna()) for v, b in block.groupby("variant") if b[m].notna().any()},
+                               lower_is_better=catalog.metric(m).lower_is_better) for m in metrics}
+        for variant, group in block.groupby("variant", sort=True):
+            row = {"study": study, "dataset": dataset, "variant": variant, "n_seeds": len(group),
+                   "seeds": ",".join(str(s) for s in sorted(group["seed"]))}
+            for m in metrics:
+                for key, value in summarize(group[m].tolist()).items():
+                    if key != "n":
+                        row[f"{m}_{key}"] = value
+                row[f"{m}_rank"] = ranks[m].get(variant)
+            for c in COSTS:
+                row[f"{c}_mean"] = float(group[c].mean())
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _plain(value):
+    """A pandas/numpy scalar as the plain Python value JSON takes (betas stay the JSON list they are)."""
+    if isinstance(value, str) and value.startswith("["):
+        return json.loads(value)
+    return value.item() if hasattr(value, "item") else value
+
+
+def sweep_metric(block: pd.DataFrame) -> tuple[str, bool, str]:
+    """The quality number a sweep ranks by: Inception FID where measured, else FID on the domain backbone,
+    else (2-D sets) the reverse KL of the mode histogram."""
+    for column in ("fid", "fid_domain"):
+        if block[column].notna().any():
+            return column, True, catalog.metric(column).heading
+    return "reverse_kl", True, (f"{catalog.metric('reverse_kl').heading} of the mode histogram (no high-quality "
+                                "sample = log K, the worst)")
+
+
+def _sweep_values(block: pd.DataFrame, column: str) -> pd.Series:
+    values = block[column].astype(float)
+    if column == "reverse_kl":  # a run with no high-quality sample has no histogram: count it as the worst
+        values = values.fillna(np.log(block["n_modes"].astype(float)))
+    return values
+
+
+def sweep_tables(runs: pd.DataFrame) -> dict:
+    """Per sweep study x dataset and loss: the per-sample means over seeds (the distribution), best value
+    vs. budget k (bootstrap over samples), and the best sample with mean, std and CI over its seeds."""
+    out = {}
+    sweeps = runs[runs["sweep_loss"].notna()]
+    for (study, dataset), block in sweeps.groupby(["study", "dataset"], sort=True):
+        column, lower, label = sweep_metric(block)
+        block = block.assign(value=_sweep_values(block, column))
+        losses = {}
+        for loss, group in block.groupby("sweep_loss", sort=True):
+            per_sample = group.groupby("sweep_sample", sort=True)
+            means = per_sample["value"].mean()
+            samples = [{"sample": name, "value": float(means[name]), "n_seeds": int(len(g)),
+                        "hyperparameters": {h: _plain(g[f"hp_{h}"].iloc[0]) for h in HYPERPARAMETERS
+                                            if g[f"hp_{h}"].notna().all()}}
+                       for name, g in per_sample]
+            best_name = means.idxmin() if lower else means.idxmax()
+            best_runs = group[group["sweep_sample"] == best_name]
+            losses[loss] = {
+                "samples": samples,
+                "budget": best_of_k(means.to_numpy(), range(1, len(means) + 1), lower_is_better=lower),
+                "best": {"sample": best_name, "variant": best_runs["variant"].iloc[0],
+                         "seeds": sorted(int(s) for s in best_runs["seed"]),
+                         **summarize(best_runs["value"].tolist()),
+                         "hyperparameters": next(s["hyperparameters"] for s in samples if s["sample"] == best_name),
+                         "wall_s_mean": float(best_runs["wall_s"].mean())},
+                "wall_s_total": float(group["wall_s"].sum()),
+            }
+        out[f"{study}/{dataset}"] = {"study": study, "dataset": dataset, "metric": column, "label": label,
+                                     "lower_is_better": lower, "losses": losses}
+    return out
+
+
+def conditional_specs(root: Path, runs: pd.DataFrame) -> dict:
+    """Per study x dataset: how the class-conditional metrics were measured (the first conditional run's
+    description; the per-class values stay in each run's metrics.json)."""
+    out = {}
+    for _, run in runs.iterrows():
+        key = f"{run['study']}/{run['dataset']}"
+        spec = read_json(root / "results" / run["run"] / "eval" / "metrics.json")["spec"].get("conditional")
+        if key not in out and spec and spec.get("available"):
+            out[key] = {k: v for k, v in spec.items() if k != "intra_fid_per_class"}
+    return out
+
+
+def truncation_tables(root: Path, runs: pd.DataFrame) -> dict:
+    """Per study x dataset x variant with eval/truncation.json: each tau's metrics summarised over seeds
+    (tau None = untruncated)."""
+    out = {}
+    for (study, dataset, variant), group in runs.groupby(["study", "dataset", "variant"], sort=True):
+        curves = [read_json(path) for path in (root / "results" / r / "eval" / "truncation.json"
+                                               for r in group["run"]) if path.exists()]
+        curves = [c for c in curves if c.get("available")]
+        if not curves:
+            continue
+        points = []
+        for i, point in enumerate(curves[0]["points"]):
+            row = {"tau": point["tau"]}
+            for m in TRUNCATION_METRICS:
+                values = [c["points"][i][m] for c in curves if c["points"][i].get(m) is not None]
+                if values:
+                    row[m] = summarize(values)
+            points.append(row)
+        out[f"{study}/{dataset}/{variant}"] = {"study": study, "dataset": dataset, "variant": variant,
+                                              "n": curves[0]["n"], "backbone": curves[0]["backbone"],
+                                              "sampling": curves[0]["sampling"], "n_seeds": len(curves),
+                                              "points": points}
+    return out
+
+
+def study_kinds(root: Path) -> dict:
+    """Each study's kind, title and datasets as its file lists them (pipelines/*.yaml): the report lays a
+    table, a sweep and a mode-collapse study out differently, and an ablation's rows keep the file's order."""
+    return {name: {"kind": body.get("kind", "sweep" if "sweep" in body else "table"), "title": body.get("title", name),
+                   "datasets": {ds: list(vs) for ds, vs in (body.get("datasets") or {}).items()}}
+            for name, (_, body) in study_files(root).items()}
+
+
+def aggregate(root: Path) -> Path:
+    out = root / "results" / "tables"
+    runs = collect_runs(root)
+    summary = summarize_runs(runs)
+    specs = {f"{s}/{d}": json.loads(b["spec"].iloc[0]) for (s, d), b in runs.groupby(["study", "dataset"])}
+    write_text(out / "runs.csv", runs.to_csv(index=False))
+    write_text(out / "summary.csv", summary.to_csv(index=False))
+    write_json(out / "summary.json", json.loads(summary.to_json(orient="records")))
+    write_json(out / "runs.json", json.loads(runs.to_json(orient="records")))
+    write_json(out / "specs.json", specs)
+    write_json(out / "sweeps.json", sweep_tables(runs))
+    studies = study_kinds(root)
+    write_json(out / "studies.json", studies)
+    write_json(out / "ablations.json", ablation_tables(runs, studies))
+    write_json(out / "conditional.json", conditional_specs(root, runs))
+    write_json(out / "truncation.json", truncation_tables(root, runs))
+    variants = variant_table(root, runs)
+    write_json(out / "variants.json", variants)
+    write_json(out / "curves.json", curve_tables(root, runs))
+    write_json(out / "comparisons.json", comparison_tables(runs, variants, studies))
+    return out
+
+
+def _origin(name: str) -> tuple[str, str | None, list[str]]:
+    """(origin, paper, families) of a run's variant name: `built-in` for the harness's own families,
+    `plugin: <file>` for a user's module, `unregistered` for results whose variant is not loaded now.
+    Families are what the report filters by: architecture for a bare variant, else its options' kinds."""
+    from bench.protocol import variants
+    from models.registry import RegistryError
+
+    parsed = VariantName.parse(name)
+    try:
+        variant = variants.base(parsed.base)
+    except RegistryError:
+        return "unregistered", None, ["new method"]
+    models_dir = Path(variants.__file__).resolve().parents[2] / "models"
+    source = Path(variant.defined_in).resolve()
+    builtin = source.is_relative_to(models_dir)
+    kinds = []
+    for option in parsed.options:
+        try:
+            kinds.append(variants.option(option).kind)
+        except RegistryError:
+            kinds.append("unknown option")
+    families = sorted(set(kinds)) or ["architecture"]
+    if not builtin:
+        families = ["new method", *families]
+    return ("built-in" if builtin else f"plugin: {source.name}"), variant.paper, families
+
+
+def variant_table(root: Path, runs: pd.DataFrame) -> dict:
+    """Per variant with runs: where it comes from, its paper, its families and its full recipe and
+    architecture settings (from the first run's config.json), and each run's config hash."""
+    out = {}
+    for variant, group in runs.groupby("variant", sort=True):
+        config = read_json(root / "results" / group["run"].iloc[0] / "train" / "config.json")
+        described = config.get("variant", {})
+        origin, paper, families = _origin(variant)
+        out[variant] = {
+            "name": variant, "origin": origin, "builtin": origin == "built-in",
+            "paper": described.get("paper") or paper or "(not registered)", "families": families,
+            "family": described.get("family"), "recipe": described.get("recipe", {}),
+            "arch": described.get("arch", {}), "z_dim": described.get("z_dim"),
+            "conditional": described.get("conditional", False),
+            "config_hashes": {r: h for r, h in zip(group["run"], group["config_hash"], strict=True)},
+        }
+    return out
+
+
+def _lower_is_better(name: str) -> bool:
+    return bool(catalog.metric(name).lower_is_better)
+
+
+def curve_tables(root: Path, runs: pd.DataFrame) -> dict:
+    """Per study x dataset x variant: the evaluate stage's quality curve (domain FID, or modes covered on
+    2-D sets) per seed and as mean/std/min/max over seeds at each kimg, plus wall seconds and FLOPs per
+    kimg (the run's train totals / its kimg), which put the curve on the wall-clock and FLOP axes."""
+    out = {}
+    for (study, dataset, variant), group in runs.groupby(["study", "dataset", "variant"], sort=True):
+        seeds, metric, n = {}, None, None
+        for _, run in group.iterrows():
+            curve = read_json(root / run["curve"])
+            if not curve.get("metric"):
+                continue
+            metric, n = curve["metric"], curve["n"]
+            seeds[str(int(run["seed"]))] = [[p["kimg"], p[metric]] for p in curve["points"]
+                                            if p.get(metric) is not None]
+        if not seeds:
+            continue
+        by_kimg: dict[float, list[float]] = {}
+        for points in seeds.values():
+            for kimg, value in points:
+                by_kimg.setdefault(round(kimg, 6), []).append(value)
+        points = [{"kimg": k, "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                   "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v)} for k, v in sorted(by_kimg.items())]
+        kimg = group["kimg"].astype(float)
+        out[f"{study}/{dataset}/{variant}"] = {
+            "study": study, "dataset": dataset, "variant": variant, "metric": metric, "n": n,
+            "lower_is_better": _lower_is_better(metric), "seeds": seeds, "points": points,
+            "wall_s_per_kimg": float((group["wall_s"].astype(float) / kimg).mean()),
+            "flops_per_kimg": float((group["flops_total"].astype(float) / kimg).mean()),
+        }
+    return out
+
+
+def comparison_tables(runs: pd.DataFrame, variants: dict, kinds: dict) -> dict:
+    """Every variant that is not built in, against the built-in variants of the same table studies
+    (the leaderboards; sweeps compare hyperparameters, not methods)."""
+    tables = runs[[kinds.get(s, {}).get("kind", "table") == "table" for s in runs["study"]]]
+    builtin = {name: info["builtin"] for name, info in variants.items()}
+    out = {}
+    for name in sorted(n for n in set(tables["variant"]) if not builtin.get(n, False)):
+        against = compare.baselines_of(tables, name, builtin)
+        try:
+            out[name] = compare.compare(tables, name, against)
+        except CompareError:  # no baseline shares a dataset and a measured metric with it
+            continue
+    return out

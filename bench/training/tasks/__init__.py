@@ -1,0 +1,100 @@
+"""Task kinds: the seam between the shared train loop / evaluate stage and what differs per kind of run.
+
+The train loop (bench/training/loop.py) owns the budget, seeding, checkpoint/resume, cost and curve
+snapshots for every run. A task kind supplies the rest: the networks a run builds, a `Trainer` that
+performs one training step, and for the evaluate stage the module it samples, the N samples it scores
+and which metric groups apply beyond the per-backbone ones (bench/measurement/evaluate.py computes
+them). A new kind is one module here, named in `KINDS`; neither the loop nor evaluate changes. The module
+is imported by name, so a run's DVC stage depends on its own kind's module only
+(bench/protocol/dependencies.py).
+
+Today's kinds (bench/training/tasks/generation.py): `unconditional` and `class-conditional` generation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+
+    from bench.protocol.resolve import ResolvedRun
+    from bench.training.snapshots import CurveSnapshots
+
+
+class Trainer(ABC):
+    """One run's networks, optimizers and random streams, stepped by the shared loop.
+
+    `progress` is the loop's record of the run (`images` shown to D, G `step`s, curve points); a step
+    adds the images it showed and may keep schedule state of its own there (e.g. the level of detail
+    of progressive growing), so a resumed run continues exactly where it stopped."""
+
+    snapshots: CurveSnapshots  # the samples of fixed inputs kept at every curve point
+
+    @abstractmethod
+    def begin(self, progress: dict[str, Any], budget: int) -> None:
+        """Before the first step of this process (fresh or resumed)."""
+
+    @abstractmethod
+    def step(self, progress: dict[str, Any], budget: int) -> dict[str, float]:
+        """One training step; returns the losses to log."""
+
+    @abstractmethod
+    def curve_module(self) -> nn.Module:
+        """The network the curve snapshots sample (the one evaluation reports)."""
+
+    @abstractmethod
+    def step_flops(self) -> dict[str, int]:
+        """FLOPs of one step as `per_step` plus its parts (measured on copies: no state changes)."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint must restore, as tensors and plain data (loadable with weights_only)."""
+
+    @abstractmethod
+    def load_state_dict(self, saved: dict[str, Any]) -> None: ...
+
+
+class TaskKind(ABC):
+    name: str
+
+    @abstractmethod
+    def build_networks(self, run: ResolvedRun) -> tuple[nn.Module, ...]:
+        """The run's networks, drawn from the global torch RNG."""
+
+    @abstractmethod
+    def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device) -> Trainer: ...
+
+    @abstractmethod
+    def evaluated_module(self, run: ResolvedRun, saved: dict[str, Any]) -> nn.Module:
+        """The network evaluation reports, from a finished checkpoint, in eval mode."""
+
+    @abstractmethod
+    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int,
+                           device: torch.device) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The N samples every backbone scores, and how they were drawn (for the metric spec)."""
+
+    @abstractmethod
+    def metric_groups(self, run: ResolvedRun, module: nn.Module) -> tuple[str, ...]:
+        """Metric groups that apply beyond the per-backbone metrics (bench/measurement/evaluate.py GROUPS)."""
+
+
+KINDS = {  # task kind -> (module, attribute)
+    "unconditional": ("bench.training.tasks.generation", "UNCONDITIONAL"),
+    "class-conditional": ("bench.training.tasks.generation", "CLASS_CONDITIONAL"),
+}
+
+
+def task_module(name: str) -> str:
+    if name not in KINDS:
+        raise KeyError(f"unknown task kind {name!r}; known: {', '.join(KINDS)}")
+    return KINDS[name][0]
+
+
+def task_of(name: str) -> TaskKind:
+    module, attribute = task_module(name), KINDS[name][1]
+    return getattr(importlib.import_module(module), attribute)

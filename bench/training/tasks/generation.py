@@ -1,0 +1,261 @@
+"""Task kinds `unconditional` and `class-conditional`: a generator of images or 2-D points against a
+discriminator, G(z) / D(x), or G(z, y) / D(x, y) trained on the dataset's labels.
+
+One step is `n_critic` D steps on fresh real batches and fakes, then one G step (bench/training/objective.py
+says what each minimises). Lazy regularization follows NVlabs' StyleGAN2 loop: every `reg_every`-th D step
+is followed by an R1/R2 step of its own, every `pl_every`-th G step by a path length step, on Adam
+settings adjusted for the extra steps (regularizers.lazy_adam). A growing G (models/growing.py `Growing`:
+`lod`, `lod_after(images, budget)`, `real_images(x)`) gets its level of detail, and D and EMA-G the same,
+before each step; both Adam states are reset at every lod boundary, as ProGAN and StyleGAN do. The
+trainer reads that interface by name, so runs of other families do not depend on models/growing.py.
+Evaluation samples EMA-G where the recipe keeps one: N latents from the run's `eval-latents` stream and,
+for the conditional kind, every class in turn.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.optim.swa_utils import AveragedModel
+
+from bench.protocol.params import images_of
+from bench.protocol.seeding import generator, stream_seed
+from bench.training.ema import EmaDecay, update_ema
+from bench.training.flops import count_flops
+from bench.training.objective import Batch, Objective, build_discriminator, conditioned
+from bench.training.regularizers import lazy_adam
+from bench.training.snapshots import CurveSnapshots
+from bench.training.tasks import TaskKind, Trainer
+
+if TYPE_CHECKING:
+    from bench.protocol.resolve import ResolvedRun
+
+
+def requested_labels(n: int, n_classes: int) -> torch.Tensor | None:
+    """The classes a conditional G is asked for: 0, 1, ..., C-1, 0, ... (equal per class, as the eval
+    split); None for an unconditional G."""
+    return torch.arange(n) % n_classes if n_classes else None
+
+
+@torch.no_grad()
+def generate(g: nn.Module, latents: torch.Tensor, device: torch.device, labels: torch.Tensor | None = None,
+             batch: int = 256) -> torch.Tensor:
+    g = g.to(device).eval()
+    if labels is None:
+        return torch.cat([g(z.to(device)).cpu() for z in latents.split(batch)])
+    return torch.cat([g(z.to(device), y.to(device)).cpu()
+                      for z, y in zip(latents.split(batch), labels.split(batch), strict=True)])
+
+
+def translatable(g: nn.Module) -> bool:
+    """A generator whose input features can be translated (`synthesis(ws, translate=...)`): EQ-T applies."""
+    return hasattr(g, "styles") and "translate" in inspect.signature(g.synthesis).parameters
+
+
+def _as_training_tensor(data: dict[str, np.ndarray], kind: str) -> torch.Tensor:
+    x = torch.from_numpy(data["train_x"])
+    return x.float() / 127.5 - 1.0 if kind == "images" else x.float()
+
+
+class GanTrainer(Trainer):
+    def __init__(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device) -> None:
+        recipe, seed = run.variant.recipe, run.run.seed
+        self.recipe, self.device, self.batch, self.z_dim = recipe, device, recipe.batch, run.variant.z_dim
+        self.n_classes = run.n_classes
+        self.x = _as_training_tensor(data, run.dataset.kind)
+        self.labels = torch.from_numpy(data["train_y"]).long() if self.n_classes else None
+        self.snapshots = CurveSnapshots(run.dataset.kind, run.train["curve_n"], self.z_dim, self.n_classes)
+        torch.manual_seed(stream_seed(seed, "weights"))
+        g, d = run.build_models()
+        self.g, self.d = g.to(device), d.to(device)
+        self.ema_decay = EmaDecay(recipe)
+        self.ema = (AveragedModel(self.g, multi_avg_fn=self.ema_decay, use_buffers=True)
+                    if self.ema_decay.enabled else None)
+        lr_g, betas_g = lazy_adam(recipe.lr_g, recipe.betas, recipe.pl_every)
+        lr_d, betas_d = lazy_adam(recipe.lr_d, recipe.betas, recipe.reg_every)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr_g, betas=betas_g)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr_d, betas=betas_d)
+        self.data_rng, self.latent_rng = generator(seed, "data"), generator(seed, "latents")
+        self.objective = Objective(recipe, self.g, self.d, images_of(run.train["kimg"]),
+                                   generator(seed, "regularizers"))
+        self.growing = hasattr(self.g, "lod_after")
+
+    # --- the shared loop's interface
+
+    def begin(self, progress: dict[str, Any], budget: int) -> None:
+        if self.growing:
+            self._grow(progress, budget)
+
+    def curve_module(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.g
+
+    def step(self, progress: dict[str, Any], budget: int) -> dict[str, float]:
+        recipe, objective, g, d = self.recipe, self.objective, self.g, self.d
+        if self.growing:
+            self._grow(progress, budget)
+        d.requires_grad_(True)
+        for _ in range(recipe.n_critic):
+            (real, y_real), (z, y_fake) = self._next_real(), self._next_z()
+            with torch.no_grad():
+                fake = conditioned(g, y_fake)(z)
+            loss_d, logs = objective.d_loss(d, real, fake, progress["images"], y_real, y_fake)
+            self._minimise(self.opt_d, loss_d)
+            if objective.d_reg_due:
+                loss_reg, reg_logs = objective.d_reg_loss(d, real, fake, progress["images"], y_real, y_fake)
+                self._minimise(self.opt_d, loss_reg)
+                logs.update(reg_logs)
+            objective.after_d_step(d)
+            progress["images"] += self.batch
+        d.requires_grad_(False)
+        z, y_fake = self._next_z()
+        loss_g = objective.g_loss(g, d, self.opt_d, z, self._next_real, self._next_z, progress["images"], y_fake)
+        self._minimise(self.opt_g, loss_g)
+        if objective.g_reg_due:
+            self._minimise(self.opt_g, objective.g_reg_loss(g, self._next_z))
+        objective.after_g_step(g)
+        progress["step"] += 1
+        if self.ema is not None:
+            self.ema_decay.at(progress["images"])
+            update_ema(self.ema, g, averaging=progress["step"] > recipe.ema_start)
+        return {**logs, "loss_g": loss_g.item()}
+
+    def step_flops(self) -> dict[str, int]:
+        """FLOPs of one D step and one G step (forward + backward, penalties and unrolling included),
+        measured on throwaway copies with a throwaway random stream; a lazy regularization step counts
+        1/N of its cost per step."""
+        recipe, batch = self.recipe, self.batch
+        real = self.x[:batch].to(self.device)
+        z = torch.zeros(batch, self.z_dim, device=self.device)
+        y = self.labels[:batch].to(self.device) if self.n_classes else None
+        g, d = copy.deepcopy(self.g), copy.deepcopy(self.d)
+        objective = Objective(recipe, g, d, self.objective.budget, torch.Generator().manual_seed(0))
+        opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
+
+        def fake() -> torch.Tensor:
+            with torch.no_grad():
+                return conditioned(g, y)(z)
+
+        flops_d = count_flops(lambda: objective.d_loss(d, real, fake(), 0, y, y)[0].backward())
+        if recipe.reg_every > 1 and (recipe.r1 or recipe.r2):
+            reg = count_flops(lambda: objective.d_reg_loss(d, real, fake(), 0, y, y)[0].backward())
+            flops_d += round(reg / recipe.reg_every)
+        flops_g = count_flops(lambda: objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y), 0,
+                                                       y).backward())
+        if recipe.pl_every > 1 and recipe.path_length:
+            reg = count_flops(lambda: objective.g_reg_loss(g, lambda: (z, y)).backward())
+            flops_g += round(reg / recipe.pl_every)
+        return {"per_step": recipe.n_critic * flops_d + flops_g, "d_step": flops_d, "g_step": flops_g}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "G": self.g.state_dict(), "D": self.d.state_dict(),
+            "ema_G": self.ema.state_dict() if self.ema is not None else None,
+            "opt_G": self.opt_g.state_dict(), "opt_D": self.opt_d.state_dict(),
+            "rng": {"data": self.data_rng.get_state(), "latents": self.latent_rng.get_state(),
+                    "torch": torch.get_rng_state()},
+            "objective": self.objective.state_dict(),
+        }
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        self.g.load_state_dict(saved["G"])
+        self.d.load_state_dict(saved["D"])
+        self.opt_g.load_state_dict(saved["opt_G"])
+        self.opt_d.load_state_dict(saved["opt_D"])
+        if self.ema is not None:
+            self.ema.load_state_dict(saved["ema_G"])
+        self.data_rng.set_state(saved["rng"]["data"])
+        self.latent_rng.set_state(saved["rng"]["latents"])
+        torch.set_rng_state(saved["rng"]["torch"])
+        self.objective.load_state_dict(saved["objective"])
+
+    # --- one step's parts
+
+    @staticmethod
+    def _minimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def _next_real(self) -> Batch:
+        index = torch.randint(self.x.shape[0], (self.batch,), generator=self.data_rng)
+        real = self.x[index].to(self.device)
+        if self.growing:
+            real = self.g.real_images(real)
+        return real, self.labels[index].to(self.device) if self.n_classes else None
+
+    def _next_z(self) -> Batch:
+        z = torch.randn(self.batch, self.z_dim, generator=self.latent_rng).to(self.device)
+        y = (torch.randint(self.n_classes, (self.batch,), generator=self.latent_rng).to(self.device)
+             if self.n_classes else None)
+        return z, y
+
+    def _grow(self, progress: dict[str, Any], budget: int) -> None:
+        """Set the networks' level of detail for the next step; when a resolution starts or stops fading in,
+        reset both Adam states, as ProGAN and StyleGAN2 do at every lod boundary. The lod of the last step
+        is part of the progress, so a resumed run resets exactly where an uninterrupted one does."""
+        lod = self.g.lod_after(progress["images"], budget)
+        for network in (self.g, self.d, *([self.ema.module] if self.ema is not None else [])):
+            if hasattr(network, "lod_after"):
+                network.lod = lod
+        before = progress.get("lod")
+        if before is not None and (math.floor(lod), math.ceil(lod)) != (math.floor(before), math.ceil(before)):
+            for opt in (self.opt_g, self.opt_d):
+                opt.state.clear()
+        progress["lod"] = lod
+
+
+class GenerationTask(TaskKind):
+    def __init__(self, name: str, conditional: bool) -> None:
+        self.name, self.conditional = name, conditional
+
+    def build_networks(self, run: ResolvedRun) -> tuple[nn.Module, nn.Module]:
+        """G and D as the run's variant describes them (D with the recipe's D-side layers)."""
+        variant, arch = run.variant, dict(run.variant.arch)
+        if run.n_classes:
+            arch["n_classes"] = run.n_classes
+        shape, width = tuple(run.dataset.shape), run.train["width"]
+        g = variant.generator(shape, variant.z_dim, width=width, **arch)
+        d = variant.discriminator(shape, width=width, **arch)
+        return g, build_discriminator(d, variant.recipe)
+
+    def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device) -> GanTrainer:
+        return GanTrainer(run, data, device)
+
+    def evaluated_module(self, run: ResolvedRun, saved: dict[str, Any]) -> nn.Module:
+        """EMA-G where the recipe keeps one, else G."""
+        g, _ = self.build_networks(run)
+        if saved["ema_G"] is not None:
+            ema = AveragedModel(g, use_buffers=True)
+            ema.load_state_dict(saved["ema_G"])
+            g = ema.module
+        else:
+            g.load_state_dict(saved["G"])
+        return g.eval()
+
+    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int,
+                           device: torch.device) -> tuple[torch.Tensor, dict[str, Any]]:
+        latents = torch.randn(n, run.variant.z_dim, generator=generator(run.run.seed, "eval-latents"))
+        labels = requested_labels(n, run.n_classes)
+        return generate(module, latents, device, labels), {
+            "latent_seed": stream_seed(run.run.seed, "eval-latents"),
+            "labels": "requested classes 0..C-1 in turn (equal per class)" if labels is not None else None}
+
+    def metric_groups(self, run: ResolvedRun, module: nn.Module) -> tuple[str, ...]:
+        groups = []
+        if self.conditional:
+            groups.append("conditional")
+        if run.variant.truncation:
+            groups.append("truncation")
+        if run.dataset.kind == "images" and translatable(module):
+            groups.append("equivariance")
+        return tuple(groups)
+
+
+UNCONDITIONAL = GenerationTask("unconditional", conditional=False)
+CLASS_CONDITIONAL = GenerationTask("class-conditional", conditional=True)

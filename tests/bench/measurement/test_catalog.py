@@ -1,0 +1,33 @@
+"""The metric catalog covers every number the evaluate stage writes, and says how to read each."""
+
+import numpy as np
+
+from bench.measurement import catalog
+from bench.measurement.metrics.modes import mode_metrics
+from bench.measurement.scoring import MetricSettings, score_features
+
+
+def test_every_metric_the_scorer_writes_has_one_catalog_entry():
+    rng = np.random.default_rng(0)
+    gen = {"features": rng.normal(size=(40, 8)), "probs": rng.dirichlet(np.ones(10), size=40)}
+    ref = {"features": rng.normal(size=(50, 8))}
+    written = set()
+    for backbone in catalog.IMAGE_BACKBONES:
+        values, _ = score_features(backbone, gen, ref, MetricSettings(kid_subsets=5, kid_subset_size=20),
+                                   reference_hist=np.full(10, 0.1))
+        written |= set(values)
+    written |= set(mode_metrics(rng.normal(size=(30, 2)), np.zeros((2, 2)), 1.0))
+    written |= {"intra_fid_domain", "class_accuracy_domain", "eq_t", "eq_t_frac"}  # evaluate's metric groups
+    assert written == set(catalog.CATALOG)
+
+
+def test_directions_scales_and_labels():
+    lower = {"fid", "kid", "fid_domain", "reverse_kl", "intra_fid_domain"}
+    higher = {"precision", "recall", "density", "coverage", "is", "modes_covered", "high_quality", "eq_t"}
+    assert all(catalog.metric(m).lower_is_better is True for m in lower)
+    assert all(catalog.metric(m).lower_is_better is False for m in higher)
+    assert catalog.metric("kid").scale == 1e3 and catalog.metric("kid").heading == "KID (Inception) ×10³"
+    assert catalog.metric("high_quality").scale == 100 and catalog.metric("high_quality").heading == "high quality %"
+    assert catalog.metric("fid_domain").heading == "FID (domain)" and catalog.metric("fid").log_axis
+    assert "is_std" not in catalog.summarized() and "n_modes" not in catalog.summarized()
+    assert catalog.summarized()[:2] == ["fid", "kid"]  # the tables' column order

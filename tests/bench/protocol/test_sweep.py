@@ -1,0 +1,134 @@
+"""The loss sweep: seeded samples from the wide ranges, sample h00 = the paper's defaults, run naming."""
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.protocol.errors import ConfigError
+from bench.protocol.params import load_params
+from bench.protocol.resolve import Protocol
+from bench.protocol.runs import RunId
+from bench.protocol.studies import load_studies
+from bench.protocol.sweep import WIDE, draw, recipe_changes, write_samples
+from bench.tables.stats import best_of_k
+from bench.training.losses import LOSSES
+from models.registry import RegistryError
+from tests.conftest import write_params
+
+STUDY = """# header kept
+are-gans-equal:
+  title: sweep
+  datasets:
+    ring8: [mlp-gan]
+  sweep:
+    losses: [ns, wgan, wgan-gp, rpgan]
+    sampler_seed: 7
+"""
+
+
+def test_sample_zero_is_each_losss_published_defaults():
+    for name, loss in LOSSES.items():
+        first = draw(name, 1, seed=0)[0]
+        assert first["lr"] == loss.defaults["lr_g"] and first["beta1"] == loss.defaults["betas"][0]
+        assert first["n_critic"] == loss.defaults["n_critic"]
+
+
+def test_draws_are_seeded_and_lie_in_the_papers_wide_ranges():
+    a, b, c = draw("wgan", 200, seed=3), draw("wgan", 200, seed=3), draw("wgan", 200, seed=4)
+    assert a == b and a != c
+    rest = a[1:]
+    lr = np.log10([s["lr"] for s in rest])
+    assert WIDE["log10_lr"][0] <= lr.min() and lr.max() <= WIDE["log10_lr"][1]
+    assert all(0.0 <= s["beta1"] <= 1.0 for s in rest) and {s["n_critic"] for s in rest} == {1, 5}
+    clip = np.log10([s["clip"] for s in rest])
+    assert -3.0 <= clip.min() and clip.max() <= 0.0
+    assert lr.min() < -4.5 and lr.max() > -2.5  # the range is really covered (200 uniform draws)
+    assert all("penalty" not in s for s in rest)
+    penalties = np.log10([s["penalty"] for s in draw("wgan-gp", 200, seed=3)[1:]])
+    assert -1.0 <= penalties.min() and penalties.max() <= 2.0
+
+
+def test_recipe_changes_map_the_sample_onto_the_recipe():
+    changes = recipe_changes("wgan-gp", {"lr": 1e-3, "beta1": 0.2, "n_critic": 5, "penalty": 3.0}, beta2=0.9)
+    assert changes == {"lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.2, 0.9), "n_critic": 5, "penalty_weight": 3.0}
+    rp = recipe_changes("rpgan", {"lr": 1e-3, "beta1": 0.0, "n_critic": 1, "penalty": 0.5}, beta2=0.99)
+    assert rp["r1"] == rp["r2"] == 0.5 and "penalty_weight" not in rp
+
+
+def _sweep_root(tmp_path, samples=2, seeds=(0, 1)):
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines/sweep.yaml").write_text(STUDY)
+    params = write_params(tmp_path)
+    params["profiles"]["smoke"]["studies"] = {"are-gans-equal": {
+        "samples": samples, "seeds": list(seeds), "ring8": {"train": {"kimg": 0.5}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return tmp_path
+
+
+def test_written_samples_make_a_static_run_list_with_the_drawn_recipes(tmp_path):
+    root = _sweep_root(tmp_path)
+    with pytest.raises(ConfigError, match="gbench sweep-sample are-gans-equal --k 2"):
+        load_studies(root, load_params(root))
+    write_samples(root, "are-gans-equal", 5)
+    text = (root / "pipelines/sweep.yaml").read_text()
+    assert text.startswith("# header kept\n") and "drawn:" in text
+    (study,) = load_studies(root, load_params(root))
+    runs = study.runs()
+    assert len(runs) == 4 * 2 * 2 and RunId("are-gans-equal", "ring8", "mlp-gan+wgan-gp~h01", 1) in runs
+    drawn = yaml.safe_load(text)["are-gans-equal"]["sweep"]["drawn"]["wgan-gp"]["h01"]
+    protocol = Protocol.load(root)
+    run = protocol.resolve(RunId("are-gans-equal", "ring8", "mlp-gan+wgan-gp~h01", 0))
+    variant = run.variant
+    assert variant.recipe.lr_g == variant.recipe.lr_d == drawn["lr"]
+    assert variant.recipe.betas == (drawn["beta1"], 0.9) and variant.recipe.penalty_weight == drawn["penalty"]
+    assert variant.recipe.loss == "wgan-gp" and variant.name == "mlp-gan+wgan-gp~h01"
+    assert run.train["kimg"] == 0.5  # the study's budget
+    with pytest.raises(ConfigError, match="no drawn sample h09"):
+        protocol.resolve(RunId("are-gans-equal", "ring8", "mlp-gan+wgan-gp~h09", 0))
+
+
+def test_a_sample_that_makes_an_invalid_recipe_is_a_clear_error(tmp_path):
+    root = _sweep_root(tmp_path)
+    write_samples(root, "are-gans-equal", 2)
+    doc = yaml.safe_load((root / "pipelines/sweep.yaml").read_text())
+    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["n_critic"] = 0
+    (root / "pipelines/sweep.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match="drawn.wgan.h01.n_critic: 0 must be >= 1"):
+        Protocol.load(root)
+    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["n_critic"] = 1
+    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["beta1"] = 1.5  # in range for the schema, not for Adam
+    (root / "pipelines/sweep.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(RegistryError, match="variant 'mlp-gan\\+wgan~h01': betas must be two numbers in \\[0, 1\\)"):
+        Protocol.load(root).resolve(RunId("are-gans-equal", "ring8", "mlp-gan+wgan~h01", 0))
+
+
+def _expected_min_of_k(values, k):
+    """E[min of k draws with replacement] = sum_i v_(i) [((n-i+1)/n)^k - ((n-i)/n)^k] (order statistics)."""
+    v = np.sort(values)
+    n = len(v)
+    i = np.arange(1, n + 1)
+    return float(np.sum(v * (((n - i + 1) / n) ** k - ((n - i) / n) ** k)))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.lists(st.integers(0, 10_000).map(lambda v: v / 100), min_size=1, max_size=12), st.integers(1, 8))
+def test_best_of_k_bootstrap_matches_the_exact_order_statistic(values, k):
+    (point,) = best_of_k(values, [k], lower_is_better=True, n_resamples=20000, seed=1)
+    spread = max(values) - min(values)
+    assert point["mean"] == pytest.approx(_expected_min_of_k(values, k), abs=0.03 * spread + 1e-9)
+    eps = 1e-9 * (1 + max(values))  # a skewed best-of-k may put the mean outside its 95% band: not checked
+    assert min(values) - eps <= point["low"] <= point["high"] <= max(values) + eps
+    assert min(values) - eps <= point["mean"] <= max(values) + eps
+
+
+def test_best_of_k_improves_with_budget_and_maximises_when_higher_is_better():
+    values = [5.0, 1.0, 3.0, 4.0]
+    curve = best_of_k(values, range(1, 5))
+    means = [p["mean"] for p in curve]
+    assert means == sorted(means, reverse=True) and means[0] == pytest.approx(np.mean(values), abs=0.1)
+    top = best_of_k(values, [50], lower_is_better=False)[0]
+    assert top["mean"] == pytest.approx(5.0, abs=1e-3) and not math.isnan(top["high"])

@@ -1,0 +1,220 @@
+"""Aggregate and report on synthetic run folders (as the evaluate and train stages write them)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bench.protocol.io import write_json
+from bench.report.render import render
+from bench.tables.aggregate import aggregate
+
+EVIL = "<img src=x onerror=alert(1)>"  # a plugin's paper: user text that reaches every page
+EVIL_NAME = "evil-gan"  # variant names follow a strict grammar (bench/protocol/names.py), so markup cannot be one
+SPEC = {"kind": "points", "n_gen": 2500, "profile": "smoke", "libraries": {"torch": "x"}, "device": "cpu",
+        "backbones": {"points": {"backbone": "points", "high_quality_threshold": "3 sigma (strict <)",
+                                 "reverse_kl": "KL"}}}
+
+
+def fake_run(root, variant, seed, modes, spec=SPEC, study="leaderboard", reverse_kl=0.1, recipe=None, paper=None):
+    run = f"{study}/ring8/{variant}/s{seed}"
+    folder = root / "results" / run
+    write_json(folder / "eval" / "metrics.json", {
+        "run": run, "study": study, "dataset": "ring8", "variant": variant, "seed": seed,
+        "metrics": {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": reverse_kl, "n_modes": 8},
+        "spec": {**spec, "latent_seed": seed, "config_hash": f"h{seed}"}})
+    write_json(folder / "train" / "config.json", {"variant": {"paper": paper, "recipe": recipe or {
+        "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}}})
+    write_json(folder / "train" / "cost.json", {"wall_s": 10.0 + seed, "kimg": 2.0, "flops_total": 1e9,
+                                                "peak_rss_mb": 100.0, "device": "cpu"})
+    write_json(folder / "train" / "curve.json", {"points": [{"kimg": 0.0}, {"kimg": 2.0, "loss_d": 1.0}]})
+    write_json(folder / "eval" / "curve.json", {"metric": "modes_covered", "n": 2500, "points": [
+        {"kimg": 0.0, "modes_covered": 0}, {"kimg": 2.0, "modes_covered": modes}]})
+    Image.new("RGB", (8, 8)).save(folder / "eval" / "samples.png")
+
+
+@pytest.fixture
+def tables(tmp_path):
+    for seed, (good, evil) in enumerate([(8, 2), (7, 3), (8, 2)]):
+        fake_run(tmp_path, "mlp-gan", seed, good)
+        fake_run(tmp_path, EVIL_NAME, seed, evil, paper=EVIL)
+    aggregate(tmp_path)
+    return tmp_path
+
+
+def test_summary_statistics_and_ranks(tables):
+    summary = pd.read_csv(tables / "results/tables/summary.csv").set_index("variant")
+    assert summary.loc["mlp-gan", "modes_covered_mean"] == pytest.approx(np.mean([8, 7, 8]))
+    assert summary.loc["mlp-gan", "modes_covered_std"] == pytest.approx(np.std([8, 7, 8], ddof=1))
+    assert summary.loc["mlp-gan", "modes_covered_rank"] == 1 and summary.loc[EVIL_NAME, "modes_covered_rank"] == 2
+    assert summary.loc["mlp-gan", "wall_s_mean"] == pytest.approx(11.0)
+    runs = json.loads((tables / "results/tables/runs.json").read_text())
+    assert len(runs) == 6 and {r["seed"] for r in runs} == {0, 1, 2}
+
+
+def test_runs_with_different_specs_are_never_pooled(tmp_path):
+    fake_run(tmp_path, "mlp-gan", 0, 8)
+    fake_run(tmp_path, "mlp-gan", 1, 8, spec={**SPEC, "n_gen": 1000})
+    with pytest.raises(ValueError, match="different metric specs"):
+        aggregate(tmp_path)
+
+
+def test_report_escapes_user_strings_and_is_self_contained(tables):
+    html = render(tables).read_text()
+    assert EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "PacGAN Table 1" in html and "N = 2500" in html
+    assert html.count("<svg") == 3  # quality against kimg, wall seconds and FLOPs
+    pages = sorted(p.name for p in (tables / "reports").glob("*.html"))
+    assert pages == sorted(["index.html", "leaderboard.html", "variant-mlp-gan.html", "variant-evil-gan.html",
+                            "compare-evil-gan.html"])
+    for page in (tables / "reports").glob("*.html"):
+        assert EVIL not in page.read_text(), page.name
+    variant = (tables / "reports/variant-mlp-gan.html").read_text()
+    assert variant.count('src="img/leaderboard_ring8_mlp-gan_s') == 3 and "config hash" in variant
+    assert any(p.name.startswith("leaderboard_ring8_mlp-gan_s0") for p in (tables / "reports/img").iterdir())
+
+
+def test_a_results_folder_with_a_name_outside_the_grammar_is_refused_naming_the_file(tmp_path):
+    from bench.protocol.errors import ConfigError
+
+    fake_run(tmp_path, "mlp-gan", 0, 8)
+    bad = tmp_path / "results/leaderboard/ring8/mlp-gan/s0/eval/metrics.json"
+    record = json.loads(bad.read_text())
+    bad.write_text(json.dumps({**record, "variant": EVIL}))
+    with pytest.raises(ConfigError, match="metrics.json: variant name '<img src=x onerror=alert\\(1\\)>' does not"):
+        aggregate(tmp_path)
+
+
+def test_render_removes_the_pages_of_variants_that_are_gone(tables):
+    render(tables)
+    stale = tables / "reports" / "variant-old.html"
+    stale.write_text("old")
+    (tables / "reports" / "notes.txt").write_text("a user's file")
+    render(tables)
+    assert not stale.exists() and (tables / "reports" / "notes.txt").exists()
+
+
+def test_leaderboard_downloads_hold_the_table_as_shown(tables):
+    render(tables)
+    frame = pd.read_csv(tables / "reports/tables/leaderboard-ring8.csv")
+    assert sorted(frame["variant"]) == sorted(["mlp-gan", EVIL_NAME])
+    assert frame.set_index("variant").loc["mlp-gan", "modes_covered_mean"] == pytest.approx(23 / 3)
+    records = json.loads((tables / "reports/tables/leaderboard-ring8.json").read_text())
+    assert {r["variant"] for r in records} == {"mlp-gan", EVIL_NAME}
+    assert "fid_mean" not in frame  # columns that are empty for this dataset are left out
+
+
+def test_variants_curves_and_comparisons_tables(tables):
+    folder = tables / "results/tables"
+    variants = json.loads((folder / "variants.json").read_text())
+    assert variants["mlp-gan"]["builtin"] and variants["mlp-gan"]["families"] == ["architecture"]
+    assert variants[EVIL_NAME]["origin"] == "unregistered" and not variants[EVIL_NAME]["builtin"]
+    assert variants[EVIL_NAME]["paper"] == EVIL
+    assert variants["mlp-gan"]["config_hashes"] == {f"leaderboard/ring8/mlp-gan/s{s}": f"h{s}" for s in range(3)}
+    curve = json.loads((folder / "curves.json").read_text())["leaderboard/ring8/mlp-gan"]
+    assert [p["kimg"] for p in curve["points"]] == [0.0, 2.0]
+    assert curve["points"][1]["mean"] == pytest.approx(23 / 3) and curve["points"][1]["min"] == 7
+    assert curve["wall_s_per_kimg"] == pytest.approx(np.mean([10 / 2, 11 / 2, 12 / 2]))
+    comparisons = json.loads((folder / "comparisons.json").read_text())
+    assert list(comparisons) == [EVIL_NAME]  # the built-in variant is a baseline, not a new method
+    modes = next(r for r in comparisons[EVIL_NAME] if r["metric"] == "modes_covered")
+    assert modes["baseline"] == "mlp-gan" and modes["verdict"] == "worse" and modes["p_improvement"] == 0.0
+
+
+SWEEP_STUDY = """are-gans-equal:
+  title: Loss sweep <b>
+  kind: sweep
+  datasets: {ring8: [mlp-gan]}
+  sweep: {losses: [ns, wgan]}
+mode-collapse:
+  title: Mode collapse
+  kind: mode-collapse
+  datasets: {ring8: [mlp-gan, mlp-gan+unrolled]}
+"""
+# reverse KL per (loss, sample, seed); NaN = no high-quality sample, counted as log 8
+SWEEP_VALUES = {("ns", "h00"): [0.2, 0.4], ("ns", "h01"): [1.0, float("nan")],
+                ("wgan", "h00"): [0.5, 0.7], ("wgan", "h01"): [0.1, 0.3]}
+
+
+@pytest.fixture
+def study_tables(tmp_path):
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines/studies.yaml").write_text(SWEEP_STUDY)
+    for (loss, sample), values in SWEEP_VALUES.items():
+        for seed, value in enumerate(values):
+            lr = 1e-3 if sample == "h01" else 2e-4
+            recipe = {"loss": loss, "lr_g": lr, "lr_d": lr, "betas": [0.5, 0.999],
+                      "n_critic": 5 if loss == "wgan" else 1, "clip": 0.01 if loss == "wgan" else 0}
+            fake_run(tmp_path, f"mlp-gan+{loss}~{sample}", seed, 8, study="are-gans-equal", reverse_kl=value,
+                     recipe=recipe)
+    for seed in range(3):
+        fake_run(tmp_path, "mlp-gan", seed, 6 + seed % 2, study="mode-collapse")
+        fake_run(tmp_path, "mlp-gan+unrolled", seed, 8, study="mode-collapse")
+    aggregate(tmp_path)
+    return tmp_path
+
+
+def test_sweep_table_distribution_budget_and_best_configuration(study_tables):
+    sweeps = json.loads((study_tables / "results/tables/sweeps.json").read_text())
+    table = sweeps["are-gans-equal/ring8"]
+    assert table["metric"] == "reverse_kl" and table["lower_is_better"]
+    ns = table["losses"]["ns"]
+    values = {s["sample"]: s["value"] for s in ns["samples"]}
+    assert values["h00"] == pytest.approx(0.3) and values["h01"] == pytest.approx((1.0 + np.log(8)) / 2)
+    assert ns["best"]["sample"] == "h00" and ns["best"]["mean"] == pytest.approx(0.3)
+    assert ns["best"]["std"] == pytest.approx(np.std([0.2, 0.4], ddof=1)) and ns["best"]["seeds"] == [0, 1]
+    wgan = table["losses"]["wgan"]
+    assert wgan["best"]["sample"] == "h01" and wgan["best"]["hyperparameters"]["clip"] == 0.01
+    assert wgan["best"]["hyperparameters"]["betas"] == [0.5, 0.999]
+    budget = ns["budget"]
+    assert [p["k"] for p in budget] == [1, 2]
+    assert budget[0]["mean"] == pytest.approx(np.mean(list(values.values())), abs=0.05)
+    # exact E[min of 2 draws with replacement] of two values: (3 a + b) / 4 with a < b
+    assert budget[1]["mean"] == pytest.approx((3 * 0.3 + values["h01"]) / 4, abs=0.05)
+
+
+def test_study_pages_are_rendered_linked_and_escaped(study_tables):
+    index = render(study_tables).read_text()
+    assert 'href="are-gans-equal.html"' in index and 'href="mode-collapse.html"' in index
+    assert "Loss sweep &lt;b&gt;" in index
+    sweep = (study_tables / "reports/are-gans-equal.html").read_text()
+    assert sweep.count("<svg") == 2 and "Best configuration per loss" in sweep and "clip 0.01" in sweep
+    assert "Lucic et al., Inception FID" not in sweep  # published FIDs belong to Fashion-MNIST only
+    page = (study_tables / "reports/mode-collapse.html").read_text()
+    assert "mlp-gan+unrolled" in page and "published: VEEGAN" in page and "6.3 ± 0.5" in page
+    assert page.index("mlp-gan+unrolled") < page.index("published: PacGAN")
+    assert "8.0 ± 0.0" in page and "6.3 ± 0.6" in page  # ours: modes 8,8,8 and 6,7,6
+
+
+def test_truncation_curve_is_summarised_over_seeds_and_rendered(tmp_path):
+    for seed, (fid_half, fid_full) in enumerate([(10.0, 20.0), (12.0, 22.0)]):
+        fake_run(tmp_path, EVIL_NAME, seed, 8, paper=EVIL)
+        write_json(tmp_path / f"results/leaderboard/ring8/{EVIL_NAME}/s{seed}/eval/truncation.json", {
+            "run": f"leaderboard/ring8/{EVIL_NAME}/s{seed}", "available": True, "backbone": "domain", "n": 2000,
+            "sampling": "resampled", "points": [{"tau": 0.5, "fid_domain": fid_half, "is_domain": 2.0},
+                                                {"tau": None, "fid_domain": fid_full, "is_domain": 3.0}]})
+    aggregate(tmp_path)
+    entry = json.loads((tmp_path / "results/tables/truncation.json").read_text())[f"leaderboard/ring8/{EVIL_NAME}"]
+    assert entry["n_seeds"] == 2 and [p["tau"] for p in entry["points"]] == [0.5, None]
+    assert entry["points"][0]["fid_domain"]["mean"] == pytest.approx(11.0)
+    assert entry["points"][0]["fid_domain"]["std"] == pytest.approx(np.std([10.0, 12.0], ddof=1))
+    render(tmp_path)
+    html = (tmp_path / "reports/variant-evil-gan.html").read_text()
+    assert "Truncation trick" in html and "none (untruncated)" in html and "11.00 ± 1.41" in html
+    assert EVIL not in html
+
+
+def test_variants_without_a_metric_are_not_ranked_on_it(tmp_path):
+    for seed in range(2):
+        fake_run(tmp_path, "mlp-gan", seed, 8)
+        fake_run(tmp_path, "mlp-gan+hinge", seed, 7)
+        path = tmp_path / f"results/leaderboard/ring8/mlp-gan+hinge/s{seed}/eval/metrics.json"
+        record = json.loads(path.read_text())
+        record["metrics"]["high_quality"] = None  # not measured for this variant
+        write_json(path, record)
+    aggregate(tmp_path)
+    summary = pd.read_csv(tmp_path / "results/tables/summary.csv").set_index("variant")
+    assert summary.loc["mlp-gan", "high_quality_rank"] == 1
+    assert pd.isna(summary.loc["mlp-gan+hinge", "high_quality_rank"])

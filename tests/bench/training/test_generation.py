@@ -1,0 +1,50 @@
+"""The GAN task kinds' step: lazy regularization as its own optimizer step, as NVlabs' StyleGAN2 loop runs it."""
+
+import pytest
+
+from bench.protocol.resolve import resolve
+from bench.protocol.runs import RunId
+from bench.training.checkpoint import CHECKPOINT, load_checkpoint
+from bench.training.loop import train
+from bench.training.regularizers import lazy_adam
+from models.mlp_gan import MLPDiscriminator
+from tests.conftest import write_params
+
+
+def test_lazy_r1_is_an_extra_adam_step_every_16_d_steps_on_adjusted_settings(bench_root):
+    """33 iterations of mlp-gan+r1+lazy (R1 every 16 D steps, batch 100): D's Adam takes 33 main steps and 3 R1
+    steps (iterations 0, 16, 32), G's 33. With c = 16/17 the 17 steps of 16 iterations move D by the plain
+    recipe's lr x 16, and beta^c over 17 steps decays like beta over 16 (stylegan2 training_loop.py's mb_ratio)."""
+    write_params(bench_root, ring8={"train": {"kimg": 3.3, "checkpoint_every_kimg": 10, "curve_every_kimg": 10}})
+    run = RunId.parse("t/ring8/mlp-gan+r1+lazy/s0")
+    train(run, bench_root)
+    saved = load_checkpoint(run.folder(bench_root) / "train" / CHECKPOINT)
+    assert json_steps(saved) == 33
+    names = [name for name, _ in MLPDiscriminator((2,), width=0.25).named_parameters()]
+    d_steps = {name: float(s["step"]) for name, s in zip(names, saved["opt_D"]["state"].values(), strict=True)}
+    # the weights take 33 + 3 steps; R1 (the input gradient's norm) does not depend on the biases, which get no
+    # gradient in the R1 step and so no Adam step (torch's Adam skips them, as in NVlabs' Dreg phase)
+    assert {s for name, s in d_steps.items() if name.endswith("weight")} == {33.0 + 3.0}
+    assert {s for name, s in d_steps.items() if name.endswith("bias")} == {33.0}
+    assert {float(s["step"]) for s in saved["opt_G"]["state"].values()} == {33.0}
+    recipe = resolve(run, bench_root).variant.recipe
+    (group,) = saved["opt_D"]["param_groups"]
+    assert (group["lr"], tuple(group["betas"])) == lazy_adam(recipe.lr_d, recipe.betas, 16)
+    assert 17 * group["lr"] == pytest.approx(16 * recipe.lr_d)
+    assert group["betas"][1] ** 17 == pytest.approx(recipe.betas[1] ** 16)
+    assert saved["opt_G"]["param_groups"][0]["lr"] == recipe.lr_g  # G is not regularized: plain Adam
+
+
+def test_eager_r1_is_part_of_the_d_step(bench_root):
+    write_params(bench_root, ring8={"train": {"kimg": 1.0, "checkpoint_every_kimg": 10, "curve_every_kimg": 10}})
+    run = RunId.parse("t/ring8/mlp-gan+r1/s0")
+    train(run, bench_root)
+    saved = load_checkpoint(run.folder(bench_root) / "train" / CHECKPOINT)
+    assert {float(s["step"]) for s in saved["opt_D"]["state"].values()} == {10.0}
+    assert saved["opt_D"]["param_groups"][0]["lr"] == resolve(run, bench_root).variant.recipe.lr_d
+
+
+def json_steps(saved) -> int:
+    import json
+
+    return json.loads(saved["state"])["step"]

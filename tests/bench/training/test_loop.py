@@ -1,0 +1,163 @@
+"""Training: same seed => identical bytes; SIGKILL + restart => the uninterrupted run's result."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from bench.protocol.io import read_json
+from bench.protocol.resolve import resolve
+from bench.protocol.runs import RunId
+from bench.training.checkpoint import CHECKPOINT, finished_checkpoint, load_checkpoint
+from bench.training.loop import train
+from bench.training.tasks import task_of
+from tests.conftest import REPO, write_params, write_studies
+
+
+def evaluated_generator(run: RunId, root):
+    """The network evaluate reports for a finished run, and the run resolved."""
+    resolved = resolve(run, root)
+    saved = finished_checkpoint(run.folder(root) / "train", resolved.config_hash)
+    return task_of(resolved.task).evaluated_module(resolved, saved), resolved
+
+
+def outputs(root, run):
+    folder = run.folder(root) / "train"
+    return ((folder / CHECKPOINT).read_bytes(), read_json(folder / "curve.json"),
+            (folder / "curve_samples.npz").read_bytes())
+
+
+@pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/ring8/mlp-gan/s1",
+                                    "t/ring8/mlp-gan+dragan+ha+noise+r1+lazy+mbstd/s0",
+                                    "t/fmnist32/cgan/s0"])  # class-conditional: the label stream is seeded too
+def test_same_seed_gives_identical_checkpoint_bytes_and_curve(bench_root, tmp_path_factory, run_id):
+    run = RunId.parse(run_id)
+    other = tmp_path_factory.mktemp("again")
+    (other / "results").symlink_to(bench_root / "results", target_is_directory=True)
+    write_params(other)
+    train(run, bench_root)
+    first = outputs(bench_root, run)
+    (run.folder(bench_root) / "train" / CHECKPOINT).unlink()
+    train(run, bench_root)
+    assert outputs(bench_root, run) == first
+    different_seed = RunId(run.study, run.dataset, run.variant, run.seed + 1)
+    train(different_seed, bench_root)
+    assert outputs(bench_root, different_seed)[0] != first[0]
+
+
+def test_curve_logs_losses_and_keeps_samples_from_kimg_zero(bench_root):
+    from bench.training.snapshots import load_snapshots
+
+    write_params(bench_root, fmnist32={"train": {"kimg": 0.3}})  # not a multiple of the batch of 64
+    run = RunId.parse("t/fmnist32/dcgan/s0")
+    train(run, bench_root)
+    curve = read_json(run.folder(bench_root) / "train" / "curve.json")
+    assert [p["kimg"] for p in curve["points"]] == [0, 0.128, 0.256, 0.32]
+    assert all("loss_d" in p and "loss_g" in p for p in curve["points"][1:])
+    kimg, samples = load_snapshots(run.folder(bench_root) / "train")
+    assert kimg.tolist() == [p["kimg"] for p in curve["points"]]
+    assert samples.shape == (4, 128, 1, 32, 32) and samples.dtype == "uint8"
+    assert not (samples[0] == samples[-1]).all()  # the generator moved between the first and last point
+    cost = read_json(run.folder(bench_root) / "train" / "cost.json")
+    assert cost["kimg"] == 0.32 and cost["steps"] == 5 and cost["wall_s"] > 0
+    assert cost["flops_total"] > 0 and cost["device"] == "cpu"
+
+
+@pytest.mark.parametrize("variant", ["mlp-gan", "mlp-gan+wgan-gp+ha+noise+r1+lazy"])
+def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_factory, variant):
+    """The second variant keeps state outside G and D (penalty random stream, historical averages, lazy
+    step count, annealed noise): a resume must restore it all."""
+    budget = {"ring8": {"train": {"kimg": 12, "checkpoint_every_kimg": 2, "curve_every_kimg": 4,
+                                  "width": 0.25}}}
+    write_params(bench_root, **budget)
+    run = RunId.parse(f"t/ring8/{variant}/s0")
+    reference_root = tmp_path_factory.mktemp("uninterrupted")
+    (reference_root / "results").mkdir()
+    (reference_root / "results" / "data").symlink_to(bench_root / "results" / "data")
+    write_params(reference_root, **budget)
+    write_studies(reference_root)
+    train(run, reference_root)
+
+    ckpt = run.folder(bench_root) / "train" / CHECKPOINT
+    command = [sys.executable, "-m", "bench.cli", "--root", str(bench_root), "train", str(run)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = load_checkpoint(ckpt)
+    assert not killed_at["finished"] and 0 < json.loads(killed_at["state"])["images"] < 12_000
+
+    train(run, bench_root)  # picks up the checkpoint
+    assert outputs(bench_root, run) == outputs(reference_root, run)
+
+
+def test_checkpoint_of_another_config_is_not_resumed(bench_root, capsys):
+    run = RunId.parse("t/ring8/mlp-gan/s0")
+    ckpt = run.folder(bench_root) / "train" / CHECKPOINT
+    write_params(bench_root, ring8={"train": {"kimg": 4, "checkpoint_every_kimg": 1}})
+    train(run, bench_root)
+    finished = ckpt.read_bytes()
+    saved = load_checkpoint(ckpt)
+    saved["finished"] = False  # as if killed at the end, then the protocol changed
+    torch.save(saved, ckpt)
+    write_params(bench_root, ring8={"train": {"kimg": 1}})
+    train(run, bench_root)
+    assert "belongs to another configuration" in capsys.readouterr().err
+    assert read_json(run.folder(bench_root) / "train" / "cost.json")["kimg"] == 1.0
+    write_params(bench_root, ring8={"train": {"kimg": 4, "checkpoint_every_kimg": 1}})
+    train(run, bench_root)  # a finished checkpoint is never resumed: DVC re-ran the stage for a reason
+    assert "training t/ring8/mlp-gan/s0 again from scratch" in capsys.readouterr().err
+    assert ckpt.read_bytes() == finished
+
+
+EMA_PLUGIN = '''
+from models.registry import Recipe, Variant, register
+from models.mlp_gan import MLPDiscriminator, MLPGenerator
+
+register(Variant(name="mlp-gan-ema", family="test", paper="test", generator=MLPGenerator,
+                 discriminator=MLPDiscriminator, z_dim=2, data_kinds=("points",),
+                 recipe=Recipe(lr_g=1e-3, lr_d=1e-3, batch=100, ema_beta=0.9)))
+'''
+
+
+def test_ema_generator_is_what_gets_evaluated(bench_root):
+    from bench.protocol import variants
+
+    (bench_root / "ema_plugin.py").write_text(EMA_PLUGIN)
+    variants.load(["ema_plugin.py"], bench_root)
+    run = RunId.parse("t/ring8/mlp-gan-ema/s0")
+    train(run, bench_root)
+    saved = load_checkpoint(run.folder(bench_root) / "train" / CHECKPOINT)
+    g, _ = evaluated_generator(run, bench_root)
+    ema_weight = saved["ema_G"]["module.net.0.weight"]
+    torch.testing.assert_close(g.net[0].weight, ema_weight)
+    assert not torch.equal(ema_weight, saved["G"]["net.0.weight"])
+    assert not g.training
+
+
+def test_conditional_variant_needs_a_labeled_dataset(bench_root):
+    from models.registry import RegistryError
+
+    with pytest.raises(RegistryError, match="no class labels"):
+        train(RunId.parse("t/stackedfmnist/sngan-proj/s0"), bench_root)
+
+
+def test_conditional_generator_is_trained_and_sampled_with_dataset_labels(bench_root):
+    run = RunId.parse("t/fmnist32/acgan/s0")
+    train(run, bench_root)
+    g, resolved = evaluated_generator(run, bench_root)
+    config = read_json(run.folder(bench_root) / "train" / "config.json")
+    assert config == json.loads(json.dumps(resolved.config)) and resolved.task == "class-conditional"
+    assert config["n_classes"] == 10 and config["variant"]["conditional"] is True
+    with torch.no_grad():
+        images = g(torch.zeros(10, config["variant"]["z_dim"]), torch.arange(10))
+    assert not torch.allclose(images[0], images[1])  # the same z, two classes: two images
