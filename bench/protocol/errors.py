@@ -28,3 +28,7 @@ class ScoreError(UserError, ValueError):
 
 class CompareError(UserError, ValueError):
     """A comparison that cannot be made (no runs of the method, no shared dataset or metric)."""
+
+
+class ResultsError(UserError, ValueError):
+    """Results that cannot be put in one table (e.g. runs evaluated with different metric specs)."""

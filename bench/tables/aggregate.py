@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench.measurement import catalog
-from bench.protocol.errors import CompareError, ConfigError
+from bench.protocol.errors import CompareError, ConfigError, ResultsError
 from bench.protocol.io import read_json, write_json, write_text
 from bench.protocol.names import VariantName
 from bench.protocol.studies import study_files
@@ -37,10 +37,15 @@ SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional", "equ
 TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
 
 
+PER_RUN_DETAIL = {"kid": "seed", "is": "reason"}  # per backbone: KID's subset seed; why IS is unavailable (a path)
+
+
 def poolable_spec(spec: dict) -> dict:
-    """The metric spec without what differs between the runs of one table by design (seeds, hashes)."""
+    """The metric spec without what differs between the runs of one table by design (seeds, hashes, and the
+    machine-specific text of why IS is unavailable: that it is unavailable stays part of the spec)."""
     out = {k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED}
-    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk != "seed"} if k == "kid" else v)
+    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk != PER_RUN_DETAIL[k]}
+                                   if k in PER_RUN_DETAIL and isinstance(v, dict) else v)
                                for k, v in how.items()}
                         for name, how in spec.get("backbones", {}).items()}
     return out
@@ -82,7 +87,7 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (study, dataset), block in runs.groupby(["study", "dataset"], sort=True):
         if block["spec"].nunique() != 1:
-            raise ValueError(f"{study}/{dataset}: runs were evaluated with different metric specs; "
+            raise ResultsError(f"{study}/{dataset}: runs were evaluated with different metric specs; "
                              "re-run evaluate for all of them (`dvc repro`)")
         metrics = [m for m in METRICS if block[m].notna().any()]
         # only variants with values are ranked (e.g. intra-class FID ranks the conditional variants)

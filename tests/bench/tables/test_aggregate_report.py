@@ -61,6 +61,21 @@ def test_runs_with_different_specs_are_never_pooled(tmp_path):
         aggregate(tmp_path)
 
 
+def test_where_a_machine_looked_for_the_is_head_does_not_split_a_table(tmp_path):
+    def spec(where):
+        return {**SPEC, "backbones": {**SPEC["backbones"], "inception": {
+            "backbone": "inception", "is": {"available": False, "reason": f"not found (looked in {where})"}}}}
+
+    fake_run(tmp_path, "mlp-gan", 0, 8, spec=spec("/home/a/head.pth"))
+    fake_run(tmp_path, "mlp-gan", 1, 8, spec=spec("/home/b/head.pth"))
+    aggregate(tmp_path)
+    assert pd.read_csv(tmp_path / "results/tables/summary.csv")["n_seeds"].tolist() == [2]
+    fake_run(tmp_path, "mlp-gan", 1, 8, spec={**spec("/x"), "backbones": {**SPEC["backbones"], "inception": {
+        "backbone": "inception", "is": {"available": True, "splits": 10}}}})
+    with pytest.raises(ValueError, match="different metric specs"):  # IS measured on one, not the other
+        aggregate(tmp_path)
+
+
 def test_report_escapes_user_strings_and_is_self_contained(tables):
     html = render(tables).read_text()
     assert EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
