@@ -49,6 +49,10 @@ class DatasetSpec:
     classifier: str | None = None  # the labeled dataset whose domain classifier scores this one
     n_labels: int = 0  # classes of `train_y`/`eval_y` that class-conditional variants are trained on
 
+    def split_size(self, split: str) -> int | None:
+        """Images in the `train` or `eval` split (None: the dataset has no such split)."""
+        return FMNIST_SIZES.get(split)
+
 
 @dataclass(frozen=True)
 class MixtureSpec(DatasetSpec):
@@ -58,6 +62,9 @@ class MixtureSpec(DatasetSpec):
     sigma: float = 0.01
     n_train: int = 100_000
     seed: int = 0
+
+    def split_size(self, split: str) -> int | None:
+        return self.n_train if split == "train" else None  # scored against the known modes: no eval split
 
     def modes(self) -> np.ndarray:
         if self.layout == "ring":
@@ -78,6 +85,9 @@ class StackedSpec(DatasetSpec):
     @property
     def n_modes(self) -> int:
         return self.n_classes ** self.n_stack
+
+    def split_size(self, split: str) -> int | None:
+        return dict(self.per_mode).get(split, 0) * self.n_modes or None
 
 
 DATASETS: dict[str, DatasetSpec] = {

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.measurement.metrics.fid import frechet_distance_features
-from bench.measurement.metrics.inception_score import class_histogram_metrics, inception_score
+from bench.measurement.metrics.inception_score import IS_SPLITS, class_histogram_metrics, inception_score
 from bench.measurement.metrics.info import column
 from bench.measurement.metrics.kid import kernel_inception_distance
-from bench.measurement.metrics.prdc import precision_recall_density_coverage
+from bench.measurement.metrics.prdc import K_DC, K_PR, precision_recall_density_coverage
 
 ALL = ("fid", "kid", "pr", "dc", "is")
 FID_IMPL = ("exact nuclear-norm/eigen form of the Frechet distance; equals cleanfid.fid.frechet_distance "
@@ -27,7 +27,6 @@ PRDC_SPEC = {"pr": "improved precision/recall (Kynkaanniemi et al. 2019), k=3, s
                    "k-NN radius counts the point itself (NVlabs convention)",
              "dc": "density/coverage (Naeem et al. 2020), k=5, as the official prdc package",
              "impl": "bench.measurement.metrics.prdc (batched distances, bounded memory; equals prdc, tests)"}
-IS_SPLITS = 10
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,8 @@ class MetricSettings:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     kid_seed: int = 0
-    k_pr: int = 3
-    k_dc: int = 5
+    k_pr: int = K_PR
+    k_dc: int = K_DC
 
 
 def score_features(backbone: str, gen: dict[str, np.ndarray], ref: dict[str, np.ndarray],

@@ -18,7 +18,8 @@ import numpy as np
 from bench.measurement.metrics.info import MetricInfo
 
 METRICS = (MetricInfo("fid", "FID", lower_is_better=True, per_backbone=True, compared_on=("inception", "domain"),
-                      log_axis=True, description="Frechet distance of Gaussians fitted to the two feature sets"),)
+                      log_axis=True, min_generated=2, min_reference=2,
+                      description="Frechet distance of Gaussians fitted to the two feature sets"),)
 
 
 def _centred(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

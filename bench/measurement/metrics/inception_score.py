@@ -18,9 +18,11 @@ import numpy as np
 
 from bench.measurement.metrics.info import MetricInfo
 
-METRICS = (MetricInfo("is", "IS", lower_is_better=False, per_backbone=True,
+IS_SPLITS = 10  # as the original Inception Score code
+METRICS = (MetricInfo("is", "IS", lower_is_better=False, per_backbone=True, min_generated=IS_SPLITS,
                       description="exp E KL(p(y|x) || p(y)) over the backbone's classes, mean over 10 splits"),
            MetricInfo("is_std", "IS std", lower_is_better=None, per_backbone=True, summarized=False,
+                      min_generated=IS_SPLITS,
                       description="standard deviation of IS over the 10 splits"))
 
 
@@ -51,7 +53,7 @@ def _kl_terms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
         return np.where(pos, p * (np.log(np.where(pos, p, 1.0)) - np.log(q)), 0.0)
 
 
-def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
+def inception_score(probs: np.ndarray, splits: int = IS_SPLITS) -> tuple[float, float]:
     """(mean, std) of the Inception Score over `splits` contiguous chunks of an (N, C) class-probability array."""
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] == 0:

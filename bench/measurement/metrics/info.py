@@ -26,6 +26,8 @@ class MetricInfo:
     compared_on: tuple[str, ...] = ()  # backbones on which `gbench compare` and new-method pages use it by default
     log_axis: bool = False  # plots draw it on a log scale
     summarized: bool = True  # aggregated over seeds and shown in tables (False: a companion value)
+    min_generated: int = 1  # the fewest generated samples it is defined for (params.yaml's n_gen is checked)
+    min_reference: int = 1  # the fewest reference samples (n_ref)
 
     def on(self, backbone: str) -> MetricInfo:
         """The entry of a per-backbone template on one backbone."""

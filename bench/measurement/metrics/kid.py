@@ -11,7 +11,8 @@ import numpy as np
 from bench.measurement.metrics.info import MetricInfo
 
 METRICS = (MetricInfo("kid", "KID", lower_is_better=True, per_backbone=True, compared_on=("inception",), scale=1e3,
-                      unit="×10³", description="unbiased MMD^2 with the cubic polynomial kernel, mean over subsets"),)
+                      unit="×10³", min_generated=2, min_reference=2,
+                      description="unbiased MMD^2 with the cubic polynomial kernel, mean over subsets"),)
 
 
 def kernel_inception_distance(features_gen: np.ndarray, features_ref: np.ndarray, *, seed: int,

@@ -40,13 +40,18 @@ import numpy as np
 
 from bench.measurement.metrics.info import MetricInfo
 
+K_PR, K_DC = 3, 5  # the protocol's neighbourhood sizes: Kynkaanniemi et al. (P/R), Naeem et al. (D/C)
 METRICS = (MetricInfo("precision", "precision", lower_is_better=False, per_backbone=True, compared_on=("inception",),
+                      min_generated=K_PR + 1, min_reference=max(K_PR, K_DC) + 1,
                       description="share of samples inside the real data's k-NN balls (k = 3)"),
            MetricInfo("recall", "recall", lower_is_better=False, per_backbone=True, compared_on=("inception",),
+                      min_generated=K_PR + 1, min_reference=max(K_PR, K_DC) + 1,
                       description="share of real images inside the samples' k-NN balls (k = 3)"),
            MetricInfo("density", "density", lower_is_better=False, per_backbone=True,
+                      min_generated=K_PR + 1, min_reference=max(K_PR, K_DC) + 1,
                       description="real k-NN balls containing each sample, / k, averaged (k = 5)"),
            MetricInfo("coverage", "coverage", lower_is_better=False, per_backbone=True,
+                      min_generated=K_PR + 1, min_reference=max(K_PR, K_DC) + 1,
                       description="share of real images whose k-NN ball contains a sample (k = 5)"))
 
 
@@ -101,7 +106,7 @@ def _knn_sq_radii(x: np.ndarray, x_sq: np.ndarray, ks: list[int], max_elements: 
     return [smallest[:, k].copy() for k in ks]
 
 
-def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, *, k_pr: int = 3, k_dc: int = 5,
+def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, *, k_pr: int = K_PR, k_dc: int = K_DC,
                                       max_block_elements: int = 2**23) -> dict[str, float]:
     """Precision, recall (k = k_pr), density and coverage (k = k_dc) of fake against real (n, d) / (m, d) features."""
     x = _as_features("real", real)
