@@ -136,8 +136,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from bench.protocol.runs import RunId
 
     out = evaluate(RunId.parse(args.run), args.root, args.device, args.protocol)
-    metrics = read_json(out / "metrics.json")["metrics"]
-    print(" ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in metrics.items()))
+    record = read_json(out / "metrics.json")
+    if record.get("diverged"):
+        diverged = record["diverged"]
+        print(f"{args.run} diverged at {diverged['kimg']:g} kimg ({diverged['reason']}): recorded, no metrics")
+        return 0
+    print(" ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in record["metrics"].items()))
     return 0
 
 

@@ -14,10 +14,11 @@ registry (bench/protocol/variants.py); the checks here need no knowledge of loss
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch.nn as nn
@@ -69,8 +70,13 @@ class Recipe:
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             problems.append(f"betas must be two numbers in [0, 1), got {self.betas}")
         for name in ("lr_g", "lr_d"):
-            if not getattr(self, name) > 0:  # also rejects NaN
-                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+            if not 0 < getattr(self, name) < math.inf:  # also rejects NaN
+                problems.append(f"{name} must be a finite number > 0, got {getattr(self, name)}")
+        numbers = [f.name for f in fields(self)
+                   if isinstance(getattr(self, f.name), float) and f.name not in ("lr_g", "lr_d")]
+        not_finite = [name for name in numbers if not math.isfinite(getattr(self, name))]
+        if not_finite or not all(math.isfinite(b) for b in self.betas):
+            problems.append(f"{', '.join(not_finite) or 'betas'} must be finite")
         for name in ("n_critic", "batch", "reg_every", "pl_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -9,18 +9,21 @@ another pass. The quality-vs-kimg curve scores the samples the train stage kept 
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from bench.data.datasets import load_prepared
+from bench.measurement import catalog
 from bench.measurement.inception_head import available_head
 from bench.measurement.metrics.conditional import intra_class_fid, requested_class_accuracy
 from bench.measurement.metrics.modes import mode_metrics
 from bench.measurement.reference import load_reference, save_npz
 from bench.measurement.scoring import MetricSettings, score_features
-from bench.protocol.errors import ConfigError
+from bench.protocol.errors import ConfigError, ResultsError
 from bench.protocol.io import atomic_write, write_json
 from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
@@ -203,17 +206,29 @@ def _point_curve(run: ResolvedRun, root: Path, modes: np.ndarray, sigma: float) 
 
 
 def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None) -> Path:
-    """Score one finished run into results/<run>/eval/ (its checkpoint must belong to this run's config)."""
+    """Score one finished run into results/<run>/eval/ (its checkpoint must belong to this run's config). A run
+    that diverged gets no metrics: its record says where and why, with the samples and the quality curve of
+    the training before that point."""
     run = resolve(run_id, root, protocol)
     task = task_of(run.task)
     device = resolve_device(device_name or run.device)
-    g = task.evaluated_module(run, finished_checkpoint(run_id.folder(root) / "train", run.config_hash))
-    torch.manual_seed(stream_seed(run_id.seed, "eval-noise"))  # generators that draw noise (StyleGAN) draw it here
+    saved = finished_checkpoint(run_id.folder(root) / "train", run.config_hash)
+    diverged = json.loads(saved["state"]).get("diverged")
+    g = task.evaluated_module(run, saved)
     out = run_id.folder(root) / "eval"
     n = run.evaluate["n_gen"]
-    samples, how = task.evaluation_samples(run, g, n, device)
     spec = {"n_gen": n, "config_hash": run.config_hash, "profile": run.profile, "libraries": library_versions(),
-            "device": device.type, "kind": run.dataset.kind, **how}
+            "device": device.type, "kind": run.dataset.kind}
+    if diverged is None:
+        torch.manual_seed(stream_seed(run_id.seed, "eval-noise"))  # generators that draw noise (StyleGAN) draw it here
+        samples, how = task.evaluation_samples(run, g, n, device)
+        spec.update(how)
+        if not torch.isfinite(samples).all():
+            progress = json.loads(saved["state"])
+            diverged = {"kimg": progress["images"] / 1000, "step": progress["step"],
+                        "reason": "the generator's samples are not finite"}
+    if diverged is not None:
+        return _record_divergence(run, root, out, diverged, spec, device)
 
     if run.dataset.kind == "images":
         images = quantize(samples)
@@ -242,6 +257,49 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
 
     write_json(out / "curve.json", {"run": str(run_id), **curve})
     write_json(out / "metrics.json", {"run": str(run_id), "dataset": run_id.dataset, "variant": run_id.variant,
-                                      "study": run_id.study, "seed": run_id.seed, "metrics": metrics,
-                                      "spec": spec})
+                                      "study": run_id.study, "seed": run_id.seed,
+                                      "metrics": finite_metrics(run_id, metrics, spec), "spec": spec})
+    return out
+
+
+def finite_metrics(run_id: RunId, metrics: dict, spec: dict) -> dict:
+    """The metrics, each finite or None: a metric the catalog declares possibly undefined (reverse KL without a
+    high-quality sample, or with samples where the data has none) becomes None with its reason in the spec;
+    any other non-finite value is an error, never a silent hole in a table."""
+    out = {}
+    for name, value in metrics.items():
+        if value is None or (isinstance(value, int | float) and math.isfinite(value)):
+            out[name] = value
+            continue
+        info = catalog.CATALOG.get(name)
+        if info is None or not info.undefined:
+            raise ResultsError(f"{run_id}: metric {name} is {value} although the generator's samples are finite; "
+                               "this is a bug in the metric or its inputs, not a result: report it")
+        out[name] = None
+        spec.setdefault("undefined", {})[name] = f"{value}: {info.undefined}"
+    return out
+
+
+def _record_divergence(run: ResolvedRun, root: Path, out: Path, diverged: dict, spec: dict,
+                       device: torch.device) -> Path:
+    """metrics.json of a diverged run (no metrics, where and why it diverged), the samples of its last curve
+    point before that, and its quality curve up to there."""
+    train_dir = run.run.folder(root) / "train"
+    kimg, snapshots = load_snapshots(train_dir)
+    spec["samples"] = f"the last curve snapshot before divergence (kimg {float(kimg[-1]):g}, fixed curve latents)"
+    if run.dataset.kind == "images":
+        from bench.measurement.backbones import BackboneSet
+
+        save_grid(out / "samples.png", snapshots[-1])
+        net = (BackboneSet(CURVE_BACKBONE, root, run.run.dataset, device=str(device))
+               if CURVE_BACKBONE in run.reference_backbones else None)
+        curve = _image_curve(run, root, net, MetricSettings())
+    else:
+        data = load_prepared(run.run.dataset, root)
+        save_scatter(out / "samples.png", snapshots[-1][:2500], data["modes"])
+        curve = _point_curve(run, root, data["modes"], float(data["sigma"]))
+    write_json(out / "curve.json", {"run": str(run.run), **curve})
+    write_json(out / "metrics.json", {"run": str(run.run), "dataset": run.run.dataset, "variant": run.run.variant,
+                                      "study": run.run.study, "seed": run.run.seed, "metrics": {},
+                                      "diverged": diverged, "spec": spec})
     return out

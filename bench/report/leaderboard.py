@@ -18,12 +18,24 @@ from bench.tables.published import PUBLISHED_MODES
 
 def _cell(row: pd.Series, metric: str, scale: float) -> dict:
     mean = row.get(f"{metric}_mean")
+    n, n_seeds = row.get(f"{metric}_n"), int(row["n_seeds"])
     return {
         "sort": None if mean is None or math.isnan(mean) else mean * scale,
         "mean": fmt(mean, scale), "std": fmt(row.get(f"{metric}_std"), scale),
         "ci": f"[{fmt(row.get(f'{metric}_ci_low'), scale)}, {fmt(row.get(f'{metric}_ci_high'), scale)}]",
         "rank": None if pd.isna(row.get(f"{metric}_rank")) else int(row.get(f"{metric}_rank")),
+        # fewer seeds than the variant ran: say so next to the number (diverged seeds have no metrics)
+        "seeds": None if n is None or pd.isna(n) or int(n) in (0, n_seeds) else f"{int(n)} of {n_seeds} seeds",
     }
+
+
+def diverged_text(row: pd.Series) -> str | None:
+    """'diverged: 1 of 3 seeds (s2, from 1.3 kimg)', or None when every seed trained to the end."""
+    n = row.get("n_diverged")
+    if n is None or pd.isna(n) or int(n) == 0:
+        return None
+    return (f"diverged: {int(n)} of {int(row['n_seeds'])} seeds (s{str(row['diverged_seeds']).replace(',', ', s')}, "
+            f"first at {fmt(row.get('diverged_kimg'), digits=2)} kimg); not ranked")
 
 
 def _spec_lines(spec: dict) -> list[str]:
@@ -86,7 +98,10 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
         spec = tables.specs[f"{study}/{dataset}"]
         is_images = spec.get("kind", "images") == "images"
         metrics = columns_of(block, spec.get("kind", "images"))
-        ordered = block.sort_values(f"{metrics[0].name}_mean", ascending=bool(metrics[0].lower_is_better))
+        if not metrics:  # every run of this table diverged: its rows say so, with no metric column
+            ordered = block.sort_values("variant")
+        else:
+            ordered = block.sort_values(f"{metrics[0].name}_mean", ascending=bool(metrics[0].lower_is_better))
         cells_by_metric = {m.name: [_cell(row, m.name, m.scale) for _, row in ordered.iterrows()] for m in metrics}
         tied = {m: _tied([c["rank"] for c in cells]) for m, cells in cells_by_metric.items()}
         rows = []
@@ -101,7 +116,8 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
                 "variant": row["variant"], "href": variant_href(row["variant"]), "paper": info["paper"],
                 "families": info["families"], "family_key": "|".join(info["families"]),
                 "compare": compare_href(row["variant"]) if row["variant"] in tables.comparisons else None,
-                "cells": cells, "n_seeds": int(row["n_seeds"]), "wall_s": fmt(row["wall_s_mean"], digits=0),
+                "cells": cells, "n_seeds": int(row["n_seeds"]), "diverged": diverged_text(row),
+                "wall_s": fmt(row["wall_s_mean"], digits=0),
                 "kimg": fmt(row["kimg_mean"], digits=1), "gflops": fmt(row["flops_total_mean"], 1e-9, digits=0),
                 "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0),
             })

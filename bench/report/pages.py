@@ -89,7 +89,9 @@ def _variant_section(tables: Tables, images: Images, variant: str, study: str, d
     seeds = [{"seed": int(r["seed"]), "run": r["run"], "config_hash": r["config_hash"],
               "kimg": fmt(r["kimg"], digits=1), "wall_s": fmt(r["wall_s"], digits=0),
               "gflops": fmt(r["flops_total"], 1e-9, digits=0), "peak_mb": fmt(r.get("peak_rss_mb"), digits=0),
-              "device": r.get("device") or "?", "src": images(r["samples"])}
+              "device": r.get("device") or "?", "src": images(r["samples"]),
+              "diverged": (f"diverged at {fmt(r['diverged_kimg'], digits=3)} kimg: {r['diverged_reason']}"
+                           if r.get("diverged") else None)}
              for _, r in runs.iterrows()]
     curve = tables.curves.get(f"{study}/{dataset}/{variant}")
     truncation = tables.truncation.get(f"{study}/{dataset}/{variant}")

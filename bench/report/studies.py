@@ -26,7 +26,8 @@ def distribution_svg(table: dict) -> str:
     plt = pyplot()
     losses = list(table["losses"])
     fig, ax = plt.subplots(figsize=(6.4, 3.0), dpi=100)
-    data = [[s["value"] for s in table["losses"][loss]["samples"]] for loss in losses]
+    data = [[s["value"] for s in table["losses"][loss]["samples"] if s["value"] is not None] or [np.nan]
+            for loss in losses]  # a sample whose seeds diverged has no value (null): the table counts it
     ax.boxplot(data, tick_labels=losses, showfliers=False, widths=0.5)
     for i, values in enumerate(data, start=1):
         offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
@@ -49,8 +50,9 @@ def budget_svg(table: dict) -> str:
         curve = entry["budget"]
         k = [p["k"] for p in curve]
         color = LOSS_COLORS.get(loss, None)
-        ax.plot(k, [p["mean"] for p in curve], label=loss, color=color, linewidth=1.2, marker="o", markersize=3)
-        ax.fill_between(k, [p["low"] for p in curve], [p["high"] for p in curve], color=color, alpha=0.12)
+        mean, low, high = ([np.nan if p[key] is None else p[key] for p in curve] for key in ("mean", "low", "high"))
+        ax.plot(k, mean, label=loss, color=color, linewidth=1.2, marker="o", markersize=3)
+        ax.fill_between(k, low, high, color=color, alpha=0.12)
     ax.set_xlabel("budget: hyperparameter samples tried (k)", fontsize=8)
     ax.set_ylabel("best " + table["label"].split(" (")[0], fontsize=8)
     if catalog.metric(table["metric"]).log_axis:
@@ -93,9 +95,10 @@ def sweep_sections(sweeps: dict, specs: dict) -> list[dict]:
                 "sort": best["mean"], "seeds": len(best["seeds"]), "n_samples": len(entry["samples"]),
                 "best_at_1": fmt(entry["budget"][0]["mean"]) if entry["budget"] else "–",
                 "wall_s": fmt(entry["wall_s_total"], digits=0),
+                "n_diverged": entry.get("n_diverged", 0),
                 "published": PUBLISHED_LUCIC_FMNIST.get(loss) if table["dataset"] == "fmnist32" else None,
             })
-        rows.sort(key=lambda r: r["sort"] * (1 if table["lower_is_better"] else -1))
+        rows.sort(key=lambda r: math.inf if r["sort"] is None else r["sort"] * (1 if table["lower_is_better"] else -1))
         spec = specs.get(key, {})
         sections.append({
             "key": key, "dataset": table["dataset"], "study": table["study"], "label": table["label"],

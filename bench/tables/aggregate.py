@@ -63,9 +63,12 @@ def collect_runs(root: Path) -> pd.DataFrame:
             name = VariantName.parse(record["variant"])
         except ConfigError as exc:
             raise ConfigError(f"{path.relative_to(root)}: {exc}") from None
+        diverged = record.get("diverged") or {}
         rows.append({
             "run": record["run"], "study": record["study"], "dataset": record["dataset"],
             "variant": record["variant"], "seed": record["seed"],
+            "diverged": bool(diverged), "diverged_kimg": diverged.get("kimg"),
+            "diverged_reason": diverged.get("reason"),
             **{m: record["metrics"].get(m) for m in METRICS},
             **{c: cost.get(c) for c in COSTS},
             **{f"hp_{h}": (json.dumps(recipe.get(h)) if h == "betas" else recipe.get(h)) for h in HYPERPARAMETERS},
@@ -84,22 +87,31 @@ def collect_runs(root: Path) -> pd.DataFrame:
 
 
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per study x dataset x variant: each metric's mean, std, CI and tied rank over the seeds that measured it
+    (`<metric>_n` of `n_seeds`), and the seeds that diverged (`n_diverged`, the first kimg at which one did).
+    A variant with a diverged seed is not ranked: its statistics describe the seeds that survived, which is
+    not the method's result."""
     rows = []
     for (study, dataset), block in runs.groupby(["study", "dataset"], sort=True):
-        if block["spec"].nunique() != 1:
+        measured = block[~block["diverged"]]
+        if measured["spec"].nunique() > 1:
             raise ResultsError(f"{study}/{dataset}: runs were evaluated with different metric specs; "
-                             "re-run evaluate for all of them (`dvc repro`)")
+                               "re-run evaluate for all of them (`dvc repro`)")
         metrics = [m for m in METRICS if block[m].notna().any()]
+        stable = {v for v, b in block.groupby("variant") if not b["diverged"].any()}
         # only variants with values are ranked (e.g. intra-class FID ranks the conditional variants)
-        ranks = {m: tied_ranks({v: list(b[m].dropna()) for v, b in block.groupby("variant") if b[m].notna().any()},
+        ranks = {m: tied_ranks({v: list(b[m].dropna()) for v, b in block.groupby("variant")
+                                if b[m].notna().any() and v in stable},
                                lower_is_better=catalog.metric(m).lower_is_better) for m in metrics}
         for variant, group in block.groupby("variant", sort=True):
+            diverged = group[group["diverged"]]
             row = {"study": study, "dataset": dataset, "variant": variant, "n_seeds": len(group),
-                   "seeds": ",".join(str(s) for s in sorted(group["seed"]))}
+                   "seeds": ",".join(str(s) for s in sorted(group["seed"])), "n_diverged": len(diverged),
+                   "diverged_kimg": float(diverged["diverged_kimg"].min()) if len(diverged) else None,
+                   "diverged_seeds": ",".join(str(s) for s in sorted(diverged["seed"]))}
             for m in metrics:
                 for key, value in summarize(group[m].tolist()).items():
-                    if key != "n":
-                        row[f"{m}_{key}"] = value
+                    row[f"{m}_{key}"] = value
                 row[f"{m}_rank"] = ranks[m].get(variant)
             for c in COSTS:
                 row[f"{c}_mean"] = float(group[c].mean())
@@ -124,11 +136,13 @@ def sweep_metric(block: pd.DataFrame) -> tuple[str, bool, str]:
                                 "sample = log K, the worst)")
 
 
-def _sweep_values(block: pd.DataFrame, column: str) -> pd.Series:
+def _sweep_values(block: pd.DataFrame, column: str, lower: bool) -> pd.Series:
+    """The sweep's quality value per run: a run with no high-quality sample has no mode histogram and counts
+    as the worst reverse KL, log K; a diverged run counts as the worst of any metric (a failed try)."""
     values = block[column].astype(float)
-    if column == "reverse_kl":  # a run with no high-quality sample has no histogram: count it as the worst
-        values = values.fillna(np.log(block["n_modes"].astype(float)))
-    return values
+    if column == "reverse_kl":
+        values = values.fillna(np.log(block["n_modes"].astype(float).max()))
+    return values.mask(block["diverged"], np.inf if lower else -np.inf)
 
 
 def sweep_tables(runs: pd.DataFrame) -> dict:
@@ -138,7 +152,7 @@ def sweep_tables(runs: pd.DataFrame) -> dict:
     sweeps = runs[runs["sweep_loss"].notna()]
     for (study, dataset), block in sweeps.groupby(["study", "dataset"], sort=True):
         column, lower, label = sweep_metric(block)
-        block = block.assign(value=_sweep_values(block, column))
+        block = block.assign(value=_sweep_values(block, column, lower))
         losses = {}
         for loss, group in block.groupby("sweep_loss", sort=True):
             per_sample = group.groupby("sweep_sample", sort=True)
@@ -158,6 +172,7 @@ def sweep_tables(runs: pd.DataFrame) -> dict:
                          "hyperparameters": next(s["hyperparameters"] for s in samples if s["sample"] == best_name),
                          "wall_s_mean": float(best_runs["wall_s"].mean())},
                 "wall_s_total": float(group["wall_s"].sum()),
+                "n_diverged": int(group["diverged"].sum()),
             }
         out[f"{study}/{dataset}"] = {"study": study, "dataset": dataset, "metric": column, "label": label,
                                      "lower_is_better": lower, "losses": losses}
@@ -213,7 +228,8 @@ def aggregate(root: Path) -> Path:
     out = root / "results" / "tables"
     runs = collect_runs(root)
     summary = summarize_runs(runs)
-    specs = {f"{s}/{d}": json.loads(b["spec"].iloc[0]) for (s, d), b in runs.groupby(["study", "dataset"])}
+    specs = {f"{s}/{d}": json.loads((b[~b["diverged"]] if (~b["diverged"]).any() else b)["spec"].iloc[0])
+             for (s, d), b in runs.groupby(["study", "dataset"])}
     write_text(out / "runs.csv", runs.to_csv(index=False))
     write_text(out / "summary.csv", summary.to_csv(index=False))
     write_json(out / "summary.json", json.loads(summary.to_json(orient="records")))

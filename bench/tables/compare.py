@@ -61,6 +61,13 @@ def verdict(mean_diff: float, p_holm: float, lower_is_better: bool, alpha: float
     return "better" if (mean_diff < 0) == lower_is_better else "worse"
 
 
+def _diverged(block: pd.DataFrame, variant: str) -> int:
+    """Seeds of `variant` in this block that diverged (they have no metrics; the tests use the others)."""
+    if "diverged" not in block:
+        return 0
+    return int(block.loc[block["variant"] == variant, "diverged"].fillna(False).astype(bool).sum())
+
+
 def baselines_of(runs: pd.DataFrame, new: str, builtin: dict[str, bool] | None = None) -> list[str]:
     """Every other variant with runs where `new` has runs; with `builtin` (variant -> registered by the
     harness itself), only those: other users' methods are not baselines."""
@@ -101,6 +108,7 @@ def compare(runs: pd.DataFrame, new: str, against: list[str], metrics: list[str]
                 low, high = difference_ci(a, b)
                 family.append({
                     "study": study, "dataset": dataset, "new": new, "baseline": base, "metric": metric,
+                    "new_diverged": _diverged(block, new), "baseline_diverged": _diverged(block, base),
                     "label": label, "lower_is_better": lower, "scale": info.scale,
                     "new_summary": summarize(a), "baseline_summary": summarize(b),
                     "difference": mean_diff, "difference_ci": [low, high], "p": welch_p(a, b),
@@ -171,6 +179,13 @@ def summary_text(rows: list[dict], alpha: float = ALPHA) -> str:
     if leaning:
         parts.append(f"{len(leaning)} tied comparisons nevertheless had every seed pair on one side "
                      "(probability of improvement 0 or 1): more seeds may separate them.")
+    new_diverged = first.get("new_diverged", 0)
+    if new_diverged:
+        parts.append(f"{new} diverged on {_count(new_diverged, 'seed')} (no metrics; the tests use the seeds that "
+                     "trained to the end, so its numbers describe the survivors, not the method).")
+    diverged_bases = sorted({r["baseline"] for r in rows if r.get("baseline_diverged")})
+    if diverged_bases:
+        parts.append(f"Baselines with diverged seeds (left out of their tests): {', '.join(diverged_bases)}.")
     if n_new < 3 or min(n_base) < 3:
         parts.append("With fewer than 3 seeds on a side the tests have little power; treat ties as "
                      "'not shown', not as 'equal'.")

@@ -12,6 +12,7 @@ What one step does is the task kind's (bench/training/tasks).
 from __future__ import annotations
 
 import json
+import math
 import platform
 import resource
 import sys
@@ -80,7 +81,7 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
                                     # As JSON text: pickling the live dict would memoise shared strings
                                     # differently after a resume, and the same content must give the same bytes.
                                     "state": json.dumps(progress, sort_keys=True),
-                                    "finished": progress["images"] >= budget})
+                                    "finished": progress["images"] >= budget or "diverged" in progress})
         write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,
                                    "kimg": progress["images"] / 1000})
 
@@ -112,7 +113,16 @@ def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: int, settings
         bar.update(min(progress["images"] - before, budget - bar.n))  # tqdm drops its total when n > total
         bar.set_postfix(losses, refresh=False)
         done = progress["images"] >= budget
-        if progress["images"] >= progress["next_curve"] or done:
+        curve_point = progress["images"] >= progress["next_curve"] or done
+        problem = _divergence(losses, trainer.non_finite() if curve_point or done else [])
+        if problem:
+            progress["diverged"] = {"kimg": progress["images"] / 1000, "step": progress["step"], "reason": problem}
+            progress["curve"].append({"kimg": progress["images"] / 1000, "step": progress["step"], "diverged": problem})
+            print(f"{desc} diverged at {progress['images'] / 1000:.3f} kimg ({problem}); recorded as a result",
+                  file=sys.stderr)
+            checkpoint()
+            break
+        if curve_point:
             progress["curve"].append({"kimg": progress["images"] / 1000, "step": progress["step"], **losses})
             trainer.snapshots.record(trainer.curve_module(), device, progress["images"] / 1000)
             while progress["next_curve"] <= progress["images"]:
@@ -122,6 +132,13 @@ def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: int, settings
             while progress["next_ckpt"] <= progress["images"]:
                 progress["next_ckpt"] += images_of(settings["checkpoint_every_kimg"])
     bar.close()
+
+
+def _divergence(losses: dict[str, float], non_finite_networks: list[str]) -> str | None:
+    """Why the run has diverged (a loss that is not finite, or networks with non-finite weights), or None."""
+    bad = [f"{name} = {value}" for name, value in losses.items() if not math.isfinite(value)]
+    bad += [f"non-finite weights in {name}" for name in non_finite_networks]
+    return ", ".join(bad) or None
 
 
 def _cost_record(run: ResolvedRun, progress: dict[str, Any], wall: float, device: torch.device,
@@ -143,5 +160,6 @@ def _cost_record(run: ResolvedRun, progress: dict[str, Any], wall: float, device
         "flops_per_d_step": flops.get("d_step"),
         "flops_per_g_step": flops.get("g_step"),
         "flops_total": progress["step"] * flops["per_step"],
+        "diverged": progress.get("diverged"),
         "torch": torch.__version__,
     }

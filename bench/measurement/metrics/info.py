@@ -26,6 +26,7 @@ class MetricInfo:
     compared_on: tuple[str, ...] = ()  # backbones on which `gbench compare` and new-method pages use it by default
     log_axis: bool = False  # plots draw it on a log scale
     summarized: bool = True  # aggregated over seeds and shown in tables (False: a companion value)
+    undefined: str = ""  # when the value may legitimately be undefined or infinite (then it is written as None)
     min_generated: int = 1  # the fewest generated samples it is defined for (params.yaml's n_gen is checked)
     min_reference: int = 1  # the fewest reference samples (n_ref)
 

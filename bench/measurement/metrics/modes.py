@@ -18,7 +18,9 @@ METRICS = (MetricInfo("modes_covered", "modes covered", lower_is_better=False, b
            MetricInfo("high_quality", "high quality", lower_is_better=False, backbone="modes", scale=100.0, unit="%",
                       compared_on=("modes",), description="share of 2-D samples within 3 sigma of a mode"),
            MetricInfo("reverse_kl", "reverse KL", lower_is_better=True, backbone="modes", compared_on=("modes",),
-                      description="KL(generated mode histogram || the data's), nats"),
+                      description="KL(generated mode histogram || the data's), nats",
+                      undefined="no histogram when no sample is high quality (2-D sets); infinite when samples fall in "
+                                "a class the real data's classifier never predicts"),
            MetricInfo("n_modes", "modes in the data", lower_is_better=None, backbone="modes", summarized=False))
 
 

@@ -44,6 +44,10 @@ class Trainer(ABC):
         """One training step; returns the losses to log."""
 
     @abstractmethod
+    def non_finite(self) -> list[str]:
+        """The networks whose weights are no longer all finite (the loop then records the run as diverged)."""
+
+    @abstractmethod
     def curve_module(self) -> nn.Module:
         """The network the curve snapshots sample (the one evaluation reports)."""
 

@@ -95,6 +95,13 @@ class GanTrainer(Trainer):
     def curve_module(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.g
 
+    @torch.no_grad()
+    def non_finite(self) -> list[str]:
+        networks = {"G": self.g, "D": self.d, **({"EMA-G": self.ema.module} if self.ema is not None else {})}
+        tensors = {name: [t for t in (*net.parameters(), *net.buffers()) if t.is_floating_point()]
+                   for name, net in networks.items()}
+        return [name for name, ts in tensors.items() if not all(torch.isfinite(t).all() for t in ts)]
+
     def step(self, progress: dict[str, Any], budget: int) -> dict[str, float]:
         recipe, objective, g, d = self.recipe, self.objective, self.g, self.d
         if self.growing:

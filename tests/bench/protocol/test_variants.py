@@ -82,9 +82,10 @@ def test_registered_names_must_follow_the_grammar():
                              discriminator=DCGANDiscriminator, recipe=Recipe(), data_kinds=("images",)))
 
 
-@pytest.mark.parametrize(("fields", "message"), [({"lr_g": -1e-4}, "lr_g must be > 0"), ({"n_critic": 0}, "n_critic"),
-                                                 ({"betas": (0.5, 1.0)}, "betas"), ({"batch": 0}, "batch"),
-                                                 ({"r1": -1.0}, "r1")])
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"lr_g": -1e-4}, "lr_g must be a finite number > 0"), ({"lr_d": float("inf")}, "lr_d must be a finite"),
+    ({"r1": float("nan")}, "r1 must be finite"), ({"n_critic": 0}, "n_critic"), ({"betas": (0.5, 1.0)}, "betas"),
+    ({"batch": 0}, "batch"), ({"r1": -1.0}, "r1")])
 def test_recipes_out_of_range_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
         Recipe(**fields)

@@ -18,13 +18,16 @@ SPEC = {"kind": "points", "n_gen": 2500, "profile": "smoke", "libraries": {"torc
                                  "reverse_kl": "KL"}}}
 
 
-def fake_run(root, variant, seed, modes, spec=SPEC, study="leaderboard", reverse_kl=0.1, recipe=None, paper=None):
+def fake_run(root, variant, seed, modes, spec=SPEC, study="leaderboard", reverse_kl=0.1, recipe=None, paper=None,
+             diverged=None):
     run = f"{study}/ring8/{variant}/s{seed}"
     folder = root / "results" / run
+    metrics = {} if diverged else {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": reverse_kl, "n_modes": 8}
+    run_spec = {"n_gen": 2500, "profile": "smoke", "kind": "points"} if diverged else spec  # a diverged run's
     write_json(folder / "eval" / "metrics.json", {
-        "run": run, "study": study, "dataset": "ring8", "variant": variant, "seed": seed,
-        "metrics": {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": reverse_kl, "n_modes": 8},
-        "spec": {**spec, "latent_seed": seed, "config_hash": f"h{seed}"}})
+        "run": run, "study": study, "dataset": "ring8", "variant": variant, "seed": seed, "metrics": metrics,
+        **({"diverged": diverged} if diverged else {}),
+        "spec": {**run_spec, "latent_seed": seed, "config_hash": f"h{seed}"}})
     write_json(folder / "train" / "config.json", {"variant": {"paper": paper, "recipe": recipe or {
         "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}}})
     write_json(folder / "train" / "cost.json", {"wall_s": 10.0 + seed, "kimg": 2.0, "flops_total": 1e9,
@@ -233,3 +236,31 @@ def test_variants_without_a_metric_are_not_ranked_on_it(tmp_path):
     summary = pd.read_csv(tmp_path / "results/tables/summary.csv").set_index("variant")
     assert summary.loc["mlp-gan", "high_quality_rank"] == 1
     assert pd.isna(summary.loc["mlp-gan+hinge", "high_quality_rank"])
+
+
+def strict_json(path):
+    def refuse(constant):
+        raise ValueError(f"{path} holds {constant}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_diverged_seeds_are_counted_never_averaged_in_and_the_variant_is_not_ranked(tmp_path):
+    for seed in range(3):
+        fake_run(tmp_path, "mlp-gan", seed, 8)
+        fake_run(tmp_path, "mlp-gan+hinge", seed, 6,
+                 diverged={"kimg": 1.5 + seed, "step": 15, "reason": "loss_d = nan"} if seed < 2 else None)
+    aggregate(tmp_path)
+    tables = tmp_path / "results/tables"
+    summary = {r["variant"]: r for r in strict_json(tables / "summary.json")}  # valid JSON: no NaN literals
+    hinge, plain = summary["mlp-gan+hinge"], summary["mlp-gan"]
+    assert (hinge["n_seeds"], hinge["n_diverged"]) == (3, 2)
+    assert (hinge["diverged_kimg"], hinge["diverged_seeds"]) == (1.5, "0,1")
+    assert hinge["modes_covered_n"] == 1 and hinge["modes_covered_mean"] == 6 and hinge["modes_covered_std"] is None
+    assert hinge["modes_covered_rank"] is None and plain["modes_covered_rank"] == 1 and plain["n_diverged"] == 0
+    for name in ("runs.json", "specs.json", "variants.json", "curves.json", "comparisons.json", "sweeps.json"):
+        strict_json(tables / name)
+    html = render(tmp_path).read_text()
+    assert "diverged: 2 of 3 seeds (s0, s1, first at 1.50 kimg); not ranked" in html and "1 of 3 seeds" in html
+    page = (tmp_path / "reports/variant-mlp-gan+hinge.html").read_text()
+    assert "diverged at 1.500 kimg: loss_d = nan" in page and "trained to the end" in page

@@ -161,3 +161,52 @@ def test_conditional_generator_is_trained_and_sampled_with_dataset_labels(bench_
     with torch.no_grad():
         images = g(torch.zeros(10, config["variant"]["z_dim"]), torch.arange(10))
     assert not torch.allclose(images[0], images[1])  # the same z, two classes: two images
+
+
+UNSTABLE_PLUGIN = '''
+from models.mlp_gan import MLPDiscriminator, MLPGenerator
+from models.registry import Recipe, Variant, register
+
+register(Variant(name="unstable-gan", family="test", paper="learning rate 1e30: overflows at once",
+                 generator=MLPGenerator, discriminator=MLPDiscriminator, z_dim=2, data_kinds=("points",),
+                 recipe=Recipe(lr_g=1e30, lr_d=1e30, batch=100)))
+'''
+
+
+def strict_json(path):
+    """The file parsed as JSON proper: NaN and Infinity are not JSON."""
+    def refuse(constant):
+        raise ValueError(f"{path} holds {constant}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_diverging_run_stops_and_is_recorded_as_a_result(bench_root):
+    from bench.measurement.evaluate import evaluate
+    from bench.protocol import variants
+
+    (bench_root / "unstable.py").write_text(UNSTABLE_PLUGIN)
+    variants.load(["unstable.py"], bench_root)
+    run = RunId.parse("t/ring8/unstable-gan/s0")
+    train(run, bench_root)  # no exception: divergence is a result
+    folder = run.folder(bench_root)
+    saved = load_checkpoint(folder / "train" / CHECKPOINT)
+    progress = json.loads(saved["state"])
+    assert saved["finished"] and progress["diverged"]["kimg"] == 0.1 and "nan" in progress["diverged"]["reason"]
+    assert progress["images"] == 100  # stopped at the step that diverged, not at the 2 kimg budget
+    cost = strict_json(folder / "train" / "cost.json")
+    assert cost["diverged"] == progress["diverged"] and cost["kimg"] == 0.1
+    curve = strict_json(folder / "train" / "curve.json")
+    assert curve["points"][-1]["diverged"] == progress["diverged"]["reason"]
+    evaluate(run, bench_root)
+    record = strict_json(folder / "eval" / "metrics.json")
+    assert record["diverged"] == progress["diverged"] and record["metrics"] == {}
+    assert "before divergence" in record["spec"]["samples"] and (folder / "eval" / "samples.png").stat().st_size > 0
+    assert strict_json(folder / "eval" / "curve.json")["points"][0]["kimg"] == 0.0  # the curve up to there
+
+
+def test_a_run_that_does_not_diverge_has_no_divergence_record(bench_root):
+    run = RunId.parse("t/ring8/mlp-gan/s0")
+    train(run, bench_root)
+    assert "diverged" not in json.loads(load_checkpoint(run.folder(bench_root) / "train" / CHECKPOINT)["state"])
+    assert strict_json(run.folder(bench_root) / "train" / "cost.json")["diverged"] is None
