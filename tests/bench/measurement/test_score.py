@@ -87,3 +87,73 @@ def test_cli_prints_a_table_and_writes_json_with_the_spec(tmp_path, capsys, monk
     assert metrics["is"] is None and "fetch-inception-head" in result["spec"]["is"]["reason"]
     assert main(["--root", str(tmp_path), "score", "--images", str(tmp_path / "nope"), "--reference",
                  str(tmp_path / "gen")]) == 2
+
+
+def write_png16(path, pixels: np.ndarray) -> None:
+    """A 16-bit PNG as the format defines it (PIL writes no 16-bit RGB): signature, IHDR, one zlib IDAT of
+    filter-0 rows of big-endian samples, IEND."""
+    import struct
+    import zlib
+
+    height, width = pixels.shape[:2]
+    color_type = 2 if pixels.ndim == 3 else 0
+    rows = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def _mode_files(folder):
+    """One file per input mode the scorer accepts, each with the 8-bit RGB pixels it stands for."""
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (24, 24), dtype=np.uint8)
+    files = {}
+    for name, image, equivalent in [
+        ("rgb.png", Image.fromarray(rgb), rgb),
+        ("rgba.png", Image.fromarray(np.dstack([rgb, rng.integers(0, 256, (24, 24), dtype=np.uint8)]), "RGBA"), rgb),
+        ("gray.png", Image.fromarray(gray), np.dstack([gray] * 3)),
+        ("gray-alpha.png", Image.fromarray(np.dstack([gray, gray]), "LA"), np.dstack([gray] * 3)),
+        ("bilevel.png", Image.fromarray(gray > 127), np.dstack([np.where(gray > 127, 255, 0).astype(np.uint8)] * 3)),
+        ("palette.png", Image.fromarray(rgb).quantize(64), None),
+    ]:
+        image.save(folder / name)
+        files[name] = equivalent if equivalent is not None else np.asarray(image.convert("RGB"))
+    write_png16(folder / "rgb16.png", rgb.astype(np.uint16) * 257)  # 8-bit data stored in 16 bits
+    files["rgb16.png"] = rgb
+    write_png16(folder / "gray16.png", gray.astype(np.uint16) * 257)
+    files["gray16.png"] = np.dstack([gray] * 3)
+    return files
+
+
+def test_every_accepted_input_mode_gives_the_features_of_its_8_bit_rgb_equivalent(tmp_path):
+    files = _mode_files(tmp_path / "modes")
+    for name, equivalent in files.items():
+        (image,) = read_images([tmp_path / "modes" / name], "RGB")
+        np.testing.assert_array_equal(image, equivalent, err_msg=name)
+    read = read_images([tmp_path / "modes" / n for n in files], "RGB")
+    net = InceptionFeatures()
+    np.testing.assert_array_equal(net(read), net(list(files.values())))
+
+
+def test_16_bit_pixels_keep_their_top_8_bits_as_pil_does_for_rgb(tmp_path):
+    values = np.array([[0, 255, 256, 1000], [32767, 32768, 65280, 65535]], dtype=np.uint16)
+    write_png16(tmp_path / "gray16.png", values)
+    write_png16(tmp_path / "rgb16.png", np.dstack([values] * 3))
+    expected = values // 256  # the top byte: 0, 0, 1, 3, 127, 128, 255, 255
+    for name in ("gray16.png", "rgb16.png"):
+        (image,) = read_images([tmp_path / name], "RGB")
+        np.testing.assert_array_equal(image[:, :, 0], expected, err_msg=name)
+    assert Image.open(tmp_path / "gray16.png").mode == "I;16" and Image.open(tmp_path / "rgb16.png").mode == "RGB"
+
+
+def test_images_with_no_exact_8_bit_form_are_refused(tmp_path):
+    Image.fromarray(np.zeros((4, 4), dtype=np.float32), "F").save(tmp_path / "float.tiff")
+    (tmp_path / "float.png").write_bytes((tmp_path / "float.tiff").read_bytes())  # a TIFF under a .png name
+    with pytest.raises(ScoreError, match="'F' image, which has no exact 8-bit form"):
+        read_images([tmp_path / "float.png"], "RGB")
