@@ -19,7 +19,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else \
 		echo "NOTE: missing Debian packages: $$missing. Run 'sudo apt-get install $$missing'."; \
-		echo "      (Fashion-MNIST alternative: 'gbench download-fmnist DIR' and export GBENCH_FMNIST_DIR.)"; \
+		echo "      (Fashion-MNIST alternative: 'gbench download-fmnist DIR', then data.fmnist_dir: DIR in params.yaml.)"; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -71,8 +71,10 @@ def _cmd_sweep_sample(args: argparse.Namespace) -> int:
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from bench.data.datasets import prepare
+    from bench.protocol.params import load_params
 
-    print(f"prepared {args.dataset} in {prepare(args.dataset, args.root)}")
+    params = load_params(args.root) if (args.root / "params.yaml").is_file() else None
+    print(f"prepared {args.dataset} in {prepare(args.dataset, args.root, params)}")
     return 0
 
 
@@ -80,7 +82,7 @@ def _cmd_download_fmnist(args: argparse.Namespace) -> int:
     from bench.data.datasets import download_fmnist
 
     folder = download_fmnist(Path(args.dest))
-    print(f"downloaded to {folder}; now: export GBENCH_FMNIST_DIR={folder}")
+    print(f"downloaded to {folder}; now set `data: {{fmnist_dir: {folder}}}` in params.yaml")
     return 0
 
 
@@ -123,19 +125,26 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from bench.protocol.process import die_with_parent, run_lock
     from bench.protocol.runs import RunId
     from bench.training.loop import train
 
-    print(f"trained into {train(RunId.parse(args.run), args.root, args.device, args.protocol)}")
+    run = RunId.parse(args.run)
+    die_with_parent()
+    with run_lock(args.root, str(run), "train"):
+        print(f"trained into {train(run, args.root, args.device, args.protocol, args.restart)}")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from bench.measurement.evaluate import evaluate
     from bench.protocol.io import read_json
+    from bench.protocol.process import die_with_parent, run_lock
     from bench.protocol.runs import RunId
 
-    out = evaluate(RunId.parse(args.run), args.root, args.device, args.protocol)
+    die_with_parent()
+    with run_lock(args.root, args.run, "evaluate"):
+        out = evaluate(RunId.parse(args.run), args.root, args.device, args.protocol)
     record = read_json(out / "metrics.json")
     if record.get("diverged"):
         diverged = record["diverged"]
@@ -148,7 +157,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_aggregate(args: argparse.Namespace) -> int:
     from bench.tables.aggregate import aggregate
 
-    print(f"tables in {aggregate(args.root)}")
+    print(f"tables in {aggregate(args.root, partial=args.partial)}")
     return 0
 
 
@@ -244,8 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("run", help="study/dataset/variant/sN")
         p.add_argument("--device", default=None, help="auto (default from params.yaml), cpu, cuda, ...")
+        if name == "train":
+            p.add_argument("--restart", action="store_true", help="train from scratch, ignoring any checkpoint")
         p.set_defaults(fn=fn)
-    sub.add_parser("aggregate", help="aggregate stage: results tables").set_defaults(fn=_cmd_aggregate)
+    p = sub.add_parser("aggregate", help="aggregate stage: results tables")
+    p.add_argument("--partial", action="store_true", help="aggregate although some runs of the studies have no "
+                   "metrics yet (the tables and the report name them)")
+    p.set_defaults(fn=_cmd_aggregate)
     sub.add_parser("report", help="report stage: reports/index.html").set_defaults(fn=_cmd_report)
     p = sub.add_parser("compare", help="a new method against the baselines over seeds (from results/tables)")
     p.add_argument("new", help="the variant to judge, e.g. my-gan")
@@ -272,6 +286,8 @@ def _check_protocol(args: argparse.Namespace) -> None:
     for the commands that build variants, the registry loaded with the plugins, and for `list` and
     `pipelines` every run of every study resolved (names, options, settings). Stage commands get the loaded
     protocol in `args.protocol`, so a process reads the files once."""
+    from bench.protocol.checks import check_sizes
+
     args.protocol = None
     if not (args.root / "params.yaml").is_file():
         return
@@ -279,12 +295,14 @@ def _check_protocol(args: argparse.Namespace) -> None:
         from bench.protocol.resolve import Protocol
 
         args.protocol = Protocol.load(args.root)
+        check_sizes(args.protocol.params)
         if args.command == "list":  # `pipelines` resolves every run as it writes their stages
             args.protocol.resolve_all()
         return
     from bench.protocol.params import load_params
 
     params = load_params(args.root)
+    check_sizes(params)
     if args.command not in NO_STUDIES:
         from bench.protocol.studies import load_studies
 

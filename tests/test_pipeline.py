@@ -226,6 +226,51 @@ def test_add_your_method_as_the_readme_says(repro_copy):
     assert 'href="compare-resize-dcgan.html"' in (root / "reports/index.html").read_text()
 
 
+UNSTABLE = """from models.mlp_gan import MLPDiscriminator, MLPGenerator
+from models.registry import Recipe, Variant, register
+
+register(Variant(name="unstable-gan", family="unstable", paper="MLP GAN at learning rate 1e30 (diverges)",
+                 generator=MLPGenerator, discriminator=MLPDiscriminator, z_dim=2, data_kinds=("points",),
+                 recipe=Recipe(lr_g=1e30, lr_d=1e30, batch=100)))
+"""
+
+
+def _strict_json(path):
+    def refuse(constant):
+        raise AssertionError(f"{path} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_diverging_method_is_a_recorded_result_and_the_pipeline_stays_green(repro_copy):
+    root, env, _ = repro_copy
+    (root / "methods").mkdir(exist_ok=True)
+    (root / "methods/unstable_gan.py").write_text(UNSTABLE)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["plugins"] = [*(params.get("plugins") or []), "methods/unstable_gan.py"]
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    study = yaml.safe_load((root / "pipelines/leaderboard.yaml").read_text())
+    study["leaderboard"]["datasets"]["ring8"].append("unstable-gan")
+    (root / "pipelines/leaderboard.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    run(["gbench", "pipelines"], root, env)
+    # its own stages through DVC (a full `dvc repro` would also re-check every other stage: a minute of the budget)
+    output = run(["dvc", "repro", "pipelines/ring8/dvc.yaml:evaluate-leaderboard-unstable-gan"], root, env)
+    assert "diverged at 0.1 kimg" in output and output.count("Running stage") == 4  # train and evaluate, 2 seeds
+    run(["gbench", "aggregate"], root, env)
+    run(["gbench", "report"], root, env)
+    summary = {(r["dataset"], r["variant"]): r for r in _strict_json(root / "results/tables/summary.json")
+               if r["study"] == "leaderboard"}
+    unstable = summary[("ring8", "unstable-gan")]
+    assert unstable["n_seeds"] == 2 and unstable["n_diverged"] == 2 and unstable["modes_covered_rank"] is None
+    assert summary[("ring8", "mlp-gan")]["modes_covered_rank"] == 1
+    for table in (root / "results/tables").glob("*.json"):
+        _strict_json(table)
+    html = (root / "reports/index.html").read_text()
+    assert "diverged: 2 of 2 seeds (s0, s1, first at 0.10 kimg); not ranked" in html
+    page = (root / "reports/variant-unstable-gan.html").read_text()
+    assert "diverged at 0.100 kimg: loss_" in page and "= nan" in page
+
+
 def test_the_smoke_report_in_the_browser(repro_copy, browser):
     """Every page the pipeline rendered from real runs (after "Add your method": its comparison page too)."""
     root, _, _ = repro_copy

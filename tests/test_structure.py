@@ -88,6 +88,8 @@ def test_the_train_loop_does_not_depend_on_any_family():
         "models/registry.py", "models/base.py", "models/minibatch.py", "models/spectral.py", "models/__init__.py"}
     assert not set(harness) & families, set(harness) & families
     assert "bench/training/tasks/generation.py" in harness and "bench/cli.py" not in harness
+    # training never depends on the metric spec: editing a metric re-runs evaluate, not train
+    assert not [f for f in harness if f.startswith(("bench/measurement/", "bench/tables/", "bench/report/"))]
 
 
 def test_ast_of_every_harness_file_parses():  # the analysis above reads every file

@@ -48,6 +48,7 @@ class DatasetSpec:
     description: str
     classifier: str | None = None  # the labeled dataset whose domain classifier scores this one
     n_labels: int = 0  # classes of `train_y`/`eval_y` that class-conditional variants are trained on
+    source: str | None = None  # the source files it is built from ("fmnist": params.yaml data.fmnist_dir)
 
     def split_size(self, split: str) -> int | None:
         """Images in the `train` or `eval` split (None: the dataset has no such split)."""
@@ -92,14 +93,14 @@ class StackedSpec(DatasetSpec):
 
 DATASETS: dict[str, DatasetSpec] = {
     "fmnist32": DatasetSpec("fmnist32", "images", (1, 32, 32), "Fashion-MNIST, zero-padded to 32x32",
-                            classifier="fmnist32", n_labels=len(FMNIST_CLASSES)),
+                            classifier="fmnist32", n_labels=len(FMNIST_CLASSES), source="fmnist"),
     "ring8": MixtureSpec("ring8", "points", (2,), "8 Gaussians on a ring of radius 1, sigma 0.01",
                          layout="ring", n_modes=8, scale=1.0, sigma=0.01, seed=8),
     "grid25": MixtureSpec("grid25", "points", (2,), "25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05",
                           layout="grid", n_modes=25, scale=2.0, sigma=0.05, seed=25),
     "stackedfmnist": StackedSpec("stackedfmnist", "images", (3, 32, 32),
                                  "three Fashion-MNIST images stacked as RGB (1000 modes), zero-padded to 32x32",
-                                 classifier="fmnist32", seed=1000),
+                                 classifier="fmnist32", seed=1000, source="fmnist"),
 }
 
 
@@ -115,16 +116,22 @@ def prepared_dir(root: Path, name: str) -> Path:
 
 # ---------------------------------------------------------------- Fashion-MNIST
 
-def fmnist_source_dir() -> Path:
-    return Path(os.environ.get("GBENCH_FMNIST_DIR", DEBIAN_FMNIST_DIR))
+def fmnist_source_dir(params: dict | None = None) -> Path:
+    """The folder of the four Fashion-MNIST .gz files: params.yaml's `data.fmnist_dir` (a DVC parameter of the
+    prepare stages, so pointing it elsewhere re-runs them), else the Debian package's."""
+    if os.environ.get("GBENCH_FMNIST_DIR"):
+        raise DatasetError("GBENCH_FMNIST_DIR is not read any more: DVC cannot see an environment variable, so a "
+                           "change would not re-run the prepare stage. Unset it and put the folder in params.yaml: "
+                           "`data: {fmnist_dir: DIR}`")
+    return Path(((params or {}).get("data") or {}).get("fmnist_dir") or DEBIAN_FMNIST_DIR)
 
 
 def _missing_fmnist_message(source: Path, missing: Path) -> str:
     return (
         f"Fashion-MNIST not found: {missing} does not exist. Fix: as root, "
         "`apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist); or, on a "
-        "machine with internet, `gbench download-fmnist DIR` and set GBENCH_FMNIST_DIR=DIR; or point "
-        f"GBENCH_FMNIST_DIR at a folder with the four original .gz files (looked in {source})."
+        "machine with internet, `gbench download-fmnist DIR` and set `data: {fmnist_dir: DIR}` in params.yaml; "
+        f"or point data.fmnist_dir at a folder with the four original .gz files (looked in {source})."
     )
 
 
@@ -212,8 +219,9 @@ def stack_split(images: np.ndarray, labels: np.ndarray, ds: StackedSpec, per_mod
 
 # ---------------------------------------------------------------- prepare / load
 
-def prepare(name: str, root: Path) -> Path:
-    """The prepare stage: write results/data/<name>/data.npz and meta.json (with its sha256)."""
+def prepare(name: str, root: Path, params: dict | None = None) -> Path:
+    """The prepare stage: write results/data/<name>/data.npz and meta.json (with its sha256). `params` (of
+    params.yaml) may name the Fashion-MNIST folder (`data.fmnist_dir`)."""
     ds = spec(name)
     out = prepared_dir(root, name)
     if isinstance(ds, MixtureSpec):
@@ -225,7 +233,7 @@ def prepare(name: str, root: Path) -> Path:
         }
         source = {"generator": "numpy default_rng", "seed": ds.seed}
     elif isinstance(ds, StackedSpec):
-        src = fmnist_source_dir()
+        src = fmnist_source_dir(params)
         raw = load_fmnist_source(src)
         rng = np.random.default_rng(ds.seed)
         arrays = {}
@@ -235,7 +243,7 @@ def prepare(name: str, root: Path) -> Path:
         source = {"dir": str(src), "content_sha256": {k: v[1] for k, v in FMNIST_FILES.items()},
                   "generator": "numpy default_rng", "seed": ds.seed, "per_mode": dict(ds.per_mode)}
     else:
-        src = fmnist_source_dir()
+        src = fmnist_source_dir(params)
         raw = load_fmnist_source(src)
         arrays = {
             "train_x": pad_to_32(raw["train_x"]),

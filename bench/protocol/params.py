@@ -82,6 +82,8 @@ PARAMS = Mapping(
     {"profile": Text(doc="the active profile's name, e.g. quick"),
      "seeds": SEEDS,
      "device": Text(doc="auto, cpu, cuda or cuda:N"),
+     "data": Mapping({"fmnist_dir": Text(doc="the folder of the four Fashion-MNIST .gz files")},
+                     doc="where source datasets are read from: {fmnist_dir: DIR}"),
      "plugins": Sequence(Text(doc="a plugin file (relative to the repository root) or module name"),
                          doc="a list of plugin files or modules, e.g. [methods/my_gan.py]"),
      "profiles": Mapping(keys=Text(doc="a profile name"), values=PROFILE, doc="the profiles")},
@@ -95,48 +97,11 @@ def load_params(root: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} not found; run gbench from the repository root")
     params = read_yaml(path) or {}
     raise_problems("params.yaml", PARAMS.check(params, ""))
-    raise_problems("params.yaml", size_problems(params))
     profiles = params["profiles"] or {}
     if params["profile"] not in profiles:
         raise ConfigError(f"params.yaml: profile: {params['profile']!r} is not defined under `profiles:` "
                           f"(defined: {', '.join(sorted(profiles))})")
     return params
-
-
-def size_problems(params: dict[str, Any]) -> list[str]:
-    """Sample sizes the data and the metrics cannot serve, in every profile: a reference larger than its
-    split, fewer generated or reference samples than a metric of the dataset needs, a classifier subset
-    larger than the train split. Found here, not after an expensive feature pass."""
-    from bench.measurement import catalog
-
-    image_metrics = [catalog.metric(n) for n in catalog.summarized() if catalog.metric(n).backbone != "modes"]
-    need_gen = max(m.min_generated for m in image_metrics)
-    need_ref = max(m.min_reference for m in image_metrics)
-    needing = lambda attr, n: ", ".join(sorted({m.label for m in image_metrics if getattr(m, attr) == n}))  # noqa: E731
-    problems = []
-    for profile, block in (params.get("profiles") or {}).items():
-        blocks = [(f"profiles.{profile}.{ds}", ds, stages) for ds, stages in block.items() if ds in DATASETS]
-        blocks += [(f"profiles.{profile}.studies.{study}.{ds}", ds, stages)
-                   for study, settings in (block.get("studies") or {}).items()
-                   for ds, stages in (settings or {}).items() if ds in DATASETS]
-        for where, dataset, stages in blocks:
-            ds = spec(dataset)
-            n_gen = (stages.get("evaluate") or {}).get("n_gen")
-            if ds.kind == "images" and n_gen is not None and n_gen < need_gen:
-                problems.append(f"{where}.evaluate.n_gen: {n_gen} is fewer samples than "
-                                f"{needing('min_generated', need_gen)} needs; use at least {need_gen}")
-            n_ref = (stages.get("reference") or {}).get("n_ref")
-            if n_ref is not None and ds.kind == "images" and n_ref < need_ref:
-                problems.append(f"{where}.reference.n_ref: {n_ref} is fewer reference images than "
-                                f"{needing('min_reference', need_ref)} need; use at least {need_ref}")
-            if n_ref is not None and (size := ds.split_size("eval")) is not None and n_ref > size:
-                problems.append(f"{where}.reference.n_ref: {n_ref} is more than the {size} images of {dataset}'s "
-                                f"eval split; use at most {size}")
-            n_train = (stages.get("classifier") or {}).get("n_train")
-            if n_train is not None and (size := ds.split_size("train")) is not None and n_train > size:
-                problems.append(f"{where}.classifier.n_train: {n_train} is more than the {size} images of "
-                                f"{dataset}'s train split; use at most {size} (or leave it out: all of them)")
-    return problems
 
 
 def stage_settings(params: dict[str, Any], dataset: str, stage: str) -> dict[str, Any]:

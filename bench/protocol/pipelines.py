@@ -10,7 +10,9 @@ stage's harness modules, its task kind's module and the import closure of its va
 so editing one family re-runs only the runs of variants that import it. DVC's `foreach` takes one list
 of dependencies for all its items, so each study's runs are grouped by the code they depend on: stage
 `train-<study>-<module>@<variant>-s<seed>`, where <module> names the module that registers the variant.
-Profile settings are DVC params of the active profile only.
+Profile settings are DVC params of the active profile only. Every command is `exec gbench ...`: DVC runs it
+with `sh -c`, and dash does not exec a lone command itself, so without it a killed `dvc` would leave a shell
+keeping the stage alive (bench/protocol/process.py: stages die with their parent).
 """
 
 from __future__ import annotations
@@ -66,12 +68,13 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
     data = f"results/data/{dataset}"
     profile_key = f"profiles.${{profile}}.{dataset}"
     stages: dict = {
-        "prepare": {"wdir": "../..", "cmd": f"gbench prepare {dataset}", "deps": stage_code("prepare", root),
-                    "outs": [data]},
+        "prepare": {"wdir": "../..", "cmd": f"exec gbench prepare {dataset}", "deps": stage_code("prepare", root),
+                    **({"params": ["data.fmnist_dir"]} if ds.source == "fmnist" else {}), "outs": [data]},
     }
     if ds.classifier == dataset:
         stages["classifier"] = {
-            "wdir": "../..", "cmd": f"gbench classifier {dataset}", "deps": [data, *stage_code("classifier", root)],
+            "wdir": "../..", "cmd": f"exec gbench classifier {dataset}",
+            "deps": [data, *stage_code("classifier", root)],
             "params": [f"{profile_key}.classifier"], "outs": [f"results/classifier/{dataset}"],
         }
     references = []
@@ -81,7 +84,7 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
             if backbone == "domain":
                 deps.insert(1, f"results/classifier/{ds.classifier}")
             stages[f"reference-{backbone}"] = {
-                "wdir": "../..", "cmd": f"gbench reference {dataset} --backbone {backbone}", "deps": deps,
+                "wdir": "../..", "cmd": f"exec gbench reference {dataset} --backbone {backbone}", "deps": deps,
                 "params": [f"{profile_key}.reference", f"{profile_key}.evaluate.backbones"],
                 "outs": [f"results/reference/{dataset}/{backbone}"],
             }
@@ -124,14 +127,14 @@ def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, dat
         kind = task_module(group["task"])
         stages[f"train-{study.name}-{name}"] = {
             "foreach": group["items"], "do": {
-                "wdir": "../..", "cmd": "gbench train '${item.run}'",
+                "wdir": "../..", "cmd": "exec gbench train '${item.run}'",
                 "deps": [data, *_merged(stage_code("train", root, kind), group["code"])],
                 "params": train_params,
                 "outs": [{"${item.dir}/train": {"persist": True}}],
             }}
         stages[f"evaluate-{study.name}-{name}"] = {
             "foreach": group["items"], "do": {
-                "wdir": "../..", "cmd": "gbench evaluate '${item.run}'",
+                "wdir": "../..", "cmd": "exec gbench evaluate '${item.run}'",
                 "deps": ["${item.dir}/train", *references, *classifier,
                          *_merged(stage_code("evaluate", root, kind), group["code"])],
                 "params": eval_params,
@@ -150,9 +153,10 @@ def root_pipeline(protocol: Protocol) -> dict:
     study_files = sorted({f"pipelines/{s.path.name}" for s in studies if s.datasets and s.path is not None})
     return {"stages": {
         # plugins: which variants are the user's own methods (compared against the built-in ones)
-        "aggregate": {"cmd": "gbench aggregate", "deps": [*study_dirs, *study_files, *stage_code("aggregate", root)],
+        "aggregate": {"cmd": "exec gbench aggregate",
+                      "deps": [*study_dirs, *study_files, *stage_code("aggregate", root)],
                       "params": ["plugins"], "outs": ["results/tables"]},
-        "report": {"cmd": "gbench report", "deps": ["results/tables", *study_dirs, *stage_code("report", root),
+        "report": {"cmd": "exec gbench report", "deps": ["results/tables", *study_dirs, *stage_code("report", root),
                                                     TEMPLATES],
                    "outs": ["reports"]},
     }}

@@ -141,9 +141,13 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = " ".join(str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None))
+                           if part) or str(exc).splitlines()[0]
+        noticed = getattr(exc, "problem_mark", None)
+        if noticed is not None and noticed is not mark:
+            problem += f" (noticed at line {noticed.line + 1})"
         raise ConfigError(f"{where}: YAML syntax error: {problem}; fix the file (indentation, a missing "
                           "':' or quote)") from None
 

@@ -81,7 +81,7 @@ def render(root: Path) -> Path:
     out = root / "reports"
     images = Images(root, out)
     env = Environment(loader=PackageLoader("bench.report", "templates"), autoescape=select_autoescape(["html"]))
-    common = {"provenance": provenance(tables, root)}
+    common = {"provenance": provenance(tables, root), "missing": tables.missing}
     sections = leaderboard_sections(tables)
     pages = {"index.html": ("index.html", {"title": "gan-bench leaderboard", "study": None, "sections": sections,
                                            "is_index": True})}

@@ -65,6 +65,7 @@ class Tables:
         self.runs = pd.DataFrame(read_json(folder / "runs.json"))
         self.specs = read_json(folder / "specs.json")
         self.kinds = optional("studies.json")
+        self.missing = optional("incomplete.json").get("missing", [])
         self.conditional = optional("conditional.json")
         self.truncation = optional("truncation.json")
         self.variants = optional("variants.json")

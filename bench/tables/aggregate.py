@@ -40,15 +40,23 @@ TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
 PER_RUN_DETAIL = {"kid": "seed", "is": "reason"}  # per backbone: KID's subset seed; why IS is unavailable (a path)
 
 
-def poolable_spec(spec: dict) -> dict:
+def poolable_spec(spec: dict, detail: dict[str, str] = PER_RUN_DETAIL) -> dict:
     """The metric spec without what differs between the runs of one table by design (seeds, hashes, and the
     machine-specific text of why IS is unavailable: that it is unavailable stays part of the spec)."""
     out = {k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED}
-    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk != PER_RUN_DETAIL[k]}
-                                   if k in PER_RUN_DETAIL and isinstance(v, dict) else v)
+    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk != detail[k]}
+                                   if k in detail and isinstance(v, dict) else v)
                                for k, v in how.items()}
                         for name, how in spec.get("backbones", {}).items()}
     return out
+
+
+def table_spec(root: Path, block: pd.DataFrame) -> dict:
+    """The metric spec a table states (specs.json): its first measured run's, without the per-run seeds and
+    hashes; why IS is unavailable is kept, as that run's machine said it."""
+    measured = block[~block["diverged"]] if (~block["diverged"]).any() else block
+    record = read_json(root / "results" / measured["run"].iloc[0] / "eval" / "metrics.json")
+    return poolable_spec(record["spec"], detail={"kid": "seed"})
 
 
 def collect_runs(root: Path) -> pd.DataFrame:
@@ -224,12 +232,31 @@ def study_kinds(root: Path) -> dict:
             for name, (_, body) in study_files(root).items()}
 
 
-def aggregate(root: Path) -> Path:
+def missing_runs(root: Path) -> list[str]:
+    """The runs the studies of the active profile list whose evaluate stage has not written metrics.json (a
+    stage still running, or not run): empty for a root without params.yaml or studies."""
+    if not (root / "params.yaml").is_file() or not (root / "pipelines").is_dir():
+        return []
+    from bench.protocol.params import load_params
+    from bench.protocol.studies import load_studies
+
+    runs = [run for study in load_studies(root, load_params(root)) for run in study.runs()]
+    return [str(run) for run in runs if not (run.folder(root) / "eval" / "metrics.json").is_file()]
+
+
+def aggregate(root: Path, partial: bool = False) -> Path:
+    """Every metrics.json into results/tables. A run the studies list but evaluate has not finished makes
+    this an error (the tables would hold fewer seeds without saying so); with `partial`, the tables are
+    written from what there is and incomplete.json names the missing runs (the report says so)."""
     out = root / "results" / "tables"
+    missing = missing_runs(root)
+    if missing and not partial:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise ResultsError(f"{len(missing)} runs of the studies have no metrics.json yet ({shown}): let `dvc repro` "
+                           "finish their evaluate stages, or aggregate what there is with `gbench aggregate --partial`")
     runs = collect_runs(root)
     summary = summarize_runs(runs)
-    specs = {f"{s}/{d}": json.loads((b[~b["diverged"]] if (~b["diverged"]).any() else b)["spec"].iloc[0])
-             for (s, d), b in runs.groupby(["study", "dataset"])}
+    specs = {f"{s}/{d}": table_spec(root, b) for (s, d), b in runs.groupby(["study", "dataset"])}
     write_text(out / "runs.csv", runs.to_csv(index=False))
     write_text(out / "summary.csv", summary.to_csv(index=False))
     write_json(out / "summary.json", json.loads(summary.to_json(orient="records")))
@@ -245,6 +272,7 @@ def aggregate(root: Path) -> Path:
     write_json(out / "variants.json", variants)
     write_json(out / "curves.json", curve_tables(root, runs))
     write_json(out / "comparisons.json", comparison_tables(runs, variants, studies))
+    write_json(out / "incomplete.json", {"missing": missing})
     return out
 
 

@@ -11,6 +11,7 @@ What one step does is the task kind's (bench/training/tasks).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
@@ -24,21 +25,27 @@ import torch
 from tqdm import tqdm
 
 from bench.data.datasets import load_prepared
+from bench.protocol.dependencies import closure, module_file
 from bench.protocol.io import read_json, write_json
 from bench.protocol.params import images_of
 from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
 from bench.protocol.seeding import make_deterministic, resolve_device
-from bench.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
-from bench.training.tasks import Trainer, task_of
+from bench.training.checkpoint import CHECKPOINT, CorruptCheckpoint, load_checkpoint, save_checkpoint
+from bench.training.tasks import Trainer, task_module, task_of
 
 
 def _resumable(ckpt_path: Path, run: ResolvedRun) -> dict[str, Any] | None:
     """The checkpoint to continue from, or None: a finished run is never resumed (DVC only re-runs
-    a finished stage when its code or inputs changed), nor one of another configuration."""
+    a finished stage when its code or inputs changed), nor one of another configuration, nor a corrupt one
+    (it is reported and training starts afresh)."""
     if not ckpt_path.exists():
         return None
-    saved = load_checkpoint(ckpt_path)
+    try:
+        saved = load_checkpoint(ckpt_path)
+    except CorruptCheckpoint as exc:
+        print(f"warning: {exc}; starting {run.run} afresh", file=sys.stderr)
+        return None
     if saved.get("finished"):
         print(f"{ckpt_path} is a finished run; training {run.run} again from scratch", file=sys.stderr)
         return None
@@ -48,8 +55,35 @@ def _resumable(ckpt_path: Path, run: ResolvedRun) -> dict[str, Any] | None:
     return saved
 
 
-def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None) -> Path:
-    """Train one run into results/<run>/train/ (resuming from its checkpoint when one matches)."""
+def inputs_hash(run: ResolvedRun, root: Path) -> str:
+    """A hash of everything a finished run's outputs follow from: its config, its dataset's checksum and the
+    code the train stage executes (the same import closure its DVC stage depends on)."""
+    files = closure([module_file("bench.training.loop"), module_file(task_module(run.task)),
+                     *(Path(f) for f in run.variant.code_files())])
+    digest = hashlib.sha256(run.config_hash.encode())
+    digest.update(read_json(root / "results" / "data" / run.run.dataset / "meta.json")["sha256"].encode())
+    for path in files:
+        digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def _already_trained(out: Path, run: ResolvedRun, inputs: str) -> bool:
+    """A finished, intact run of these inputs is in `out` (DVC re-runs such a stage when it could not record it,
+    e.g. after `dvc` itself was killed): it is kept, not trained again."""
+    needed = [out / name for name in (CHECKPOINT, "progress.json", "curve.json", "cost.json", "curve_samples.npz")]
+    if not all(p.is_file() for p in needed) or read_json(out / "progress.json").get("inputs") != inputs:
+        return False
+    try:
+        saved = load_checkpoint(out / CHECKPOINT)
+    except CorruptCheckpoint:
+        return False
+    return bool(saved.get("finished")) and saved.get("config_hash") == run.config_hash
+
+
+def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None,
+          restart: bool = False) -> Path:
+    """Train one run into results/<run>/train/, resuming from its checkpoint when one matches (`restart`:
+    never)."""
     make_deterministic()
     run = resolve(run_id, root, protocol)
     device = resolve_device(device_name or run.device)
@@ -57,6 +91,11 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", run.config)
 
+    inputs = inputs_hash(run, root)
+    if not restart and _already_trained(out, run, inputs):
+        print(f"{run_id} is already trained from these inputs (config, data, code): kept; to train it again, "
+              f"`gbench train {run_id} --restart`", file=sys.stderr)
+        return out
     settings = run.train
     trainer = task_of(run.task).trainer(run, load_prepared(run_id.dataset, root), device)
     progress: dict[str, Any] = {"step": 0, "images": 0, "curve": [],
@@ -64,7 +103,7 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
                                 "next_ckpt": images_of(settings["checkpoint_every_kimg"])}
     ckpt_path, progress_path = out / CHECKPOINT, out / "progress.json"
     wall_before = 0.0
-    saved = _resumable(ckpt_path, run)
+    saved = None if restart else _resumable(ckpt_path, run)
     if saved is not None:
         trainer.load_state_dict(saved)
         progress = json.loads(saved["state"])
@@ -83,7 +122,7 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
                                     "state": json.dumps(progress, sort_keys=True),
                                     "finished": progress["images"] >= budget or "diverged" in progress})
         write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,
-                                   "kimg": progress["images"] / 1000})
+                                   "kimg": progress["images"] / 1000, "inputs": inputs})
 
     trainer.begin(progress, budget)
     if not progress["curve"]:

@@ -39,10 +39,23 @@ def test_corrupt_source_gives_one_clear_error_naming_the_fix(tmp_path, damage):
         read_idx_gz(path, expected)
 
 
-def test_missing_fmnist_names_the_debian_package(tmp_path, monkeypatch):
-    monkeypatch.setenv("GBENCH_FMNIST_DIR", str(tmp_path))
-    with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist"):
-        prepare("fmnist32", tmp_path)
+def test_missing_fmnist_names_the_debian_package(tmp_path):
+    with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist.*data: {fmnist_dir: DIR}"):
+        prepare("fmnist32", tmp_path, {"data": {"fmnist_dir": str(tmp_path)}})
+
+
+def test_the_source_folder_is_a_parameter_of_the_prepare_stage_not_an_environment_variable(monkeypatch):
+    """DVC re-runs a stage when its parameters change; it cannot see the environment."""
+    from bench.protocol.pipelines import dataset_pipeline
+    from bench.protocol.resolve import Protocol
+    from tests.conftest import REPO
+
+    protocol = Protocol.load(REPO)
+    assert dataset_pipeline("fmnist32", protocol)["stages"]["prepare"]["params"] == ["data.fmnist_dir"]
+    assert "params" not in dataset_pipeline("ring8", protocol)["stages"]["prepare"]
+    monkeypatch.setenv("GBENCH_FMNIST_DIR", "/somewhere")
+    with pytest.raises(DatasetError, match="GBENCH_FMNIST_DIR is not read any more"):
+        datasets.fmnist_source_dir()
 
 
 def test_fmnist32_is_padded_fashion_mnist(prepared_data):

@@ -4,6 +4,7 @@ value and the fix; nothing falls back to a default silently."""
 import pytest
 import yaml
 
+from bench.protocol.checks import check_sizes
 from bench.protocol.errors import ConfigError
 from bench.protocol.params import load_params, run_settings, stage_settings
 from bench.protocol.studies import load_studies
@@ -65,7 +66,7 @@ BAD_PARAMS = [  # (edit, the message's key path and problem)
 def test_bad_params_name_the_key_value_and_fix(tmp_path, edit, message):
     _params(tmp_path, edit)
     with pytest.raises(ConfigError, match=message) as raised:
-        load_params(tmp_path)
+        check_sizes(load_params(tmp_path))  # the CLI's validation pass: the schema, then the sizes
     assert str(raised.value).startswith("params.yaml: ")
 
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from bench.protocol.io import write_json
@@ -73,6 +74,9 @@ def test_where_a_machine_looked_for_the_is_head_does_not_split_a_table(tmp_path)
     fake_run(tmp_path, "mlp-gan", 1, 8, spec=spec("/home/b/head.pth"))
     aggregate(tmp_path)
     assert pd.read_csv(tmp_path / "results/tables/summary.csv")["n_seeds"].tolist() == [2]
+    shown = json.loads((tmp_path / "results/tables/specs.json").read_text())["leaderboard/ring8"]
+    assert shown["backbones"]["inception"]["is"]["reason"] == "not found (looked in /home/a/head.pth)"
+    assert "IS n/a: not found (looked in /home/a/head.pth)" in render(tmp_path).read_text()  # the table says why
     fake_run(tmp_path, "mlp-gan", 1, 8, spec={**spec("/x"), "backbones": {**SPEC["backbones"], "inception": {
         "backbone": "inception", "is": {"available": True, "splits": 10}}}})
     with pytest.raises(ValueError, match="different metric specs"):  # IS measured on one, not the other
@@ -264,3 +268,27 @@ def test_diverged_seeds_are_counted_never_averaged_in_and_the_variant_is_not_ran
     assert "diverged: 2 of 3 seeds (s0, s1, first at 1.50 kimg); not ranked" in html and "1 of 3 seeds" in html
     page = (tmp_path / "reports/variant-mlp-gan+hinge.html").read_text()
     assert "diverged at 1.500 kimg: loss_d = nan" in page and "trained to the end" in page
+
+
+def test_aggregate_refuses_while_runs_of_the_studies_lack_metrics_unless_asked_for_a_partial_table(tmp_path):
+    from bench.protocol.errors import ResultsError
+    from tests.conftest import write_params
+
+    write_params(tmp_path)
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines/mine.yaml").write_text("mine:\n  datasets: {ring8: [mlp-gan]}\n  seeds: [0, 1, 2]\n")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["profiles"]["smoke"]["studies"] = {}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    for seed in (0, 1):  # seed 2's evaluate is still running
+        fake_run(tmp_path, "mlp-gan", seed, 8, study="mine")
+    with pytest.raises(ResultsError, match=r"1 runs of the studies have no metrics.json yet \(mine/ring8/mlp-gan/s2\)"):
+        aggregate(tmp_path)
+    assert not (tmp_path / "results/tables").exists()  # nothing half-written
+    aggregate(tmp_path, partial=True)
+    assert strict_json(tmp_path / "results/tables/incomplete.json") == {"missing": ["mine/ring8/mlp-gan/s2"]}
+    assert "Incomplete: 1 runs of the studies had no metrics" in render(tmp_path).read_text()
+    fake_run(tmp_path, "mlp-gan", 2, 8, study="mine")
+    aggregate(tmp_path)
+    assert strict_json(tmp_path / "results/tables/incomplete.json") == {"missing": []}
+    assert "Incomplete" not in render(tmp_path).read_text()

@@ -13,7 +13,7 @@ import torch
 from bench.protocol.io import read_json
 from bench.protocol.resolve import resolve
 from bench.protocol.runs import RunId
-from bench.training.checkpoint import CHECKPOINT, finished_checkpoint, load_checkpoint
+from bench.training.checkpoint import CHECKPOINT, finished_checkpoint, load_checkpoint, save_checkpoint
 from bench.training.loop import train
 from bench.training.tasks import task_of
 from tests.conftest import REPO, write_params, write_studies
@@ -108,7 +108,7 @@ def test_checkpoint_of_another_config_is_not_resumed(bench_root, capsys):
     finished = ckpt.read_bytes()
     saved = load_checkpoint(ckpt)
     saved["finished"] = False  # as if killed at the end, then the protocol changed
-    torch.save(saved, ckpt)
+    save_checkpoint(ckpt, saved)
     write_params(bench_root, ring8={"train": {"kimg": 1}})
     train(run, bench_root)
     assert "belongs to another configuration" in capsys.readouterr().err
