@@ -25,6 +25,50 @@ def write_params(root: Path, **overrides) -> dict:
     return params
 
 
+UNSTABLE_PLUGIN = """from models.mlp_gan import MLPDiscriminator, MLPGenerator
+from models.registry import Recipe, Variant, register
+
+register(Variant(name="unstable-gan", family="unstable", paper="MLP GAN at learning rate 1e30 (diverges at once)",
+                 generator=MLPGenerator, discriminator=MLPDiscriminator, z_dim=2, data_kinds=("points",),
+                 recipe=Recipe(lr_g=1e30, lr_d=1e30, batch=100)))
+"""
+
+
+def strict_json(path: Path):
+    """The file parsed as JSON proper: NaN and Infinity are not JSON, and a table holding them fails here."""
+    def refuse(constant):
+        raise AssertionError(f"{path} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def copy_of_the_repository(root: Path, smoke: dict | None = None) -> tuple[Path, dict]:
+    """The tracked files copied into `root`, switched to the smoke profile (`smoke` merges into its dataset
+    blocks like `write_params`), pipelines written for it and committed to a new git repository; and the
+    environment a user's shell would have (this interpreter's scripts on PATH, no Inception head)."""
+    import os
+    import subprocess
+    import sys
+
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    for name in files.stdout.split():
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    for dataset, stages in (smoke or {}).items():
+        for stage, values in stages.items():
+            params["profiles"]["smoke"][dataset][stage].update(values)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GBENCH_INCEPTION_HEAD": str(root / "no-head-here.pth")}  # as offline, whatever this machine has
+    for cmd in (["gbench", "pipelines"], ["git", "init", "-q"], ["git", "add", "-A"],  # run lists depend on the profile
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(cmd, cwd=root, env=env, capture_output=True, check=True)
+    return root, env
+
+
 @pytest.fixture(scope="session")
 def prepared_data(tmp_path_factory) -> Path:
     """results/data with every dataset prepared once per test session (fmnist32 needs the Debian package)."""

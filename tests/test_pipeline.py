@@ -1,11 +1,8 @@
 """The pipeline as a user runs it: `dvc repro` on a copy of the repository, smoke profile."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,11 +11,24 @@ import pytest
 import yaml
 
 from bench.protocol.pipelines import write_all
-from tests.conftest import REPO, page_problems
+from tests.conftest import REPO, UNSTABLE_PLUGIN, copy_of_the_repository, page_problems, strict_json
 
 
 def test_committed_pipelines_match_the_studies():
     assert write_all(REPO, check=True) == [], "run `gbench pipelines` and commit the dvc.yaml files"
+
+
+def test_no_stage_has_a_persistent_output():
+    """DVC never run-caches a stage with a `persist` output, so a stage done on another machine could not be
+    restored (`dvc repro --pull`): resume state lives in results/.resume instead (bench/training/loop.py)."""
+    persistent = []
+    for path in [REPO / "dvc.yaml", *sorted(REPO.glob("pipelines/*/dvc.yaml"))]:
+        for name, stage in yaml.safe_load(path.read_text())["stages"].items():
+            body = stage.get("do", stage)
+            for out in [*body.get("outs", []), *body.get("metrics", []), *body.get("plots", [])]:
+                if isinstance(out, dict) and any(isinstance(v, dict) and v.get("persist") for v in out.values()):
+                    persistent.append(f"{path.relative_to(REPO)}:{name}")
+    assert persistent == []
 
 
 def run(cmd, cwd, env):
@@ -30,21 +40,7 @@ def run(cmd, cwd, env):
 @pytest.fixture(scope="module")
 def repro_copy(tmp_path_factory):
     """A clean copy of the tracked files, switched to the smoke profile, after one `dvc repro`."""
-    root = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
-    for name in files.stdout.split():
-        if (REPO / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["profile"] = "smoke"
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "GBENCH_INCEPTION_HEAD": str(root / "no-head-here.pth")}  # as offline, whatever this machine has
-    run(["gbench", "pipelines"], root, env)  # the run list of a study depends on the profile
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
-        run(cmd, root, env)
+    root, env = copy_of_the_repository(tmp_path_factory.mktemp("repo"))
     output = run(["dvc", "repro"], root, env)
     return root, env, output
 
@@ -226,26 +222,10 @@ def test_add_your_method_as_the_readme_says(repro_copy):
     assert 'href="compare-resize-dcgan.html"' in (root / "reports/index.html").read_text()
 
 
-UNSTABLE = """from models.mlp_gan import MLPDiscriminator, MLPGenerator
-from models.registry import Recipe, Variant, register
-
-register(Variant(name="unstable-gan", family="unstable", paper="MLP GAN at learning rate 1e30 (diverges)",
-                 generator=MLPGenerator, discriminator=MLPDiscriminator, z_dim=2, data_kinds=("points",),
-                 recipe=Recipe(lr_g=1e30, lr_d=1e30, batch=100)))
-"""
-
-
-def _strict_json(path):
-    def refuse(constant):
-        raise AssertionError(f"{path} holds {constant}, which is not JSON")
-
-    return json.loads(path.read_text(), parse_constant=refuse)
-
-
 def test_a_diverging_method_is_a_recorded_result_and_the_pipeline_stays_green(repro_copy):
     root, env, _ = repro_copy
     (root / "methods").mkdir(exist_ok=True)
-    (root / "methods/unstable_gan.py").write_text(UNSTABLE)
+    (root / "methods/unstable_gan.py").write_text(UNSTABLE_PLUGIN)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["plugins"] = [*(params.get("plugins") or []), "methods/unstable_gan.py"]
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -258,13 +238,13 @@ def test_a_diverging_method_is_a_recorded_result_and_the_pipeline_stays_green(re
     assert "diverged at 0.1 kimg" in output and output.count("Running stage") == 4  # train and evaluate, 2 seeds
     run(["gbench", "aggregate"], root, env)
     run(["gbench", "report"], root, env)
-    summary = {(r["dataset"], r["variant"]): r for r in _strict_json(root / "results/tables/summary.json")
+    summary = {(r["dataset"], r["variant"]): r for r in strict_json(root / "results/tables/summary.json")
                if r["study"] == "leaderboard"}
     unstable = summary[("ring8", "unstable-gan")]
     assert unstable["n_seeds"] == 2 and unstable["n_diverged"] == 2 and unstable["modes_covered_rank"] is None
     assert summary[("ring8", "mlp-gan")]["modes_covered_rank"] == 1
     for table in (root / "results/tables").glob("*.json"):
-        _strict_json(table)
+        strict_json(table)
     html = (root / "reports/index.html").read_text()
     assert "diverged: 2 of 2 seeds (s0, s1, first at 0.10 kimg); not ranked" in html
     page = (root / "reports/variant-unstable-gan.html").read_text()

@@ -130,7 +130,7 @@ def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, dat
                 "wdir": "../..", "cmd": "exec gbench train '${item.run}'",
                 "deps": [data, *_merged(stage_code("train", root, kind), group["code"])],
                 "params": train_params,
-                "outs": [{"${item.dir}/train": {"persist": True}}],
+                "outs": ["${item.dir}/train"],  # resume state lives in results/.resume (bench/training/loop.py)
             }}
         stages[f"evaluate-{study.name}-{name}"] = {
             "foreach": group["items"], "do": {

@@ -1,12 +1,17 @@
 """The train stage: a budgeted, seeded, resumable training run, the same loop for every task kind.
 
 Budget is counted in images shown to D (kimg) over every D step. Every random stream comes from the
-run seed (weights, data order, latents). A checkpoint with the task kind's networks, optimisers and RNG
-states and the progress so far is written atomically every `checkpoint_every_kimg`; starting the stage
-again continues from it (unless it is finished: then DVC re-runs the stage because its code or inputs
-changed, and it trains anew), and the finished run is bit-identical to an uninterrupted one. Wall-clock
-figures live outside the checkpoint (progress.json, cost.json), so same seed => same checkpoint bytes.
-What one step does is the task kind's (bench/training/tasks).
+run seed (weights, data order, latents). The run works in its resume folder, results/.resume/<run>/,
+outside every DVC output (DVC removes a stage's outputs before running it, and a stage with `persist`
+outputs cannot be run-cached): a checkpoint with the task kind's networks, optimisers and RNG states and
+the progress so far is written there atomically every `checkpoint_every_kimg`, and starting the stage
+again continues from it, bit-identical to an uninterrupted run. When the run ends, its files are
+published into results/<run>/train/, the stage's output. A finished run of the same inputs (config,
+data checksum, code) is published again rather than retrained, which is what DVC needs when it re-runs
+a stage it could not record (e.g. `dvc` was killed). A run whose losses or weights stop being finite has
+diverged: it stops there, and the kimg and the reason are recorded as its result. Wall-clock figures live
+outside the checkpoint (progress.json, cost.json), so same seed => same checkpoint bytes. What one step
+does is the task kind's (bench/training/tasks).
 """
 
 from __future__ import annotations
@@ -26,33 +31,39 @@ from tqdm import tqdm
 
 from bench.data.datasets import load_prepared
 from bench.protocol.dependencies import closure, module_file
-from bench.protocol.io import read_json, write_json
+from bench.protocol.io import read_json, write_bytes, write_json
 from bench.protocol.params import images_of
 from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
 from bench.protocol.seeding import make_deterministic, resolve_device
-from bench.training.checkpoint import CHECKPOINT, CorruptCheckpoint, load_checkpoint, save_checkpoint
+from bench.training.checkpoint import CHECKPOINT, CHECKSUM, CorruptCheckpoint, load_checkpoint, save_checkpoint
 from bench.training.tasks import Trainer, task_module, task_of
 
+PUBLISHED = ("config.json", CHECKPOINT, CHECKSUM, "progress.json", "curve_samples.npz", "curve.json", "cost.json")
 
-def _resumable(ckpt_path: Path, run: ResolvedRun) -> dict[str, Any] | None:
-    """The checkpoint to continue from, or None: a finished run is never resumed (DVC only re-runs
-    a finished stage when its code or inputs changed), nor one of another configuration, nor a corrupt one
-    (it is reported and training starts afresh)."""
-    if not ckpt_path.exists():
+
+def resume_dir(root: Path, run: RunId) -> Path:
+    """Where a run trains: its checkpoints and progress, kept across stage runs and outside DVC's outputs."""
+    return root / "results" / ".resume" / str(run)
+
+
+def _saved_state(work: Path, run: ResolvedRun) -> dict[str, Any] | None:
+    """The run's last checkpoint, or None (none yet, or corrupt: reported, and training starts afresh)."""
+    if not (work / CHECKPOINT).exists():
         return None
     try:
-        saved = load_checkpoint(ckpt_path)
+        return load_checkpoint(work / CHECKPOINT)
     except CorruptCheckpoint as exc:
         print(f"warning: {exc}; starting {run.run} afresh", file=sys.stderr)
         return None
-    if saved.get("finished"):
-        print(f"{ckpt_path} is a finished run; training {run.run} again from scratch", file=sys.stderr)
-        return None
-    if saved.get("config_hash") != run.config_hash:
-        print(f"{ckpt_path} belongs to another configuration; starting {run.run} afresh", file=sys.stderr)
-        return None
-    return saved
+
+
+def _publish(work: Path, out: Path) -> None:
+    """Copy the finished run's files into the stage's output (files already identical are left alone)."""
+    for name in PUBLISHED:
+        data = (work / name).read_bytes()
+        if not (out / name).is_file() or (out / name).read_bytes() != data:
+            write_bytes(out / name, data)
 
 
 def inputs_hash(run: ResolvedRun, root: Path) -> str:
@@ -67,47 +78,44 @@ def inputs_hash(run: ResolvedRun, root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _already_trained(out: Path, run: ResolvedRun, inputs: str) -> bool:
-    """A finished, intact run of these inputs is in `out` (DVC re-runs such a stage when it could not record it,
-    e.g. after `dvc` itself was killed): it is kept, not trained again."""
-    needed = [out / name for name in (CHECKPOINT, "progress.json", "curve.json", "cost.json", "curve_samples.npz")]
-    if not all(p.is_file() for p in needed) or read_json(out / "progress.json").get("inputs") != inputs:
-        return False
-    try:
-        saved = load_checkpoint(out / CHECKPOINT)
-    except CorruptCheckpoint:
-        return False
-    return bool(saved.get("finished")) and saved.get("config_hash") == run.config_hash
-
-
 def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None,
           restart: bool = False) -> Path:
-    """Train one run into results/<run>/train/, resuming from its checkpoint when one matches (`restart`:
-    never)."""
+    """Train one run into results/<run>/train/, resuming from its checkpoint in the resume folder when one
+    matches (`restart`: never)."""
     make_deterministic()
     run = resolve(run_id, root, protocol)
     device = resolve_device(device_name or run.device)
-    out = run_id.folder(root) / "train"
+    out, work = run_id.folder(root) / "train", resume_dir(root, run_id)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", run.config)
-
+    work.mkdir(parents=True, exist_ok=True)
     inputs = inputs_hash(run, root)
-    if not restart and _already_trained(out, run, inputs):
-        print(f"{run_id} is already trained from these inputs (config, data, code): kept; to train it again, "
-              f"`gbench train {run_id} --restart`", file=sys.stderr)
-        return out
+    saved = None if restart else _saved_state(work, run)
+    ckpt_path, progress_path = work / CHECKPOINT, work / "progress.json"
+    if saved is not None and saved.get("finished"):
+        complete = all((work / name).is_file() for name in PUBLISHED)
+        if complete and saved.get("config_hash") == run.config_hash \
+                and read_json(progress_path).get("inputs") == inputs:
+            _publish(work, out)
+            print(f"{run_id} is already trained from these inputs (config, data, code): kept; to train it again, "
+                  f"`gbench train {run_id} --restart`", file=sys.stderr)
+            return out
+        print(f"{ckpt_path} is a finished run; training {run_id} again from scratch", file=sys.stderr)
+        saved = None
+    if saved is not None and saved.get("config_hash") != run.config_hash:
+        print(f"{ckpt_path} belongs to another configuration; starting {run_id} afresh", file=sys.stderr)
+        saved = None
+    write_json(work / "config.json", run.config)
+
     settings = run.train
     trainer = task_of(run.task).trainer(run, load_prepared(run_id.dataset, root), device)
     progress: dict[str, Any] = {"step": 0, "images": 0, "curve": [],
                                 "next_curve": images_of(settings["curve_every_kimg"]),
                                 "next_ckpt": images_of(settings["checkpoint_every_kimg"])}
-    ckpt_path, progress_path = out / CHECKPOINT, out / "progress.json"
     wall_before = 0.0
-    saved = None if restart else _resumable(ckpt_path, run)
     if saved is not None:
         trainer.load_state_dict(saved)
         progress = json.loads(saved["state"])
-        trainer.snapshots.restore(out, len(progress["curve"]))
+        trainer.snapshots.restore(work, len(progress["curve"]))
         if progress_path.exists():
             wall_before = read_json(progress_path).get("wall_s", 0.0)
         print(f"resuming {run_id} at {progress['images'] / 1000:.2f} kimg", file=sys.stderr)
@@ -115,7 +123,7 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
     started = time.perf_counter()
 
     def checkpoint() -> None:
-        trainer.snapshots.save(out)
+        trainer.snapshots.save(work)
         save_checkpoint(ckpt_path, {"config_hash": run.config_hash, **trainer.state_dict(),
                                     # As JSON text: pickling the live dict would memoise shared strings
                                     # differently after a resume, and the same content must give the same bytes.
@@ -133,10 +141,11 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
     if not ckpt_path.exists() or progress["step"] == 0:
         checkpoint()
 
-    write_json(out / "curve.json", {"run": str(run_id), "points": progress["curve"],
-                                    "samples": {"file": "curve_samples.npz", "n": settings["curve_n"],
-                                                "latents": "fixed (seed stream 'curve-latents')"}})
-    write_json(out / "cost.json", _cost_record(run, progress, read_json(progress_path)["wall_s"], device, flops))
+    write_json(work / "curve.json", {"run": str(run_id), "points": progress["curve"],
+                                     "samples": {"file": "curve_samples.npz", "n": settings["curve_n"],
+                                                 "latents": "fixed (seed stream 'curve-latents')"}})
+    write_json(work / "cost.json", _cost_record(run, progress, read_json(progress_path)["wall_s"], device, flops))
+    _publish(work, out)
     return out
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 from bench.protocol.io import write_json
 from bench.report.render import render
 from bench.tables.aggregate import aggregate
+from tests.conftest import strict_json
 
 EVIL = "<img src=x onerror=alert(1)>"  # a plugin's paper: user text that reaches every page
 EVIL_NAME = "evil-gan"  # variant names follow a strict grammar (bench/protocol/names.py), so markup cannot be one
@@ -240,13 +241,6 @@ def test_variants_without_a_metric_are_not_ranked_on_it(tmp_path):
     summary = pd.read_csv(tmp_path / "results/tables/summary.csv").set_index("variant")
     assert summary.loc["mlp-gan", "high_quality_rank"] == 1
     assert pd.isna(summary.loc["mlp-gan+hinge", "high_quality_rank"])
-
-
-def strict_json(path):
-    def refuse(constant):
-        raise ValueError(f"{path} holds {constant}")
-
-    return json.loads(path.read_text(), parse_constant=refuse)
 
 
 def test_diverged_seeds_are_counted_never_averaged_in_and_the_variant_is_not_ranked(tmp_path):

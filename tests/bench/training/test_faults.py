@@ -1,8 +1,9 @@
 """Faults a train or evaluate stage must survive: a corrupt checkpoint, a second process on the same run,
-its parent killed, a run that finished but was never recorded. Each case checks the message and that
-nothing computed is lost."""
+its parent killed, a run that finished but was never recorded. Each case checks the message and that nothing
+computed is lost."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,8 +15,8 @@ from bench.measurement.evaluate import evaluate
 from bench.protocol.process import run_lock
 from bench.protocol.runs import RunId
 from bench.training.checkpoint import CHECKPOINT, CorruptCheckpoint, load_checkpoint
-from bench.training.loop import train
-from tests.conftest import REPO, write_params, write_studies
+from bench.training.loop import resume_dir, train
+from tests.conftest import REPO, write_params
 
 RUN = RunId.parse("t/ring8/mlp-gan/s0")
 LONG = {"ring8": {"train": {"kimg": 12, "checkpoint_every_kimg": 2, "curve_every_kimg": 4, "width": 0.25}}}
@@ -36,7 +37,7 @@ def test_a_truncated_checkpoint_is_detected_and_training_starts_afresh_to_the_sa
     write_params(bench_root, ring8={"train": {"kimg": 4, "checkpoint_every_kimg": 2, "curve_every_kimg": 2}})
     train(RUN, bench_root)
     expected = _bytes(bench_root)
-    ckpt = RUN.folder(bench_root) / "train" / CHECKPOINT
+    ckpt = resume_dir(bench_root, RUN) / CHECKPOINT  # the state a restarted stage resumes from
     ckpt.write_bytes(ckpt.read_bytes()[: len(ckpt.read_bytes()) // 2])
     with pytest.raises(CorruptCheckpoint, match="does not match its checksum"):
         load_checkpoint(ckpt)
@@ -67,6 +68,7 @@ def test_a_second_process_on_the_same_run_is_refused(bench_root):
     assert process.returncode == 2
     assert f"another process (pid {os.getpid()}) is running the train stage of {RUN}" in err
     assert not (RUN.folder(bench_root) / "train" / CHECKPOINT).exists()  # it touched nothing
+    assert not (resume_dir(bench_root, RUN) / CHECKPOINT).exists()
 
 
 def test_a_trainer_dies_with_its_parent(bench_root):
@@ -81,7 +83,7 @@ def test_a_trainer_dies_with_its_parent(bench_root):
                 "stderr=subprocess.DEVNULL)\nprint(child.pid, flush=True)\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", launcher], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
-    ckpt = RUN.folder(bench_root) / "train" / CHECKPOINT
+    ckpt = resume_dir(bench_root, RUN) / CHECKPOINT
     deadline = time.monotonic() + 120
     while not ckpt.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -105,19 +107,16 @@ def test_a_trainer_dies_with_its_parent(bench_root):
 def test_a_finished_run_of_the_same_inputs_is_kept_not_trained_again(bench_root, capsys):
     write_params(bench_root, ring8={"train": {"kimg": 2, "checkpoint_every_kimg": 1, "curve_every_kimg": 1}})
     train(RUN, bench_root)
-    ckpt = RUN.folder(bench_root) / "train" / CHECKPOINT
-    before, mtime = _bytes(bench_root), ckpt.stat().st_mtime_ns
+    state = resume_dir(bench_root, RUN) / CHECKPOINT
+    before, mtime = _bytes(bench_root), state.stat().st_mtime_ns
     capsys.readouterr()
-    train(RUN, bench_root)  # as when dvc was killed after the stage finished: DVC runs it again
+    shutil.rmtree(RUN.folder(bench_root) / "train")  # DVC removes a stage's outputs before it runs it again
+    train(RUN, bench_root)  # as when dvc was killed after the stage finished, before it recorded it
     assert "is already trained from these inputs (config, data, code): kept" in capsys.readouterr().err
-    assert ckpt.stat().st_mtime_ns == mtime and _bytes(bench_root) == before
+    assert state.stat().st_mtime_ns == mtime and _bytes(bench_root) == before  # published again, not trained
     train(RUN, bench_root, restart=True)
-    assert ckpt.stat().st_mtime_ns != mtime and _bytes(bench_root) == before  # retrained: the same bytes again
+    assert state.stat().st_mtime_ns != mtime and _bytes(bench_root) == before  # retrained: the same bytes again
     write_params(bench_root, ring8={"train": {"kimg": 1, "checkpoint_every_kimg": 1, "curve_every_kimg": 1}})
     train(RUN, bench_root)  # another config: trained
     assert "kept" not in capsys.readouterr().err
 
-
-def test_the_test_study_root_is_complete(bench_root):  # the fixtures these tests rely on
-    write_studies(bench_root)
-    assert (bench_root / "pipelines" / "t.yaml").is_file()

@@ -14,9 +14,9 @@ from bench.protocol.io import read_json
 from bench.protocol.resolve import resolve
 from bench.protocol.runs import RunId
 from bench.training.checkpoint import CHECKPOINT, finished_checkpoint, load_checkpoint, save_checkpoint
-from bench.training.loop import train
+from bench.training.loop import resume_dir, train
 from bench.training.tasks import task_of
-from tests.conftest import REPO, write_params, write_studies
+from tests.conftest import REPO, UNSTABLE_PLUGIN, strict_json, write_params, write_studies
 
 
 def evaluated_generator(run: RunId, root):
@@ -42,8 +42,7 @@ def test_same_seed_gives_identical_checkpoint_bytes_and_curve(bench_root, tmp_pa
     write_params(other)
     train(run, bench_root)
     first = outputs(bench_root, run)
-    (run.folder(bench_root) / "train" / CHECKPOINT).unlink()
-    train(run, bench_root)
+    train(run, bench_root, restart=True)  # from scratch again, not from the finished run's state
     assert outputs(bench_root, run) == first
     different_seed = RunId(run.study, run.dataset, run.variant, run.seed + 1)
     train(different_seed, bench_root)
@@ -83,7 +82,7 @@ def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_fact
     write_studies(reference_root)
     train(run, reference_root)
 
-    ckpt = run.folder(bench_root) / "train" / CHECKPOINT
+    ckpt = resume_dir(bench_root, run) / CHECKPOINT  # the run's state lives outside its DVC output
     command = [sys.executable, "-m", "bench.cli", "--root", str(bench_root), "train", str(run)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -102,7 +101,7 @@ def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_fact
 
 def test_checkpoint_of_another_config_is_not_resumed(bench_root, capsys):
     run = RunId.parse("t/ring8/mlp-gan/s0")
-    ckpt = run.folder(bench_root) / "train" / CHECKPOINT
+    ckpt = resume_dir(bench_root, run) / CHECKPOINT
     write_params(bench_root, ring8={"train": {"kimg": 4, "checkpoint_every_kimg": 1}})
     train(run, bench_root)
     finished = ckpt.read_bytes()
@@ -116,7 +115,7 @@ def test_checkpoint_of_another_config_is_not_resumed(bench_root, capsys):
     write_params(bench_root, ring8={"train": {"kimg": 4, "checkpoint_every_kimg": 1}})
     train(run, bench_root)  # a finished checkpoint is never resumed: DVC re-ran the stage for a reason
     assert "training t/ring8/mlp-gan/s0 again from scratch" in capsys.readouterr().err
-    assert ckpt.read_bytes() == finished
+    assert ckpt.read_bytes() == finished == (run.folder(bench_root) / "train" / CHECKPOINT).read_bytes()
 
 
 EMA_PLUGIN = '''
@@ -163,29 +162,11 @@ def test_conditional_generator_is_trained_and_sampled_with_dataset_labels(bench_
     assert not torch.allclose(images[0], images[1])  # the same z, two classes: two images
 
 
-UNSTABLE_PLUGIN = '''
-from models.mlp_gan import MLPDiscriminator, MLPGenerator
-from models.registry import Recipe, Variant, register
-
-register(Variant(name="unstable-gan", family="test", paper="learning rate 1e30: overflows at once",
-                 generator=MLPGenerator, discriminator=MLPDiscriminator, z_dim=2, data_kinds=("points",),
-                 recipe=Recipe(lr_g=1e30, lr_d=1e30, batch=100)))
-'''
-
-
-def strict_json(path):
-    """The file parsed as JSON proper: NaN and Infinity are not JSON."""
-    def refuse(constant):
-        raise ValueError(f"{path} holds {constant}")
-
-    return json.loads(path.read_text(), parse_constant=refuse)
-
-
 def test_a_diverging_run_stops_and_is_recorded_as_a_result(bench_root):
     from bench.measurement.evaluate import evaluate
     from bench.protocol import variants
 
-    (bench_root / "unstable.py").write_text(UNSTABLE_PLUGIN)
+    (bench_root / "unstable.py").write_text(UNSTABLE_PLUGIN)  # lr 1e30
     variants.load(["unstable.py"], bench_root)
     run = RunId.parse("t/ring8/unstable-gan/s0")
     train(run, bench_root)  # no exception: divergence is a result
