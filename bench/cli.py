@@ -312,6 +312,7 @@ def _check_protocol(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bench.protocol.errors import UserError
+    from bench.protocol.io import DiskFull
     from models.registry import RegistryError
 
     try:
@@ -320,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, RegistryError, FileNotFoundError) as exc:
         print(f"gbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except DiskFull as exc:
+        print(f"gbench {args.command}: error: {exc}; every file written before is intact (writes are atomic): "
+              "free some space and run it again: a train stage resumes from its last checkpoint", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

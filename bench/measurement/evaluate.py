@@ -24,7 +24,7 @@ from bench.measurement.metrics.modes import mode_metrics
 from bench.measurement.reference import load_reference, save_npz
 from bench.measurement.scoring import MetricSettings, score_features
 from bench.protocol.errors import ConfigError, ResultsError
-from bench.protocol.io import atomic_write, write_json
+from bench.protocol.io import atomic_write, remove_partial_writes, write_json
 from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
 from bench.protocol.seeding import generator, resolve_device, stream_seed
@@ -205,6 +205,15 @@ def _point_curve(run: ResolvedRun, root: Path, modes: np.ndarray, sigma: float) 
     return {"metric": "modes_covered", "backbone": "points", "n": int(snapshots.shape[1]), "points": points}
 
 
+def _void_previous_result(out: Path) -> None:
+    """metrics.json is written last and says the folder holds one complete evaluation: a new evaluation removes
+    it first (as DVC removes a stage's outputs), so a killed one never leaves new files beside old metrics, and
+    it sweeps up what a killed one left half-written."""
+    (out / "metrics.json").unlink(missing_ok=True)
+    if out.is_dir():
+        remove_partial_writes(out)
+
+
 def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None) -> Path:
     """Score one finished run into results/<run>/eval/ (its checkpoint must belong to this run's config). A run
     that diverged gets no metrics: its record says where and why, with the samples and the quality curve of
@@ -216,6 +225,7 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
     diverged = json.loads(saved["state"]).get("diverged")
     g = task.evaluated_module(run, saved)
     out = run_id.folder(root) / "eval"
+    _void_previous_result(out)
     n = run.evaluate["n_gen"]
     spec = {"n_gen": n, "config_hash": run.config_hash, "profile": run.profile, "libraries": library_versions(),
             "device": device.type, "kind": run.dataset.kind}

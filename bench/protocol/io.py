@@ -7,6 +7,7 @@ the target, which POSIX guarantees to be atomic.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -18,6 +19,17 @@ from typing import Any
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+TEMPORARY = ".*.tmp"  # what atomic_write leaves behind when a process dies mid-write
+
+
+class DiskFull(OSError):
+    """A write that found no space left on its device: the target is untouched and the partial file removed."""
+
+    def __init__(self, path: Path):
+        super().__init__(errno.ENOSPC, f"no space left on device writing {path}", str(path))
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -31,10 +43,21 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(tmp_path)
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(path) from exc
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
     return path
+
+
+def remove_partial_writes(folder: Path) -> None:
+    """Delete the temporary files of writes that a killed process never renamed into place (call it only while
+    holding the lock of the stage that writes `folder`)."""
+    for leftover in Path(folder).glob(TEMPORARY):
+        leftover.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -5,6 +5,11 @@ It holds everything a resume restores (the task kind's networks, optimizers and 
 loop's progress) and the config hash of the run it belongs to; `finished` marks the run's last one (the
 budget spent, or the run diverged). A file that does not match its checksum, or does not load, is corrupt
 (a truncated copy, a disk fault): training starts afresh with a warning, evaluation refuses it.
+
+The checkpoint and its checksum are two files, each replaced atomically, so replacing them is a small
+protocol: the checksum file first lists the new hash and the old one, then the checkpoint is replaced, then
+the old hash is dropped. A process killed, or a disk full, at any point leaves a checkpoint whose hash is
+listed: the old one or the new one, never neither.
 """
 
 from __future__ import annotations
@@ -27,12 +32,21 @@ class CorruptCheckpoint(ResultsError):
     """A checkpoint that does not match its checksum or cannot be loaded."""
 
 
+def _listed(checksum: Path) -> list[str]:
+    return checksum.read_text().split() if checksum.is_file() else []
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     data = buffer.getvalue()
+    checksum, new = path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest()
+    if path.is_file():
+        old = hashlib.sha256(path.read_bytes()).hexdigest()
+        if old in _listed(checksum):
+            write_text(checksum, f"{new}\n{old}\n")
     write_bytes(path, data)
-    write_text(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest() + "\n")
+    write_text(checksum, new + "\n")
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -41,7 +55,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     data = path.read_bytes()
     if not checksum.is_file():
         raise CorruptCheckpoint(f"{path} has no checksum file {checksum.name} beside it")
-    if hashlib.sha256(data).hexdigest() != checksum.read_text().strip():
+    if hashlib.sha256(data).hexdigest() not in _listed(checksum):
         raise CorruptCheckpoint(f"{path} does not match its checksum in {checksum.name} (truncated or corrupt)")
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

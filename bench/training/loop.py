@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from bench.data.datasets import load_prepared
 from bench.protocol.dependencies import closure, module_file
-from bench.protocol.io import read_json, write_bytes, write_json
+from bench.protocol.io import read_json, remove_partial_writes, write_bytes, write_json
 from bench.protocol.params import images_of
 from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
@@ -88,6 +88,7 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
     out, work = run_id.folder(root) / "train", resume_dir(root, run_id)
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
+    remove_partial_writes(work)
     inputs = inputs_hash(run, root)
     saved = None if restart else _saved_state(work, run)
     ckpt_path, progress_path = work / CHECKPOINT, work / "progress.json"

@@ -1,7 +1,9 @@
 """Faults a train or evaluate stage must survive: a corrupt checkpoint, a second process on the same run,
-its parent killed, a run that finished but was never recorded. Each case checks the message and that nothing
-computed is lost."""
+its parent killed, a run that finished but was never recorded, kill -9 of evaluate, a full disk. Each case
+checks the message and that nothing computed is lost."""
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -120,3 +122,95 @@ def test_a_finished_run_of_the_same_inputs_is_kept_not_trained_again(bench_root,
     train(RUN, bench_root)  # another config: trained
     assert "kept" not in capsys.readouterr().err
 
+
+DIE_BEFORE_RENAME = """import os, signal, sys
+from pathlib import Path
+import bench.protocol.io as io
+rename = io.os.replace
+def dying(source, target):  # killed between writing the file and renaming it into place
+    if Path(target).name == sys.argv[1]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    rename(source, target)
+io.os.replace = dying
+from bench.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_kill_9_of_evaluate_loses_nothing_and_leaves_no_half_result(bench_root):
+    write_params(bench_root, ring8={"train": {"kimg": 1, "checkpoint_every_kimg": 1, "curve_every_kimg": 1},
+                                    "evaluate": {"n_gen": 500}})
+    train(RUN, bench_root)
+    out = evaluate(RUN, bench_root)
+    finished, scored = _bytes(bench_root), (out / "metrics.json").read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", DIE_BEFORE_RENAME, "metrics.json", "--root", str(bench_root),
+                             "evaluate", str(RUN)], env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    assert (out / "curve.json").is_file() and not (out / "metrics.json").exists()  # never new files beside old metrics
+    assert _bytes(bench_root) == finished  # the trained run is untouched
+    evaluate(RUN, bench_root)
+    assert (out / "metrics.json").read_bytes() == scored
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]  # the killed write's leftover is gone
+
+
+def _mount_tmpfs(folder, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a full disk needs a small tmpfs, and mounting one needs root (this test runs as "
+                    f"uid {os.geteuid()})")
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here for the full-disk case: {mounted.stderr.strip()}")
+
+
+def test_a_full_disk_stops_training_with_the_fix_and_the_run_resumes_once_there_is_space(bench_root,
+                                                                                        tmp_path_factory):
+    """The resume folder on a small tmpfs; once the run has a checkpoint, the test fills the disk. The trainer
+    must stop with one message (no traceback), leave its last checkpoint intact, and resume from it once space
+    is freed, to the bytes of a run that never met a full disk."""
+    params = {"ring8": {"train": {"kimg": 40, "checkpoint_every_kimg": 0.5, "curve_every_kimg": 10}}}
+    reference = tmp_path_factory.mktemp("reference")
+    shutil.copytree(bench_root, reference, dirs_exist_ok=True)
+    write_params(reference, **params)
+    train(RUN, reference)
+    write_params(bench_root, **params)
+    work = resume_dir(bench_root, RUN)
+    _mount_tmpfs(work, "16m")
+    try:
+        process = _cli(bench_root, "train", str(RUN), stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if json.loads(load_checkpoint(work / CHECKPOINT)["state"])["images"] >= 2000:
+                    break
+            except (FileNotFoundError, CorruptCheckpoint):
+                pass
+            time.sleep(0.02)
+        filler = work / "filler"
+        with open(filler, "wb") as handle:  # the disk fills up under the running trainer
+            with contextlib.suppress(OSError):
+                while True:
+                    handle.write(b"\0" * (1 << 16))
+                    handle.flush()
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 1, err[-2000:]
+        assert "Traceback" not in err
+        assert f"gbench train: error: no space left on device writing {work}/" in err
+        assert "free some space and run it again: a train stage resumes from its last checkpoint" in err
+        saved = load_checkpoint(work / CHECKPOINT)  # intact
+        kimg = json.loads(saved["state"])["images"] / 1000
+        assert kimg >= 2 and not saved["finished"]
+        assert not [p.name for p in work.iterdir() if p.name.endswith(".tmp")]
+        filler.unlink()
+        resumed = _cli(bench_root, "train", str(RUN), stderr=subprocess.PIPE, text=True)
+        _, err = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, err[-2000:]
+        assert f"resuming {RUN} at {kimg:.2f} kimg" in err
+    finally:
+        subprocess.run(["umount", "-l", str(work)], capture_output=True)
+    folder = RUN.folder(bench_root) / "train"
+    expected = RUN.folder(reference) / "train"
+    for name in (CHECKPOINT, "curve.json", "curve_samples.npz"):
+        assert (folder / name).read_bytes() == (expected / name).read_bytes(), name
