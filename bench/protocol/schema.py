@@ -41,11 +41,13 @@ class Node:
 
 @dataclass
 class Number(Node):
-    """A finite int or float, with optional bounds (`gt`: strictly greater, `ge`: at least)."""
+    """A finite int or float, with optional bounds (`gt`: strictly greater, `ge`: at least, `lt`: strictly
+    less)."""
 
     doc: str = "a number"
     gt: float | None = None
     ge: float | None = None
+    lt: float | None = None
     integer: bool = False
 
     def check(self, value: Any, path: str) -> Problems:
@@ -59,6 +61,8 @@ class Number(Node):
             return [f"{path}: {value!r} must be > {self.gt:g}; write {self.doc}"]
         if self.ge is not None and not value >= self.ge:
             return [f"{path}: {value!r} must be >= {self.ge:g}; write {self.doc}"]
+        if self.lt is not None and not value < self.lt:
+            return [f"{path}: {value!r} must be < {self.lt:g}; write {self.doc}"]
         return []
 
 

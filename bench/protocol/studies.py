@@ -24,7 +24,7 @@ KINDS = ("table", "sweep", "mode-collapse", "ablation")
 SPACES = ("wide",)  # Lucic et al.'s hyperparameter ranges implemented by bench/protocol/sweep.py
 
 SAMPLE = Mapping({"lr": Number(doc="a learning rate > 0", gt=0),
-                  "beta1": Number(doc="Adam's beta1 in [0, 1)", ge=0),
+                  "beta1": Number(doc="Adam's beta1 in [0, 1)", ge=0, lt=1),
                   "n_critic": Int("D steps per G step, an integer >= 1", ge=1),
                   "penalty": Number(doc="a penalty weight > 0", gt=0),
                   "clip": Number(doc="a clipping bound > 0", gt=0)},
@@ -94,13 +94,16 @@ def study_files(root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
 
 
 def _check_profile_blocks(params: dict[str, Any], files: dict[str, tuple[Path, dict[str, Any]]]) -> None:
-    """Studies named under the active profile exist; their `datasets` and `exclude` name the study's own."""
-    profile = params["profile"]
+    """Studies named under every profile exist (not only the active one: a typo must not wait for the day the
+    profile is switched); their `datasets` and `exclude` name the study's own."""
     problems = []
-    for name, block in (params["profiles"][profile].get("studies") or {}).items():
+    blocks = [(profile, name, block) for profile, settings in params["profiles"].items()
+              for name, block in ((settings or {}).get("studies") or {}).items()]
+    for profile, name, block in blocks:
         where = f"profiles.{profile}.studies.{name}"
         if name not in files:
-            problems.append(f"{where}: no study {name!r} in pipelines/*.yaml{did_you_mean(name, files)}")
+            problems.append(f"{where}: no study {name!r} in pipelines/*.yaml{did_you_mean(name, files)}; "
+                            "remove these settings or add the study's file")
             continue
         listed = files[name][1].get("datasets") or {}
         variants = {v for vs in listed.values() for v in vs}

@@ -108,6 +108,8 @@ def _repo_studies(tmp_path, edit_params=None, study_text=None):
 BAD_STUDIES = [  # (params edit, extra study file, message)
     (lambda p: _smoke(p)["studies"].update(leaderbord={"seeds": [0]}), None,
      r"params\.yaml: profiles\.smoke\.studies\.leaderbord: no study 'leaderbord' .*did you mean 'leaderboard'"),
+    (lambda p: p["profiles"]["quick"]["studies"].update(leaderbord={"seeds": [0]}), None,  # not the active profile
+     r"params\.yaml: profiles\.quick\.studies\.leaderbord: no study 'leaderbord' .*did you mean 'leaderboard'"),
     (lambda p: _smoke(p)["studies"]["leaderboard"].update(exclude=["sngann"]), None,
      r"studies\.leaderboard\.exclude: 'sngann' is not a variant of the study \(did you mean 'sngan'\?\)"),
     (lambda p: _smoke(p)["studies"]["mode-collapse"].update(datasets=["ring9"]), None,

@@ -16,7 +16,6 @@ from bench.protocol.studies import load_studies
 from bench.protocol.sweep import WIDE, draw, recipe_changes, write_samples
 from bench.tables.stats import best_of_k
 from bench.training.losses import LOSSES
-from models.registry import RegistryError
 from tests.conftest import write_params
 
 STUDY = """# header kept
@@ -63,6 +62,8 @@ def _sweep_root(tmp_path, samples=2, seeds=(0, 1)):
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines/sweep.yaml").write_text(STUDY)
     params = write_params(tmp_path)
+    for profile in params["profiles"].values():  # this root's one study, with its one dataset
+        profile["studies"] = {"are-gans-equal": {"samples": samples}}
     params["profiles"]["smoke"]["studies"] = {"are-gans-equal": {
         "samples": samples, "seeds": list(seeds), "ring8": {"train": {"kimg": 0.5}}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -100,10 +101,10 @@ def test_a_sample_that_makes_an_invalid_recipe_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="drawn.wgan.h01.n_critic: 0 must be >= 1"):
         Protocol.load(root)
     doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["n_critic"] = 1
-    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["beta1"] = 1.5  # in range for the schema, not for Adam
+    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["beta1"] = 1.5  # refused even if no profile runs h01
     (root / "pipelines/sweep.yaml").write_text(yaml.safe_dump(doc))
-    with pytest.raises(RegistryError, match="variant 'mlp-gan\\+wgan~h01': betas must be two numbers in \\[0, 1\\)"):
-        Protocol.load(root).resolve(RunId("are-gans-equal", "ring8", "mlp-gan+wgan~h01", 0))
+    with pytest.raises(ConfigError, match=r"drawn\.wgan\.h01\.beta1: 1\.5 must be < 1; write Adam's beta1 in \[0, 1\)"):
+        Protocol.load(root)
 
 
 def _expected_min_of_k(values, k):
