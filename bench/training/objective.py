@@ -104,7 +104,12 @@ class Objective:
         and on real/fake interpolates see the real labels, R2 the fake ones."""
         r, loss = self.recipe, self.loss
         real_in, fake_in = self._noisy(real, images), self._noisy(fake.detach(), images)
-        on_real, on_fake = conditioned(d, y_real), conditioned(d, y_fake)
+        same_pass = r.reg_every == 1  # non-lazy R1/R2 come from this pass's outputs: inputs must be leaves
+        if same_pass and r.r1:
+            real_in = real_in.detach().requires_grad_(True)
+        if same_pass and r.r2:
+            fake_in = fake_in.detach().requires_grad_(True)
+        on_real = conditioned(d, y_real)
         real_out, real_classes = self._scores(d, real_in, y_real)
         fake_out, fake_classes = self._scores(d, fake_in, y_fake)
         adversarial = loss.d_loss(real_out, fake_out, real_label=1.0 - r.label_smoothing)
@@ -126,8 +131,12 @@ class Objective:
         if penalty is not None:
             total = total + r.penalty_weight * penalty
             logs["penalty"] = penalty.item()
-        if r.reg_every == 1:
-            total = self._add_zero_centered(total, on_real, on_fake, real_in, fake_in, 1, logs)
+        if same_pass:
+            for name, gamma, x, out in (("r1", r.r1, real_in, real_out), ("r2", r.r2, fake_in, fake_out)):
+                if gamma:
+                    value = reg.zero_centered_penalty_of(out, x)
+                    total = total + 0.5 * gamma * value
+                    logs[name] = value.item()
         if self.history:
             total = total + r.historical_averaging * self.history["D"].penalty(d)
         return total, logs

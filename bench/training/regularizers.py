@@ -18,7 +18,10 @@ Critic = Callable[[torch.Tensor], torch.Tensor]
 def _input_gradients(d: Critic, x: torch.Tensor) -> torch.Tensor:
     """dD/dx per sample, flattened, with the graph kept so the penalty itself can be trained through."""
     x = x.detach().requires_grad_(True)
-    out = d(x)
+    return _gradients_of(d(x), x)
+
+
+def _gradients_of(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     return grad.flatten(1)
 
@@ -50,6 +53,12 @@ def zero_centered_penalty(d: Critic, x: torch.Tensor) -> torch.Tensor:
     """Mescheder et al. 2018 (arXiv:1801.04406): E[||grad D(x)||^2]. On reals it is R1, on fakes R2;
     the recipe's gamma multiplies it by gamma / 2."""
     return _input_gradients(d, x).pow(2).sum(dim=1).mean()
+
+
+def zero_centered_penalty_of(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The same penalty from a forward pass already made: `out` = D(x), with `x` a leaf that requires grad
+    (R1/R2 taken from the loss's own pass, as brownvc/R3GAN does, saves a forward pass of D per penalty)."""
+    return _gradients_of(out, x).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()

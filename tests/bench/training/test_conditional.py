@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -220,9 +222,16 @@ def test_r1_and_r2_penalties_see_the_labels_of_their_samples():
         d, REAL, FAKE, 0, Y_REAL, Y_FAKE)
     assert "r1" in logs and "r2" in logs
     calls = _classify_calls(d)
-    assert len(calls["real"]) == 2 and len(calls["fake"]) == 2 and not calls["other"]
+    # non-lazy: each penalty comes from the loss's own pass (one call each), with that pass's labels
+    assert len(calls["real"]) == 1 and len(calls["fake"]) == 1 and not calls["other"]
     assert all(torch.equal(y, Y_REAL) for y in calls["real"])
     assert all(torch.equal(y, Y_FAKE) for y in calls["fake"])
+    lazy = Objective(replace(recipe, reg_every=4), nn.Linear(2, 2), d, 1000, torch.Generator().manual_seed(0))
+    d.calls.clear()
+    _, logs = lazy.d_reg_loss(d, REAL, FAKE, 0, Y_REAL, Y_FAKE)  # a lazy step: a pass of its own
+    calls = _classify_calls(d)
+    assert "r1" in logs and len(calls["real"]) == 1 and len(calls["fake"]) == 1 and not calls["other"]
+    assert all(torch.equal(y, Y_REAL) for y in calls["real"]) and all(torch.equal(y, Y_FAKE) for y in calls["fake"])
 
 
 # --- EMA of G -----------------------------------------------------------------------------------------------------

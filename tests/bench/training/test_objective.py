@@ -87,6 +87,28 @@ def test_r2_is_the_same_penalty_on_fakes():
     assert "r1" not in logs
 
 
+def test_eager_r1_and_r2_come_from_the_losss_own_pass_with_the_analytic_gradient():
+    """Non-lazy R1/R2 take dD/dx from the D pass of the loss (as brownvc/R3GAN does): D runs once on the reals
+    and once on the fakes, and dL/db matches the closed form for D(x) = x^T A x / 2 + b.x."""
+    d, calls = Quadratic(), []
+    d.register_forward_hook(lambda *_: calls.append(1))
+    total, logs = _objective(d, r1=2.0, r2=4.0).d_loss(d, REAL, FAKE, 0)
+    assert len(calls) == 2
+    total.backward()
+    a, b = d.a.detach(), d.b.detach()
+    with torch.no_grad():
+        def value(x):
+            return 0.5 * ((x @ a) * x).sum(dim=1) + x @ b
+
+        adversarial = ((-torch.sigmoid(-value(REAL)))[:, None] * REAL).mean(0) \
+            + (torch.sigmoid(value(FAKE))[:, None] * FAKE).mean(0)
+        # d/db of mean ||A x + b||^2 is mean 2 (A x + b); each penalty weighs gamma / 2
+        penalties = 0.5 * 2.0 * 2 * (REAL @ a + b).mean(0) + 0.5 * 4.0 * 2 * (FAKE @ a + b).mean(0)
+    assert d.b.grad.tolist() == pytest.approx((adversarial + penalties).tolist(), rel=1e-9)
+    assert logs["r1"] == pytest.approx(d.mean_squared_gradient(REAL), rel=1e-9)
+    assert logs["r2"] == pytest.approx(d.mean_squared_gradient(FAKE), rel=1e-9)
+
+
 def test_lazy_r1_is_its_own_step_every_nth_d_step_with_weight_times_n():
     """NVlabs' Dmain/Dreg phases: the main loss never holds R1; every reg_every-th D step (the first included) is
     followed by an R1 step weighted gamma / 2 x reg_every."""
