@@ -113,3 +113,19 @@ def test_two_dvc_repro_at_once(copy):
     assert "up to date" in status, status
     for run in (S0, S1):
         assert load_checkpoint(run.folder(root) / "train" / CHECKPOINT)["finished"]
+
+
+def test_a_stage_done_elsewhere_is_restored_from_the_run_cache(copy):
+    """No stage output is `persist`, so DVC's run-cache restores a train stage: with its outputs, its resume
+    folder and the pipeline's dvc.lock gone (as in a fresh clone that pulled the cache), `dvc repro` checks the
+    outputs out and runs nothing."""
+    root, env = copy
+    dvc(root, env, "repro", "--single-item", stage(S1))
+    trained = (S1.folder(root) / "train" / CHECKPOINT).read_bytes()
+    shutil.rmtree(S1.folder(root) / "train")
+    shutil.rmtree(resume_dir(root, S1), ignore_errors=True)
+    (root / PIPELINE).with_name("dvc.lock").unlink()
+    _, output = dvc(root, env, "repro", stage(S1))
+    assert f"Stage '{stage(S1)}' is cached - skipping run, checking out outputs" in output, output
+    assert "Running stage" not in output
+    assert (S1.folder(root) / "train" / CHECKPOINT).read_bytes() == trained
