@@ -86,6 +86,19 @@ def _cmd_download_fmnist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    from bench.data.cifar10 import download_cifar10
+    from bench.data.mnist import download_mnist
+
+    if args.source == "mnist":
+        folder = download_mnist(Path(args.dest), *([args.url] if args.url else []))
+        print(f"downloaded to {folder}; now set `data: {{mnist_dir: {folder}}}` in params.yaml")
+    else:
+        archive = download_cifar10(Path(args.dest), *([args.url] if args.url else []))
+        print(f"downloaded {archive}; now set `data: {{cifar10_archive: {archive}}}` in params.yaml")
+    return 0
+
+
 def _cmd_reference(args: argparse.Namespace) -> int:
     from bench.measurement.reference import build_reference
 
@@ -222,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download-fmnist", help="fetch Fashion-MNIST with torchvision (needs internet)")
     p.add_argument("dest")
     p.set_defaults(fn=_cmd_download_fmnist)
+    p = sub.add_parser("download", help="fetch MNIST or the CIFAR-10 binary archive, checked against the "
+                                        "published md5 (needs internet)")
+    p.add_argument("source", choices=["mnist", "cifar10"])
+    p.add_argument("dest")
+    p.add_argument("--url", default=None, help="a mirror: the folder URL of the MNIST files, or the archive's URL")
+    p.set_defaults(fn=_cmd_download)
     p = sub.add_parser("reference", help="reference stage: one backbone's arrays of the eval split")
     p.add_argument("dataset")
     p.add_argument("--backbone", default="inception", choices=["inception", "domain"])

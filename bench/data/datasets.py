@@ -1,43 +1,32 @@
 """Datasets: definitions, the prepare stage and loading of prepared arrays.
 
-`fmnist32` is Fashion-MNIST (Xiao et al. 2017) zero-padded from 28x28 to 32x32: train 60k, eval 10k.
-`ring8` and `grid25` are the 2-D Gaussian mixtures of VEEGAN/PacGAN (ring of 8 at radius 1, sigma
-0.01; 5x5 grid on {-4,-2,0,2,4}^2, sigma 0.05), drawn from a fixed seed.
-`stackedfmnist` is Stacked-MNIST (VEEGAN, PacGAN) built from Fashion-MNIST: three images stacked as the
-R, G, B channels, so 10^3 = 1000 modes labeled c0*100 + c1*10 + c2. Every mode appears equally often
-(50 times in train, 10 in eval), each channel drawing without replacement from its class within the
-matching Fashion-MNIST split, so the true mode distribution is exactly uniform.
-A prepared dataset is one `.npz` file plus `meta.json` holding its sha256; loading checks it.
+`fmnist32` is Fashion-MNIST (Xiao et al. 2017) and `mnist32` MNIST (LeCun et al. 1998), each zero-padded from
+28x28 to 32x32: train 60k, eval 10k. `cifar10` is CIFAR-10 (Krizhevsky 2009) from its binary archive: train
+50k, eval 10k, 32x32 RGB. `ring8` and `grid25` are the 2-D Gaussian mixtures of VEEGAN/PacGAN (ring of 8 at
+radius 1, sigma 0.01; 5x5 grid on {-4,-2,0,2,4}^2, sigma 0.05), drawn from a fixed seed.
+`stackedmnist` is Stacked MNIST (VEEGAN, PacGAN) and `stackedfmnist` the same built from Fashion-MNIST: three
+images stacked as the R, G, B channels, so 10^3 = 1000 modes labeled c0*100 + c1*10 + c2. Every mode appears
+equally often (50 times in train, 10 in eval), each channel drawing without replacement from its class
+within the matching split, so the true mode distribution is exactly uniform.
+Each source's reader checks it against its published checksum (bench/data/fashion_mnist.py, mnist.py,
+cifar10.py). A prepared dataset is one `.npz` file plus `meta.json` holding its sha256; loading checks it.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bench.data.cifar10 import CIFAR10_CLASSES, CIFAR10_MD5, CIFAR10_SIZES, cifar10_archive, load_cifar10
+from bench.data.fashion_mnist import FMNIST_CLASSES, FMNIST_FILES, FMNIST_SIZES, fmnist_source_dir, load_fmnist_source
+from bench.data.idx import pad_to_32
+from bench.data.mnist import MNIST_CLASSES, MNIST_FILES, MNIST_SIZES, load_mnist_source, mnist_source_dir
 from bench.protocol.errors import DatasetError
 from bench.protocol.io import atomic_write, read_json, sha256_file, write_json
 
-DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-# (file name, sha256 of the *decompressed* IDX payload). Checked on the payload, not the .gz, because
-# Debian's package recompresses the original files (their gzip bytes differ, the content does not).
-FMNIST_FILES = {
-    "train_x": ("train-images-idx3-ubyte.gz", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-    "train_y": ("train-labels-idx1-ubyte.gz", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-    "eval_x": ("t10k-images-idx3-ubyte.gz", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-    "eval_y": ("t10k-labels-idx1-ubyte.gz", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
-}
-FMNIST_SIZES = {"train": 60_000, "eval": 10_000}
-FMNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-    "Ankle boot",
-)
+SOURCE_PARAMS = {"fmnist": "data.fmnist_dir", "mnist": "data.mnist_dir", "cifar10": "data.cifar10_archive"}
 
 
 @dataclass(frozen=True)
@@ -48,11 +37,12 @@ class DatasetSpec:
     description: str
     classifier: str | None = None  # the labeled dataset whose domain classifier scores this one
     n_labels: int = 0  # classes of `train_y`/`eval_y` that class-conditional variants are trained on
-    source: str | None = None  # the source files it is built from ("fmnist": params.yaml data.fmnist_dir)
+    source: str | None = None  # the source files it is built from (a key of SOURCE_PARAMS)
+    sizes: tuple[tuple[str, int], ...] = ()  # images per split of the published source
 
     def split_size(self, split: str) -> int | None:
         """Images in the `train` or `eval` split (None: the dataset has no such split)."""
-        return FMNIST_SIZES.get(split)
+        return dict(self.sizes).get(split)
 
 
 @dataclass(frozen=True)
@@ -93,7 +83,12 @@ class StackedSpec(DatasetSpec):
 
 DATASETS: dict[str, DatasetSpec] = {
     "fmnist32": DatasetSpec("fmnist32", "images", (1, 32, 32), "Fashion-MNIST, zero-padded to 32x32",
-                            classifier="fmnist32", n_labels=len(FMNIST_CLASSES), source="fmnist"),
+                            classifier="fmnist32", n_labels=len(FMNIST_CLASSES), source="fmnist", sizes=FMNIST_SIZES),
+    "mnist32": DatasetSpec("mnist32", "images", (1, 32, 32), "MNIST, zero-padded to 32x32",
+                           classifier="mnist32", n_labels=len(MNIST_CLASSES), source="mnist", sizes=MNIST_SIZES),
+    "cifar10": DatasetSpec("cifar10", "images", (3, 32, 32), "CIFAR-10, 32x32 RGB (the binary archive)",
+                           classifier="cifar10", n_labels=len(CIFAR10_CLASSES), source="cifar10",
+                           sizes=CIFAR10_SIZES),
     "ring8": MixtureSpec("ring8", "points", (2,), "8 Gaussians on a ring of radius 1, sigma 0.01",
                          layout="ring", n_modes=8, scale=1.0, sigma=0.01, seed=8),
     "grid25": MixtureSpec("grid25", "points", (2,), "25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05",
@@ -101,6 +96,9 @@ DATASETS: dict[str, DatasetSpec] = {
     "stackedfmnist": StackedSpec("stackedfmnist", "images", (3, 32, 32),
                                  "three Fashion-MNIST images stacked as RGB (1000 modes), zero-padded to 32x32",
                                  classifier="fmnist32", seed=1000, source="fmnist"),
+    "stackedmnist": StackedSpec("stackedmnist", "images", (3, 32, 32),
+                                "Stacked MNIST: three MNIST digits stacked as RGB (1000 modes), zero-padded to 32x32",
+                                classifier="mnist32", seed=1000, source="mnist"),
 }
 
 
@@ -114,73 +112,21 @@ def prepared_dir(root: Path, name: str) -> Path:
     return root / "results" / "data" / name
 
 
-# ---------------------------------------------------------------- Fashion-MNIST
+# ---------------------------------------------------------------- sources
 
-def fmnist_source_dir(params: dict | None = None) -> Path:
-    """The folder of the four Fashion-MNIST .gz files: params.yaml's `data.fmnist_dir` (a DVC parameter of the
-    prepare stages, so pointing it elsewhere re-runs them), else the Debian package's."""
-    if os.environ.get("GBENCH_FMNIST_DIR"):
-        raise DatasetError("GBENCH_FMNIST_DIR is not read any more: DVC cannot see an environment variable, so a "
-                           "change would not re-run the prepare stage. Unset it and put the folder in params.yaml: "
-                           "`data: {fmnist_dir: DIR}`")
-    return Path(((params or {}).get("data") or {}).get("fmnist_dir") or DEBIAN_FMNIST_DIR)
-
-
-def _missing_fmnist_message(source: Path, missing: Path) -> str:
-    return (
-        f"Fashion-MNIST not found: {missing} does not exist. Fix: as root, "
-        "`apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist); or, on a "
-        "machine with internet, `gbench download-fmnist DIR` and set `data: {fmnist_dir: DIR}` in params.yaml; "
-        f"or point data.fmnist_dir at a folder with the four original .gz files (looked in {source})."
-    )
-
-
-def read_idx_gz(path: Path, expect_sha256: str | None = None) -> np.ndarray:
-    """Read one gzipped IDX file (the MNIST format) into a uint8 array, checking it thoroughly."""
-    fix = "re-install the source (`apt-get install --reinstall dataset-fashion-mnist`) or re-download it"
-    try:
-        raw = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError) as exc:
-        raise DatasetError(f"{path} is corrupt (not a valid gzip file: {exc}); fix: {fix}") from exc
-    if expect_sha256 is not None and hashlib.sha256(raw).hexdigest() != expect_sha256:
-        raise DatasetError(f"{path} is corrupt (its content differs from the published Fashion-MNIST "
-                           f"file); fix: {fix}")
-    if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DatasetError(f"{path} is corrupt (not an unsigned-byte IDX file); fix: {fix}")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    offset = 4 + 4 * ndim
-    if len(raw) - offset != int(np.prod(dims)):
-        raise DatasetError(f"{path} is corrupt (payload does not match its header {dims}); fix: {fix}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
-
-
-def load_fmnist_source(source: Path, check_content: bool = True) -> dict[str, np.ndarray]:
-    arrays = {}
-    for key, (filename, sha) in FMNIST_FILES.items():
-        path = source / filename
-        if not path.is_file():
-            raise DatasetError(_missing_fmnist_message(source, path))
-        arrays[key] = read_idx_gz(path, sha if check_content else None)
-    for split in ("train", "eval"):
-        x, y = arrays[f"{split}_x"], arrays[f"{split}_y"]
-        if x.shape[0] != y.shape[0] or x.shape[1:] != (28, 28):
-            raise DatasetError(f"Fashion-MNIST {split} split has shapes {x.shape} / {y.shape}; "
-                               "the source files do not belong together")
-    return arrays
-
-
-def pad_to_32(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) uint8 -> (N, 1, 32, 32) uint8 with a 2-pixel zero border."""
-    return np.pad(images, ((0, 0), (2, 2), (2, 2)))[:, None]
-
-
-def download_fmnist(dest: Path) -> Path:
-    """Fetch the four original files with torchvision (needs internet) into `dest`; returns the folder."""
-    from torchvision.datasets import FashionMNIST
-
-    FashionMNIST(str(dest), train=True, download=True)
-    return Path(dest) / "FashionMNIST" / "raw"
+def load_source(source: str, params: dict | None) -> tuple[dict[str, np.ndarray], dict]:
+    """The labeled train/eval arrays of a published source, and how they were read (for meta.json)."""
+    if source == "fmnist":
+        folder = fmnist_source_dir(params)
+        return load_fmnist_source(folder), {"dir": str(folder), "content_sha256": {k: v[1] for k, v in
+                                                                                 FMNIST_FILES.items()}}
+    if source == "mnist":
+        folder = mnist_source_dir(params)
+        return load_mnist_source(folder), {"dir": str(folder), "gz_md5": {k: v[1] for k, v in MNIST_FILES.items()}}
+    if source == "cifar10":
+        archive = cifar10_archive(params)
+        return load_cifar10(archive), {"archive": str(archive), "md5": CIFAR10_MD5}
+    raise DatasetError(f"unknown source {source!r}; known: {', '.join(SOURCE_PARAMS)}")
 
 
 # ---------------------------------------------------------------- 2-D mixtures
@@ -221,7 +167,7 @@ def stack_split(images: np.ndarray, labels: np.ndarray, ds: StackedSpec, per_mod
 
 def prepare(name: str, root: Path, params: dict | None = None) -> Path:
     """The prepare stage: write results/data/<name>/data.npz and meta.json (with its sha256). `params` (of
-    params.yaml) may name the Fashion-MNIST folder (`data.fmnist_dir`)."""
+    params.yaml) name the source files (`data.fmnist_dir`, `data.mnist_dir`, `data.cifar10_archive`)."""
     ds = spec(name)
     out = prepared_dir(root, name)
     if isinstance(ds, MixtureSpec):
@@ -233,25 +179,18 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
         }
         source = {"generator": "numpy default_rng", "seed": ds.seed}
     elif isinstance(ds, StackedSpec):
-        src = fmnist_source_dir(params)
-        raw = load_fmnist_source(src)
+        raw, source = load_source(ds.source, params)
         rng = np.random.default_rng(ds.seed)
         arrays = {}
         for split, per_mode in ds.per_mode:
             x, y = stack_split(raw[f"{split}_x"], raw[f"{split}_y"], ds, per_mode, rng)
             arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y
-        source = {"dir": str(src), "content_sha256": {k: v[1] for k, v in FMNIST_FILES.items()},
-                  "generator": "numpy default_rng", "seed": ds.seed, "per_mode": dict(ds.per_mode)}
+        source.update({"generator": "numpy default_rng", "seed": ds.seed, "per_mode": dict(ds.per_mode)})
     else:
-        src = fmnist_source_dir(params)
-        raw = load_fmnist_source(src)
-        arrays = {
-            "train_x": pad_to_32(raw["train_x"]),
-            "train_y": raw["train_y"].astype(np.int64),
-            "eval_x": pad_to_32(raw["eval_x"]),
-            "eval_y": raw["eval_y"].astype(np.int64),
-        }
-        source = {"dir": str(src), "content_sha256": {k: v[1] for k, v in FMNIST_FILES.items()}}
+        raw, source = load_source(ds.source, params)
+        padded = pad_to_32 if raw["train_x"].shape[1:] == (28, 28) else (lambda x: x)
+        arrays = {"train_x": padded(raw["train_x"]), "train_y": raw["train_y"].astype(np.int64),
+                  "eval_x": padded(raw["eval_x"]), "eval_y": raw["eval_y"].astype(np.int64)}
     data_path = atomic_write(out / "data.npz", lambda p: _save_npz(p, arrays))
     meta = {
         "dataset": name,

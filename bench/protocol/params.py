@@ -82,8 +82,11 @@ PARAMS = Mapping(
     {"profile": Text(doc="the active profile's name, e.g. quick"),
      "seeds": SEEDS,
      "device": Text(doc="auto, cpu, cuda or cuda:N"),
-     "data": Mapping({"fmnist_dir": Text(doc="the folder of the four Fashion-MNIST .gz files")},
-                     doc="where source datasets are read from: {fmnist_dir: DIR}"),
+     "data": Mapping({"fmnist_dir": Text(doc="the folder of the four Fashion-MNIST .gz files"),
+                      "mnist_dir": Text(doc="the folder of the four MNIST .gz files"),
+                      "cifar10_archive": Text(doc="the path of cifar-10-binary.tar.gz")},
+                     doc="where source datasets are read from: {fmnist_dir: DIR, mnist_dir: DIR, "
+                         "cifar10_archive: FILE}"),
      "plugins": Sequence(Text(doc="a plugin file (relative to the repository root) or module name"),
                          doc="a list of plugin files or modules, e.g. [methods/my_gan.py]"),
      "profiles": Mapping(keys=Text(doc="a profile name"), values=PROFILE, doc="the profiles")},

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.data.datasets import spec
+from bench.data.datasets import SOURCE_PARAMS, spec
 from bench.protocol.dependencies import closure, module_file, relative_paths
 from bench.protocol.resolve import Protocol, ResolvedRun
 from bench.protocol.studies import Study
@@ -69,7 +69,7 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
     profile_key = f"profiles.${{profile}}.{dataset}"
     stages: dict = {
         "prepare": {"wdir": "../..", "cmd": f"exec gbench prepare {dataset}", "deps": stage_code("prepare", root),
-                    **({"params": ["data.fmnist_dir"]} if ds.source == "fmnist" else {}), "outs": [data]},
+                    **({"params": [SOURCE_PARAMS[ds.source]]} if ds.source else {}), "outs": [data]},
     }
     if ds.classifier == dataset:
         stages["classifier"] = {

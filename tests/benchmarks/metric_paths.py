@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.data.datasets import fmnist_source_dir, load_fmnist_source, pad_to_32
+from bench.data.fashion_mnist import fmnist_source_dir, load_fmnist_source
+from bench.data.idx import pad_to_32
 from bench.measurement.inception import InceptionFeatures
 from bench.measurement.scoring import MetricSettings, score_features
 

@@ -5,8 +5,9 @@ import struct
 import numpy as np
 import pytest
 
-from bench.data import datasets
-from bench.data.datasets import DatasetError, load_prepared, prepare, read_idx_gz
+from bench.data import datasets, fashion_mnist
+from bench.data.datasets import DatasetError, load_prepared, prepare
+from bench.data.idx import pad_to_32, read_idx_gz
 
 
 def write_idx(path, array: np.ndarray) -> bytes:
@@ -36,7 +37,7 @@ def test_corrupt_source_gives_one_clear_error_naming_the_fix(tmp_path, damage):
     else:
         path.write_bytes(gzip.compress(payload[:-1] + b"\x07"))
     with pytest.raises(DatasetError, match="corrupt.*fix: re-install"):
-        read_idx_gz(path, expected)
+        read_idx_gz(path, expected, fashion_mnist.FIX)
 
 
 def test_missing_fmnist_names_the_debian_package(tmp_path):
@@ -55,7 +56,7 @@ def test_the_source_folder_is_a_parameter_of_the_prepare_stage_not_an_environmen
     assert "params" not in dataset_pipeline("ring8", protocol)["stages"]["prepare"]
     monkeypatch.setenv("GBENCH_FMNIST_DIR", "/somewhere")
     with pytest.raises(DatasetError, match="GBENCH_FMNIST_DIR is not read any more"):
-        datasets.fmnist_source_dir()
+        fashion_mnist.fmnist_source_dir()
 
 
 def test_fmnist32_is_padded_fashion_mnist(prepared_data):
@@ -107,20 +108,20 @@ def test_download_path_reads_what_torchvision_fetched(tmp_path, monkeypatch, loo
         resources.append((f"{name}.gz", hashlib.md5((served / f"{name}.gz").read_bytes()).hexdigest()))
     monkeypatch.setattr(FashionMNIST, "mirrors", [url])
     monkeypatch.setattr(FashionMNIST, "resources", resources)
-    folder = datasets.download_fmnist(tmp_path / "dl")
-    arrays = datasets.load_fmnist_source(folder, check_content=False)
+    folder = fashion_mnist.download_fmnist(tmp_path / "dl")
+    arrays = fashion_mnist.load_fmnist_source(folder, check_content=False)
     assert arrays["train_x"].shape == (4, 28, 28) and arrays["eval_y"].shape == (2,)
 
 
 def test_stacked_fmnist_has_every_mode_equally_often_from_the_right_classes(tmp_path):
     prepare("stackedfmnist", tmp_path)
     data = load_prepared("stackedfmnist", tmp_path)
-    source = datasets.load_fmnist_source(datasets.fmnist_source_dir())
+    source = fashion_mnist.load_fmnist_source(fashion_mnist.fmnist_source_dir())
     assert data["train_x"].shape == (50_000, 3, 32, 32) and data["eval_x"].shape == (10_000, 3, 32, 32)
     assert (np.bincount(data["train_y"], minlength=1000) == 50).all()
     assert (np.bincount(data["eval_y"], minlength=1000) == 10).all()
     digits = datasets.mode_digits(data["eval_y"])
-    padded = datasets.pad_to_32(source["eval_x"])[:, 0].reshape(10_000, -1)
+    padded = pad_to_32(source["eval_x"])[:, 0].reshape(10_000, -1)
     lookup = {row.tobytes(): i for i, row in enumerate(padded)}
     for channel in range(3):
         used = [lookup[data["eval_x"][i, channel].tobytes()] for i in range(10_000)]
