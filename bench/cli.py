@@ -99,6 +99,19 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dataset_tool(args: argparse.Namespace) -> int:
+    from bench.data.dataset_tool import convert
+
+    done = convert(Path(args.source), Path(args.dest), args.resolution, args.transform, args.channels,
+                   args.max_images)
+    labels = "true" if done["labels"] else "false"
+    classes = f", {done['classes']} classes" if done["labels"] else ""
+    print(f"wrote {done['images']} images ({done['resolution']}x{done['resolution']}, {done['channels']} "
+          f"channel(s), labels: {labels}{classes}) "
+          f"to {done['dest']}")
+    return 0
+
+
 def _cmd_reference(args: argparse.Namespace) -> int:
     from bench.measurement.reference import build_reference
 
@@ -241,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dest")
     p.add_argument("--url", default=None, help="a mirror: the folder URL of the MNIST files, or the archive's URL")
     p.set_defaults(fn=_cmd_download)
+    p = sub.add_parser("dataset-tool", help="convert a folder or zip of images (e.g. CelebA's img_align_celeba.zip) "
+                                            "into a dataset zip, NVlabs' layout, R x R")
+    p.add_argument("--source", required=True, help="a folder or a zip of images (with an optional dataset.json)")
+    p.add_argument("--dest", required=True, help="the .zip to write")
+    p.add_argument("--resolution", type=int, required=True, help="output side R, a power of two")
+    p.add_argument("--transform", default=None,
+                   help="center-crop, center-crop-wide or center-crop-<S> (default: none, images must be R x R)")
+    p.add_argument("--channels", type=int, default=3, choices=[1, 3])
+    p.add_argument("--max-images", type=int, default=None)
+    p.set_defaults(fn=_cmd_dataset_tool)
     p = sub.add_parser("reference", help="reference stage: one backbone's arrays of the eval split")
     p.add_argument("dataset")
     p.add_argument("--backbone", default="inception", choices=["inception", "domain"])

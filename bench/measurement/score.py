@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.pixels import UNSUPPORTED, eight_bit
 from bench.measurement.scoring import ALL, MetricSettings, score_features
 from bench.protocol.errors import ScoreError
 
@@ -38,39 +39,22 @@ def image_files(folder: Path, n: int | None = None) -> list[Path]:
     return images
 
 
-EIGHT_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA")  # PIL's convert maps these to L / RGB exactly
-SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")  # 16-bit gray PNG
-
-
 def read_images(files: list[Path], mode: str) -> list[np.ndarray]:
-    """Files -> (H, W, C) uint8 arrays in PIL mode 'RGB' (3 channels) or 'L' (1 channel).
-
-    8-bit files (bilevel, gray, palette, RGB, with or without alpha: alpha is dropped) convert exactly.
-    16-bit files keep their top 8 bits, v >> 8: what PIL itself does to 16-bit RGB PNGs, so a 16-bit gray
-    and a 16-bit RGB file of the same pixels agree, and a 16-bit file made from 8-bit data (v16 = 257 v8)
-    gives back exactly its 8-bit pixels. Other modes (32-bit integer or float, CMYK) are refused: their
-    range is not that of an image's 8 bits."""
+    """Files -> (H, W, C) uint8 arrays in PIL mode 'RGB' (3 channels) or 'L' (1 channel), exactly as
+    bench/data/pixels.py converts them; modes with no exact 8-bit form are refused."""
     from PIL import Image, UnidentifiedImageError
 
     out = []
     for path in files:
         try:
             with Image.open(path) as image:
-                array = _eight_bit(image, mode, path)
+                array = eight_bit(image, mode)
+                if array is None:
+                    raise ScoreError(f"{path} is a {image.mode!r} image, which {UNSUPPORTED}")
         except (UnidentifiedImageError, OSError) as exc:
             raise ScoreError(f"{path} cannot be read as an image ({exc}); replace or remove it") from exc
         out.append(array[:, :, None] if array.ndim == 2 else array)
     return out
-
-
-def _eight_bit(image, mode: str, path: Path) -> np.ndarray:
-    if image.mode in SIXTEEN_BIT_MODES:
-        gray = (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
-        return gray if mode == "L" else np.repeat(gray[:, :, None], 3, axis=2)
-    if image.mode not in EIGHT_BIT_MODES:
-        raise ScoreError(f"{path} is a {image.mode!r} image, which has no exact 8-bit form; save it as an 8-bit "
-                         "or 16-bit PNG (gray or RGB) or an RGB JPEG")
-    return np.asarray(image.convert(mode))
 
 
 def to_batch(images: list[np.ndarray], size: int) -> np.ndarray:
