@@ -22,11 +22,13 @@ import numpy as np
 from bench.data.cifar10 import CIFAR10_CLASSES, CIFAR10_MD5, CIFAR10_SIZES, cifar10_archive, load_cifar10
 from bench.data.fashion_mnist import FMNIST_CLASSES, FMNIST_FILES, FMNIST_SIZES, fmnist_source_dir, load_fmnist_source
 from bench.data.idx import pad_to_32
+from bench.data.image_folder import load_image_dataset
 from bench.data.mnist import MNIST_CLASSES, MNIST_FILES, MNIST_SIZES, load_mnist_source, mnist_source_dir
 from bench.protocol.errors import DatasetError
 from bench.protocol.io import atomic_write, read_json, sha256_file, write_json
 
 SOURCE_PARAMS = {"fmnist": "data.fmnist_dir", "mnist": "data.mnist_dir", "cifar10": "data.cifar10_archive"}
+# a declared dataset's prepare stage depends on `datasets.<name>` and on its source file (bench/protocol/pipelines.py)
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,14 @@ class DatasetSpec:
     sizes: tuple[tuple[str, int], ...] = ()  # images per split of the published source
 
     def split_size(self, split: str) -> int | None:
-        """Images in the `train` or `eval` split (None: the dataset has no such split)."""
+        """Images in the `train` or `eval` split (None: the dataset has no such split, or its size is known only
+        once it is prepared)."""
         return dict(self.sizes).get(split)
+
+    @property
+    def reference_split(self) -> str:
+        """The split generated samples are scored against."""
+        return "eval"
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,39 @@ DATASETS: dict[str, DatasetSpec] = {
                                 "Stacked MNIST: three MNIST digits stacked as RGB (1000 modes), zero-padded to 32x32",
                                 classifier="mnist32", seed=1000, source="mnist"),
 }
+
+
+BUILT_IN = frozenset(DATASETS)
+
+
+@dataclass(frozen=True)
+class FolderSpec(DatasetSpec):
+    """A dataset a user declares in params.yaml (`datasets:`): a zip or folder in the layout `gbench dataset-tool`
+    writes, every image `resolution` x `resolution` with `channels` channels. It has one split, `train`,
+    which is also the reference generated samples are scored against (NVlabs' `full` protocols), and no
+    domain classifier (that needs a labeled eval split)."""
+
+    path: str = ""
+    labeled: bool = False
+
+    @property
+    def reference_split(self) -> str:
+        return "train"
+
+
+def declare(declared: dict | None) -> None:
+    """Register params.yaml's `datasets:` (replacing those of an earlier call); built-in names are refused."""
+    for name in [n for n, s in DATASETS.items() if isinstance(s, FolderSpec)]:
+        del DATASETS[name]
+    for name, entry in (declared or {}).items():
+        if name in BUILT_IN:
+            raise DatasetError(f"params.yaml: datasets.{name}: {name!r} is a built-in dataset; choose another name")
+        res, channels = entry["resolution"], entry["channels"]
+        DATASETS[name] = FolderSpec(
+            name, "images", (channels, res, res),
+            entry.get("description") or f"{entry['source']} ({res}x{res}, {channels} channel(s))",
+            n_labels=entry.get("classes", 0) if entry.get("labels") else 0, source="folder",
+            path=entry["source"], labeled=bool(entry.get("labels")))
 
 
 def spec(name: str) -> DatasetSpec:
@@ -178,6 +219,8 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
             "sigma": np.array(ds.sigma),
         }
         source = {"generator": "numpy default_rng", "seed": ds.seed}
+    elif isinstance(ds, FolderSpec):
+        arrays, source = _load_folder(ds, root)
     elif isinstance(ds, StackedSpec):
         raw, source = load_source(ds.source, params)
         rng = np.random.default_rng(ds.seed)
@@ -203,6 +246,18 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
     }
     write_json(out / "meta.json", meta)
     return out
+
+
+def _load_folder(ds: FolderSpec, root: Path) -> tuple[dict[str, np.ndarray], dict]:
+    path = Path(ds.path) if Path(ds.path).is_absolute() else root / ds.path
+    res, channels = ds.shape[1], ds.shape[0]
+    hint = (f"`gbench dataset-tool --source SOURCE --dest {ds.path} --resolution {res} --channels {channels}`, "
+            f"or change datasets.{ds.name} in params.yaml")
+    arrays = load_image_dataset(path, res, channels, ds.labeled, hint)
+    if ds.labeled and arrays["train_y"].max() >= ds.n_labels:
+        raise DatasetError(f"{path}: label {arrays['train_y'].max()} is not below params.yaml's "
+                           f"datasets.{ds.name}.classes = {ds.n_labels}; raise `classes` or fix the labels")
+    return arrays, {"path": ds.path, "sha256": sha256_file(path) if path.is_file() else None}
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -16,20 +16,20 @@ import numpy as np
 import torch
 
 from bench.data.datasets import load_prepared, spec
+from bench.protocol.errors import ConfigError
 from bench.protocol.io import atomic_write, read_json, write_json
 from bench.protocol.params import load_params, reference_backbones, stage_settings
 from bench.protocol.seeding import generator
-
-SPLIT = "eval"
 
 
 def reference_dir(root: Path, dataset: str, backbone: str) -> Path:
     return root / "results" / "reference" / dataset / backbone
 
 
-def reference_indices(n_total: int, n_ref: int) -> np.ndarray:
+def reference_indices(n_total: int, n_ref: int, split: str = "eval") -> np.ndarray:
     if n_ref > n_total:
-        raise ValueError(f"n_ref={n_ref} exceeds the {n_total} images of the {SPLIT} split")
+        raise ConfigError(f"reference.n_ref = {n_ref} is more than the {n_total} images of the {split} split; "
+                                 f"lower it in params.yaml to at most {n_total}")
     return torch.randperm(n_total, generator=generator(0, "reference-subset"))[:n_ref].numpy()
 
 
@@ -62,8 +62,9 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception") -> Pa
         return out
     settings = stage_settings(params, dataset, "reference")
     data = load_prepared(dataset, root)
-    images = data[f"{SPLIT}_x"]
-    indices = reference_indices(len(images), settings["n_ref"])
+    split = ds.reference_split
+    images = data[f"{split}_x"]
+    indices = reference_indices(len(images), settings["n_ref"], split)
     net = BackboneSet(backbone, root, dataset, batch=settings.get("batch", 16))
     arrays = net(images[indices], progress=True)
     extra = {}
@@ -73,7 +74,7 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception") -> Pa
         extra["train_class_hist"] = f"predicted classes of all {len(data['train_x'])} train images"
     save_npz(out / "features.npz", **arrays, indices=indices)
     write_json(out / "spec.json", {
-        **net.spec(), **extra, "dataset": dataset, "split": SPLIT, "n_ref": int(len(indices)),
+        **net.spec(), **extra, "dataset": dataset, "split": split, "n_ref": int(len(indices)),
         "subset": "first n_ref of a fixed permutation (seed stream 'reference-subset')",
     })
     return out

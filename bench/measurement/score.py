@@ -86,8 +86,8 @@ def _extract(net, backbone: str, files: list[Path], root: Path, dataset: str | N
 
 
 def _dataset_reference(net, backbone: str, root: Path, dataset: str, n_ref: int | None) -> tuple[dict, dict]:
-    from bench.data.datasets import load_prepared
-    from bench.measurement.reference import SPLIT, class_histogram, load_reference, reference_indices
+    from bench.data.datasets import load_prepared, spec
+    from bench.measurement.reference import class_histogram, load_reference, reference_indices
 
     try:
         arrays, ref_spec = load_reference(root, dataset, backbone)
@@ -97,14 +97,14 @@ def _dataset_reference(net, backbone: str, root: Path, dataset: str, n_ref: int 
                             "source": "cached reference stage output"}
     except FileNotFoundError:
         pass
-    data = load_prepared(dataset, root)
-    images = data[f"{SPLIT}_x"]
-    indices = reference_indices(len(images), n_ref or min(len(images), 10_000))
+    data, split = load_prepared(dataset, root), spec(dataset).reference_split
+    images = data[f"{split}_x"]
+    indices = reference_indices(len(images), n_ref or min(len(images), 10_000), split)
     arrays = net(images[indices], progress=True)
     if "probs" in arrays:
         arrays["train_class_hist"] = class_histogram(net(data["train_x"])["probs"])
-    return arrays, {"dataset": dataset, "split": SPLIT, "n_ref": int(len(indices)),
-                    "source": "computed now (fixed eval subset, as the reference stage)"}
+    return arrays, {"dataset": dataset, "split": split, "n_ref": int(len(indices)),
+                    "source": f"computed now (fixed {split} subset, as the reference stage)"}
 
 
 def score(images: Path, reference: str, *, root: Path, metrics: tuple[str, ...] = ALL, backbone: str = "inception",

@@ -7,13 +7,14 @@ a fix, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from bench.data.datasets import DATASETS, spec
+from bench.data.datasets import BUILT_IN, DATASETS, declare, spec
 from bench.protocol.errors import ConfigError
 from bench.protocol.names import VariantName
-from bench.protocol.schema import Int, Mapping, Number, Sequence, Text, raise_problems, read_yaml
+from bench.protocol.schema import Flag, Int, Mapping, Number, Sequence, Text, raise_problems, read_yaml
 
 PROFILES = ("smoke", "quick", "standard", "paper")
 BACKBONES = ("inception", "domain")
@@ -33,7 +34,23 @@ def _positive(doc: str) -> Number:
 
 SEEDS = Sequence(Int("a seed: an integer >= 0", ge=0), doc="a non-empty list of integer seeds >= 0, e.g. [0, 1, 2]",
                  min_len=1, unique=True)
-DATASET = Text(doc="a dataset name", choices=tuple(sorted(DATASETS)))
+DATASET = Text(doc="a dataset name", choices=lambda: tuple(sorted(DATASETS)))
+
+
+def _dataset_name(text: str) -> str | None:
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", text):
+        return f"{text!r} is not a dataset name: lower-case letters, digits and '-', starting with a letter"
+    return None
+
+
+DECLARED = Mapping(
+    {"source": Text(doc="the dataset's zip or folder (`gbench dataset-tool` writes one), relative to the repository"),
+     "resolution": Int("the side of its square images, a power of two (e.g. 64)", ge=4),
+     "channels": Int("1 (gray) or 3 (RGB)", ge=1),
+     "labels": Flag(doc="true if its dataset.json labels every image (class-conditional variants train on them)"),
+     "classes": Int("the number of classes of its labels, an integer >= 2", ge=2),
+     "description": Text(doc="a one-line description")},
+    required=("source", "resolution", "channels"), doc="a dataset: {source, resolution, channels[, labels, classes]}")
 VARIANT = Text(doc="a variant name, e.g. dcgan+hinge+sn", valid=_variant_name)
 
 TRAIN_FIELDS = {
@@ -87,6 +104,8 @@ PARAMS = Mapping(
                       "cifar10_archive": Text(doc="the path of cifar-10-binary.tar.gz")},
                      doc="where source datasets are read from: {fmnist_dir: DIR, mnist_dir: DIR, "
                          "cifar10_archive: FILE}"),
+     "datasets": Mapping(keys=Text(doc="a dataset name (lower-case letters, digits, '-')", valid=_dataset_name),
+                         values=DECLARED, doc="your datasets: {NAME: {source, resolution, channels, labels}}"),
      "plugins": Sequence(Text(doc="a plugin file (relative to the repository root) or module name"),
                          doc="a list of plugin files or modules, e.g. [methods/my_gan.py]"),
      "profiles": Mapping(keys=Text(doc="a profile name"), values=PROFILE, doc="the profiles")},
@@ -99,12 +118,32 @@ def load_params(root: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path} not found; run gbench from the repository root")
     params = read_yaml(path) or {}
+    declared = params.get("datasets") if isinstance(params, dict) else None
+    if isinstance(declared, dict):  # declared first: the rest of the file may name them
+        problems = PARAMS.fields["datasets"].check(declared, "datasets") + _declaration_problems(declared)
+        raise_problems("params.yaml", problems)
+    declare(declared if isinstance(declared, dict) else None)
     raise_problems("params.yaml", PARAMS.check(params, ""))
     profiles = params["profiles"] or {}
     if params["profile"] not in profiles:
         raise ConfigError(f"params.yaml: profile: {params['profile']!r} is not defined under `profiles:` "
                           f"(defined: {', '.join(sorted(profiles))})")
     return params
+
+
+def _declaration_problems(declared: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, entry in declared.items():
+        res, channels = entry.get("resolution"), entry.get("channels")
+        if isinstance(res, int) and (res > 4096 or res & (res - 1)):
+            problems.append(f"datasets.{name}.resolution: {res} is not a power of two; write 32, 64, 128, 256, ...")
+        if isinstance(channels, int) and channels not in (1, 3):
+            problems.append(f"datasets.{name}.channels: {channels} is not 1 or 3; write 1 (gray) or 3 (RGB)")
+        if entry.get("labels") and "classes" not in entry:
+            problems.append(f"datasets.{name}: `labels: true` needs `classes`, the number of label values")
+        if name in BUILT_IN:
+            problems.append(f"datasets.{name}: {name!r} is a built-in dataset; choose another name")
+    return problems
 
 
 def stage_settings(params: dict[str, Any], dataset: str, stage: str) -> dict[str, Any]:

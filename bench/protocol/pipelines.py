@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.data.datasets import SOURCE_PARAMS, spec
+from bench.data.datasets import SOURCE_PARAMS, FolderSpec, spec
 from bench.protocol.dependencies import closure, module_file, relative_paths
 from bench.protocol.resolve import Protocol, ResolvedRun
 from bench.protocol.studies import Study
@@ -67,9 +67,14 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
     ds = spec(dataset)
     data = f"results/data/{dataset}"
     profile_key = f"profiles.${{profile}}.{dataset}"
+    if isinstance(ds, FolderSpec):  # a declared dataset: its source file and its declaration
+        source_deps, source_params = [ds.path], [f"datasets.{dataset}"]
+    else:
+        source_deps, source_params = [], [SOURCE_PARAMS[ds.source]] if ds.source else []
     stages: dict = {
-        "prepare": {"wdir": "../..", "cmd": f"exec gbench prepare {dataset}", "deps": stage_code("prepare", root),
-                    **({"params": [SOURCE_PARAMS[ds.source]]} if ds.source else {}), "outs": [data]},
+        "prepare": {"wdir": "../..", "cmd": f"exec gbench prepare {dataset}",
+                    "deps": [*source_deps, *stage_code("prepare", root)],
+                    **({"params": source_params} if source_params else {}), "outs": [data]},
     }
     if ds.classifier == dataset:
         stages["classifier"] = {

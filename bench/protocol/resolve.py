@@ -80,11 +80,15 @@ class ResolvedRun:
         return task_of(self.task).build_networks(self)
 
 
+ZOO_RESOLUTION = (32, 32)  # the image size every family of models/ is built and tested at
+
+
 class Protocol:
     """params.yaml and the studies, checked once; resolves run ids into ResolvedRuns."""
 
     def __init__(self, root: Path, params: dict[str, Any], studies: list[Study]) -> None:
         self.root, self.params, self.studies = root, params, studies
+        self._built: set[tuple] = set()
 
     @classmethod
     def load(cls, root: Path) -> Protocol:
@@ -131,10 +135,30 @@ class Protocol:
                                 f"labels; run it on a labeled dataset (e.g. fmnist32), not in {study.path}")
         train = family_width(run_settings(self.params, run.study, run.dataset, "train"), variant.family)
         evaluate = run_settings(self.params, run.study, run.dataset, "evaluate")
-        return ResolvedRun(run=run, name=name, variant=variant, dataset=dataset, profile=self.params["profile"],
-                           train=MappingProxyType(train), evaluate=MappingProxyType(evaluate),
-                           reference_backbones=reference_backbones(self.params, run.dataset),
-                           device=self.params.get("device", "auto"), task=task_kind(variant))
+        resolved = ResolvedRun(run=run, name=name, variant=variant, dataset=dataset, profile=self.params["profile"],
+                               train=MappingProxyType(train), evaluate=MappingProxyType(evaluate),
+                               reference_backbones=reference_backbones(self.params, run.dataset),
+                               device=self.params.get("device", "auto"), task=task_kind(variant))
+        if dataset.kind == "images" and tuple(dataset.shape[1:]) != ZOO_RESOLUTION:
+            self._check_builds(resolved, study)
+        return resolved
+
+    def _check_builds(self, run: ResolvedRun, study: Study) -> None:
+        """A variant on images of a size other than the zoo's 32x32 is built once here (per variant, shape and
+        width), so a network that cannot take that size is refused before any stage runs, not inside one."""
+        import torch
+
+        key = (run.variant.name, tuple(run.dataset.shape), run.train["width"], run.n_classes)
+        if key in self._built:
+            return
+        try:
+            with torch.random.fork_rng(devices=[]):  # resolving draws nothing from the caller's random stream
+                run.build_models()
+        except (ValueError, RuntimeError, NotImplementedError) as exc:
+            raise ConfigError(f"{study.path}: variant {run.variant.name!r} cannot be built for {run.run.dataset!r} "
+                              f"({'x'.join(map(str, run.dataset.shape))}): {exc}; remove it from that dataset's "
+                              "list") from None
+        self._built.add(key)
 
 
 def resolve(run: RunId, root: Path, protocol: Protocol | None = None) -> ResolvedRun:

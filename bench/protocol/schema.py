@@ -71,18 +71,33 @@ def Int(doc: str, ge: int | None = None) -> Number:  # noqa: N802  (reads like a
 
 
 @dataclass
+class Flag(Node):
+    """true or false."""
+
+    doc: str = "true or false"
+
+    def check(self, value: Any, path: str) -> Problems:
+        return [] if isinstance(value, bool) else [f"{path}: {value!r} is not true or false; write {self.doc}"]
+
+
+@dataclass
 class Text(Node):
-    """A string, optionally one of `choices` or accepted by `valid` (which returns a problem or None)."""
+    """A string, optionally one of `choices` (a tuple, or a function giving it when checked: names that a file
+    being checked may add, e.g. declared datasets) or accepted by `valid` (which returns a problem or None)."""
 
     doc: str = "a string"
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
     valid: Callable[[str], str | None] | None = None
+
+    def options(self) -> tuple[str, ...] | None:
+        return self.choices() if callable(self.choices) else self.choices
 
     def check(self, value: Any, path: str) -> Problems:
         if not isinstance(value, str):
             return [f"{path}: {value!r} is not a string; write {self.doc}"]
-        if self.choices is not None and value not in self.choices:
-            return [f"{path}: {value!r} is not one of {', '.join(self.choices)}{did_you_mean(value, self.choices)}"]
+        options = self.options()
+        if options is not None and value not in options:
+            return [f"{path}: {value!r} is not one of {', '.join(options)}{did_you_mean(value, options)}"]
         if self.valid is not None and (problem := self.valid(value)):
             return [f"{path}: {problem}"]
         return []
@@ -132,9 +147,9 @@ class Mapping(Node):
             elif self.keys is not None and self.values is not None and not self.keys.check(key, where):
                 problems += self.values.check(item, where)
             else:
-                known = [*self.fields, *(self.keys.choices or () if self.keys is not None else ())]
+                known = [*self.fields, *((self.keys.options() or ()) if self.keys is not None else ())]
                 allowed = ", ".join(known) if known else "none"
-                if self.keys is not None and self.keys.choices is None:
+                if self.keys is not None and self.keys.options() is None:
                     allowed += f", or {self.keys.doc}"
                 problems.append(f"{where}: unknown key{did_you_mean(key, known)}; allowed: {allowed}")
         return problems

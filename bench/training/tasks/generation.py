@@ -137,9 +137,10 @@ class GanTrainer(Trainer):
         measured on throwaway copies with a throwaway random stream; a lazy regularization step counts
         1/N of its cost per step."""
         recipe, batch = self.recipe, self.batch
-        real = self.x[:batch].to(self.device)
+        index = torch.arange(batch) % self.x.shape[0]  # a full batch even from a dataset smaller than one
+        real = self.x[index].to(self.device)
         z = torch.zeros(batch, self.z_dim, device=self.device)
-        y = self.labels[:batch].to(self.device) if self.n_classes else None
+        y = self.labels[index].to(self.device) if self.n_classes else None
         g, d = copy.deepcopy(self.g), copy.deepcopy(self.d)
         objective = Objective(recipe, g, d, self.objective.budget, torch.Generator().manual_seed(0))
         opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
