@@ -214,3 +214,18 @@ def test_a_full_disk_stops_training_with_the_fix_and_the_run_resumes_once_there_
     expected = RUN.folder(reference) / "train"
     for name in (CHECKPOINT, "curve.json", "curve_samples.npz"):
         assert (folder / name).read_bytes() == (expected / name).read_bytes(), name
+
+
+def test_evaluate_refuses_a_checkpoint_copied_from_another_run(bench_root):
+    """A train folder copied along under another run's name (config.json and all) is not scored as that run: the
+    checkpoint carries the hash of the configuration it was trained under."""
+    from bench.protocol.errors import ResultsError
+
+    write_params(bench_root, ring8={"train": {"kimg": 1, "checkpoint_every_kimg": 1, "curve_every_kimg": 1}})
+    train(RUN, bench_root)
+    other = RunId.parse("t/ring8/mlp-gan/s1")
+    shutil.copytree(RUN.folder(bench_root) / "train", other.folder(bench_root) / "train")
+    with pytest.raises(ResultsError, match=r"holds no finished checkpoint for this run's configuration "
+                                           r"\([0-9a-f]{12}\); train the run again"):
+        evaluate(other, bench_root)
+    assert not (other.folder(bench_root) / "eval" / "metrics.json").exists()
