@@ -1,4 +1,4 @@
-"""Conditional GAN (Mirza & Osindero 2014, arXiv:1411.1784) on the DCGAN backbone at 32x32.
+"""Conditional GAN (Mirza & Osindero 2014, arXiv:1411.1784) on the DCGAN backbone, at its resolutions.
 
 Mirza & Osindero condition both players by feeding the label y as an extra input: G sees [z, y] and D
 sees x together with y, its hidden layers mixing the two. Their MLPs were for 28x28 MNIST; here the
@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from models.base import FeatureDiscriminator
-from models.dcgan import DCGANGenerator, channels_at, discriminator_body, discriminator_input
+from models.dcgan import DCGANGenerator, channels_at, discriminator_body, discriminator_input, doublings
 from models.init import normal_002
 from models.registry import Recipe, Variant, register
 
@@ -40,11 +40,11 @@ class CGANDiscriminator(FeatureDiscriminator):
     def __init__(self, data_shape: tuple[int, ...], width: float = 1.0, n_classes: int = 10,
                  embed_dim: int = EMBED_DIM) -> None:
         super().__init__()
-        c = channels_at(width)
+        c, k = channels_at(width), doublings(data_shape)
         self.embed = nn.Embedding(n_classes, embed_dim)
         self.first = discriminator_input(data_shape[0], c)
-        self.trunk = discriminator_body(c + embed_dim, c)
-        self.head = nn.Linear(4 * c * 4 * 4, 1, bias=False)
+        self.trunk = discriminator_body(c + embed_dim, c, k - 1)
+        self.head = nn.Linear(c * 2 ** (k - 1) * 4 * 4, 1, bias=False)
         normal_002(self)
         nn.init.normal_(self.embed.weight, 0.0, 1.0)
 

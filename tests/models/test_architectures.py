@@ -20,6 +20,28 @@ def test_dcgan_shapes_range_and_published_width():
     assert n_params(g) == expected_g and n_params(d) == expected_d
 
 
+def test_dcgan_at_64x64_is_the_papers_network_with_the_reference_parameter_counts():
+    """pytorch/examples' dcgan (ngf = ndf = 64, nz = 100, nc = 3) at 64x64: G 3,576,704 and D 2,765,568
+    parameters; G's channels 512-256-128-64 from the 4x4 map up."""
+    g, d = DCGANGenerator((3, 64, 64), 100, width=1.0), DCGANDiscriminator((3, 64, 64), width=1.0)
+    assert n_params(g) == 3_576_704 and n_params(d) == 2_765_568
+    assert [m.out_channels for m in g.net if isinstance(m, torch.nn.ConvTranspose2d)] == [512, 256, 128, 64, 3]
+    x = g(torch.randn(2, 100))
+    assert x.shape == (2, 3, 64, 64) and d(x).shape == (2,)
+
+
+@pytest.mark.parametrize("size", [16, 128])
+def test_dcgan_follows_the_same_rule_at_other_powers_of_two(size):
+    g, d = DCGANGenerator((1, size, size), 8, width=0.125), DCGANDiscriminator((1, size, size), width=0.125)
+    assert g(torch.randn(2, 8)).shape == (2, 1, size, size) and d(torch.zeros(2, 1, size, size)).shape == (2,)
+
+
+@pytest.mark.parametrize("shape", [(3, 48, 48), (3, 8, 8), (3, 64, 32)])
+def test_dcgan_refuses_sizes_it_has_no_rule_for(shape):
+    with pytest.raises(ValueError, match="square power-of-two images from 16x16 up"):
+        DCGANGenerator(shape, 100)
+
+
 def test_dcgan_init_follows_the_paper():
     g = DCGANGenerator((1, 32, 32), 100, width=1.0)
     conv = g.net[0].weight

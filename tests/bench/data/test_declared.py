@@ -56,7 +56,8 @@ def _forget_declarations():
     datasets.declare(None)
 
 
-def test_a_declared_dataset_is_prepared_trained_and_scored(tmp_path):
+@pytest.mark.parametrize(("size", "variants"), [(32, ["dcgan", "cgan"]), (64, ["dcgan"])])
+def test_a_declared_dataset_is_prepared_trained_and_scored(tmp_path, size, variants):
     from bench.cli import main
     from bench.measurement.evaluate import evaluate
     from bench.protocol.pipelines import dataset_pipeline
@@ -66,33 +67,37 @@ def test_a_declared_dataset_is_prepared_trained_and_scored(tmp_path):
     from bench.training.loop import train
     from tests.conftest import REPO
 
-    _declare(tmp_path, "shapes32", 32, ["dcgan", "cgan"])
+    name = f"shapes{size}"
+    _declare(tmp_path, name, size, variants)
     (tmp_path / "results").mkdir()
     params = load_params(tmp_path)
     protocol = Protocol(REPO, params, load_studies(tmp_path, params))  # the harness's files are REPO's
-    stage = dataset_pipeline("shapes32", protocol)["stages"]["prepare"]
-    assert stage["deps"][0] == "data/shapes32.zip" and stage["params"] == ["datasets.shapes32"]
-    assert "classifier" not in dataset_pipeline("shapes32", protocol)["stages"]
-    assert main(["--root", str(tmp_path), "prepare", "shapes32"]) == 0
-    data = datasets.load_prepared("shapes32", tmp_path)
-    assert data["train_x"].shape == (24, 3, 32, 32) and data["train_y"].tolist() == [i % 3 for i in range(24)]
-    for variant in ("dcgan", "cgan"):
-        run = RunId.parse(f"mine/shapes32/{variant}/s0")
-        assert main(["--root", str(tmp_path), "reference", "shapes32"]) == 0
+    stage = dataset_pipeline(name, protocol)["stages"]["prepare"]
+    assert stage["deps"][0] == f"data/{name}.zip" and stage["params"] == [f"datasets.{name}"]
+    assert "classifier" not in dataset_pipeline(name, protocol)["stages"]
+    assert main(["--root", str(tmp_path), "prepare", name]) == 0
+    data = datasets.load_prepared(name, tmp_path)
+    assert data["train_x"].shape == (24, 3, size, size) and data["train_y"].tolist() == [i % 3 for i in range(24)]
+    assert main(["--root", str(tmp_path), "reference", name]) == 0
+    for variant in variants:
+        run = RunId.parse(f"mine/{name}/{variant}/s0")
         train(run, tmp_path)
         metrics = yaml.safe_load((evaluate(run, tmp_path) / "metrics.json").read_text())
         assert metrics["metrics"]["fid"] > 0 and metrics["spec"]["backbones"]["inception"]["reference"] == {
-            "dataset": "shapes32", "split": "train", "n_ref": 16}
-    assert metrics["metrics"]["intra_fid_domain"] is None  # no domain classifier without an eval split
-    assert "does not evaluate shapes32 on the domain backbone" in metrics["spec"]["conditional"]["reason"]
+            "dataset": name, "split": "train", "n_ref": 16}
+        samples = np.asarray(Image.open(run.folder(tmp_path) / "eval" / "samples.png"))
+        assert samples.shape[:2] == (2 * (size + 1) + 1, 8 * (size + 1) + 1)  # 16 samples, 8 a row, 1 px apart
+        if variant == "cgan":
+            assert metrics["metrics"]["intra_fid_domain"] is None  # no domain classifier without an eval split
+            assert f"does not evaluate {name} on the domain backbone" in metrics["spec"]["conditional"]["reason"]
 
 
 def test_a_variant_that_cannot_take_the_size_is_refused_before_any_stage(tmp_path):
     from bench.protocol.resolve import Protocol
 
-    _declare(tmp_path, "faces64", 64, ["dcgan"])
-    with pytest.raises(ConfigError, match=r"pipelines/mine\.yaml: variant 'dcgan' cannot be built for 'faces64' "
-                                          r"\(3x64x64\): this DCGAN is built for 32x32 images"):
+    _declare(tmp_path, "faces64", 64, ["dcgan", "acgan"])
+    with pytest.raises(ConfigError, match=r"pipelines/mine\.yaml: variant 'acgan' cannot be built for 'faces64' "
+                                          r"\(3x64x64\): this AC-GAN is built for 32x32 images"):
         Protocol.load(tmp_path).resolve_all()
 
 
