@@ -135,7 +135,13 @@ class GanTrainer(Trainer):
     def step_flops(self) -> dict[str, int]:
         """FLOPs of one D step and one G step (forward + backward, penalties and unrolling included),
         measured on throwaway copies with a throwaway random stream; a lazy regularization step counts
-        1/N of its cost per step."""
+        1/N of its cost per step. The global torch RNG (StyleGAN's noise inputs and style mixing draw from
+        it) is left as it was: this runs at every start of the process, resumed ones included."""
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            return self._step_flops()
+
+    def _step_flops(self) -> dict[str, int]:
         recipe, batch = self.recipe, self.batch
         index = torch.arange(batch) % self.x.shape[0]  # a full batch even from a dataset smaller than one
         real = self.x[index].to(self.device)

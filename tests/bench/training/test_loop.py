@@ -191,3 +191,19 @@ def test_a_run_that_does_not_diverge_has_no_divergence_record(bench_root):
     train(run, bench_root)
     assert "diverged" not in json.loads(load_checkpoint(run.folder(bench_root) / "train" / CHECKPOINT)["state"])
     assert strict_json(run.folder(bench_root) / "train" / "cost.json")["diverged"] is None
+
+
+def test_counting_step_flops_leaves_the_global_random_stream_alone(bench_root):
+    """StyleGAN2's noise inputs draw from the global torch RNG, which a checkpoint restores; the FLOP count runs
+    after that at every start of the process, so drawing there would make a resumed run differ from an
+    uninterrupted one."""
+    import torch
+
+    from bench.data.datasets import load_prepared
+
+    write_params(bench_root, fmnist32={"train": {"width": 0.03125}})
+    run = resolve(RunId.parse("t/fmnist32/stylegan2/s0"), bench_root)
+    trainer = task_of(run.task).trainer(run, load_prepared("fmnist32", bench_root), torch.device("cpu"))
+    before = torch.get_rng_state()
+    assert trainer.step_flops()["per_step"] > 0
+    assert torch.equal(torch.get_rng_state(), before)
