@@ -63,6 +63,7 @@ class Recipe:
     drift: float = 0.0  # epsilon of ProGAN's drift term epsilon E[D(x)^2] in D's loss
     path_length: float = 0.0  # weight of StyleGAN2's path length regularization of G (needs a style-based G)
     pl_every: int = 1  # lazy path length regularization: an extra G step every N G steps, weight x N
+    diffaug: str = ""  # DiffAugment policy on every D input, e.g. "color,translation,cutout" (Zhao et al. 2020)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))

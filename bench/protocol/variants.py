@@ -152,6 +152,14 @@ def problems(variant: Variant) -> list[str]:
     from bench.training.losses import LOSSES
 
     r, found = variant.recipe, []
+    if r.diffaug:
+        from bench.training.augment import policy_problem
+
+        if problem := policy_problem(r.diffaug):
+            found.append(problem)
+        if "images" not in variant.data_kinds:
+            found.append("DiffAugment transforms images; this variant trains on "
+                         f"{', '.join(variant.data_kinds)}: drop +diffaug")
     loss = LOSSES.get(r.loss)
     if loss is None:
         found.append(f"unknown loss {r.loss!r} (known: {', '.join(sorted(LOSSES))})")

@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench.training import regularizers as reg
+from bench.training.augment import Augmented
 from bench.training.losses import get_loss
 from models.base import FeatureDiscriminator
 from models.minibatch import MinibatchDiscrimination, MinibatchStdDev
@@ -66,13 +67,16 @@ class WithMinibatchFeatures(nn.Module):
 
 
 def build_discriminator(d: nn.Module, recipe: Recipe) -> nn.Module:
-    """The architecture's D with the recipe's D-side layers (minibatch features, spectral norm). Which
+    """The architecture's D with the recipe's D-side layers (minibatch features, spectral norm, DiffAugment on
+    its input). Which
     architectures can take which layers is checked before any stage runs (bench/protocol/variants.py)."""
     if recipe.minibatch_stddev or recipe.minibatch_discrimination:
         assert isinstance(d, FeatureDiscriminator), type(d).__name__
         d = WithMinibatchFeatures(d, recipe.minibatch_stddev, recipe.minibatch_discrimination)
     if recipe.spectral_norm:
         spectral_normalize(d)
+    if recipe.diffaug:
+        d = Augmented(d, recipe.diffaug)
     return d
 
 

@@ -45,6 +45,12 @@ REGULARIZERS = [
            "weights, beta 0.999", recipe={"ema_beta": 0.999}),
     Option("ncritic5", "regularizer", "Arjovsky et al. 2017 (arXiv:1701.07875), 5 D steps per G step",
            recipe={"n_critic": 5}),
+    Option("diffaug", "regularizer", "Zhao et al. 2020 (arXiv:2006.10738), DiffAugment color,translation,cutout "
+           "on every D input (reals and fakes, D and G steps)", recipe={"diffaug": "color,translation,cutout"}),
+    Option("diffaug-translation", "regularizer", "Zhao et al. 2020 (arXiv:2006.10738), DiffAugment translation "
+           "only", recipe={"diffaug": "translation"}),
+    Option("diffaug-color-translation", "regularizer", "Zhao et al. 2020 (arXiv:2006.10738), DiffAugment "
+           "color,translation", recipe={"diffaug": "color,translation"}),
 ]
 for _option in REGULARIZERS:
     register_option(_option)

@@ -67,14 +67,18 @@ def test_curve_logs_losses_and_keeps_samples_from_kimg_zero(bench_root):
     assert cost["flops_total"] > 0 and cost["device"] == "cpu"
 
 
-@pytest.mark.parametrize("variant", ["mlp-gan", "mlp-gan+wgan-gp+ha+noise+r1+lazy"])
-def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_factory, variant):
+@pytest.mark.parametrize("run_id", ["t/ring8/mlp-gan/s0", "t/ring8/mlp-gan+wgan-gp+ha+noise+r1+lazy/s0",
+                                    "t/fmnist32/dcgan+diffaug/s0"])
+def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_factory, run_id):
     """The second variant keeps state outside G and D (penalty random stream, historical averages, lazy
-    step count, annealed noise): a resume must restore it all."""
-    budget = {"ring8": {"train": {"kimg": 12, "checkpoint_every_kimg": 2, "curve_every_kimg": 4,
-                                  "width": 0.25}}}
+    step count, annealed noise), the third draws its augmentations from the global torch RNG: a resume must
+    restore it all."""
+    run = RunId.parse(run_id)
+    budget = {"ring8": {"train": {"kimg": 12, "checkpoint_every_kimg": 2, "curve_every_kimg": 4, "width": 0.25}},
+              "fmnist32": {"train": {"kimg": 1.28, "checkpoint_every_kimg": 0.128, "curve_every_kimg": 0.64,
+                                     "width": 0.125}}}
+    budget = {run.dataset: budget[run.dataset]}
     write_params(bench_root, **budget)
-    run = RunId.parse(f"t/ring8/{variant}/s0")
     reference_root = tmp_path_factory.mktemp("uninterrupted")
     (reference_root / "results").mkdir()
     (reference_root / "results" / "data").symlink_to(bench_root / "results" / "data")
@@ -93,7 +97,8 @@ def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_fact
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     killed_at = load_checkpoint(ckpt)
-    assert not killed_at["finished"] and 0 < json.loads(killed_at["state"])["images"] < 12_000
+    assert not killed_at["finished"] and 0 < json.loads(killed_at["state"])["images"] < budget[run.dataset][
+        "train"]["kimg"] * 1000
 
     train(run, bench_root)  # picks up the checkpoint
     assert outputs(bench_root, run) == outputs(reference_root, run)
