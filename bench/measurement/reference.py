@@ -69,9 +69,12 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception") -> Pa
     arrays = net(images[indices], progress=True)
     extra = {}
     if "probs" in arrays:
-        train_hist = class_histogram(net(data["train_x"])["probs"])
-        arrays["train_class_hist"] = train_hist
+        train = net(data["train_x"])
+        arrays["train_class_hist"] = class_histogram(train["probs"])
+        arrays["train_features"] = train["features"].astype(np.float16)  # the memorization test's training set
         extra["train_class_hist"] = f"predicted classes of all {len(data['train_x'])} train images"
+        extra["train_features"] = (f"features of all {len(data['train_x'])} train images, float16 (the data-copying "
+                                   "test's nearest neighbours)")
     save_npz(out / "features.npz", **arrays, indices=indices)
     write_json(out / "spec.json", {
         **net.spec(), **extra, "dataset": dataset, "split": split, "n_ref": int(len(indices)),

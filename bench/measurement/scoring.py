@@ -84,6 +84,10 @@ def score_features(backbone: str, gen: dict[str, np.ndarray], ref: dict[str, np.
             source = ("softmax(pool3 @ W^T), W = TF-Inception fc weights without bias (as the original IS)"
                       if backbone == "inception" else f"softmax of the {backbone} classifier")
             spec["is"] = {"available": True, "splits": IS_SPLITS, "probabilities": source}
+    if backbone == "domain" and "train_features" in ref:  # the domain reference keeps every train image's features
+        from bench.measurement.metrics.memorization import data_copying
+
+        metrics["data_copying_domain"], spec["data_copying"] = data_copying(ref["train_features"], f_ref, f_gen)
     if gen.get("probs") is not None and reference_hist is not None:
         predicted = gen["probs"].argmax(axis=1)
         modes = class_histogram_metrics(predicted, reference_hist)

@@ -10,7 +10,7 @@ from bench.measurement.scoring import MetricSettings, score_features
 def test_every_metric_the_scorer_writes_has_one_catalog_entry():
     rng = np.random.default_rng(0)
     gen = {"features": rng.normal(size=(40, 8)), "probs": rng.dirichlet(np.ones(10), size=40)}
-    ref = {"features": rng.normal(size=(50, 8))}
+    ref = {"features": rng.normal(size=(50, 8)), "train_features": rng.normal(size=(200, 8))}  # as the domain's
     written = set()
     for backbone in catalog.IMAGE_BACKBONES:
         values, _ = score_features(backbone, gen, ref, MetricSettings(kid_subsets=5, kid_subset_size=20),

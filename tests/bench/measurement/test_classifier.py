@@ -176,3 +176,26 @@ def test_other_sizes_are_resized_with_pil_bicubic(built, eval_split):
     assert features.shape == (6, 128) and probs.shape == (6, 10)
     np.testing.assert_allclose(features, f_hand, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(probs, p_hand, rtol=1e-5, atol=1e-9)
+
+
+def test_the_data_copying_test_on_the_domain_backbone(built):
+    """A "generator" that returns training images is flagged (C_T far below -3); one that returns eval images
+    the reference did not use is not (Meehan et al. 2020, bench/measurement/metrics/memorization.py)."""
+    from bench.measurement.backbones import BackboneSet
+    from bench.measurement.reference import build_reference, load_reference
+    from bench.measurement.scoring import MetricSettings, score_features
+
+    params = yaml.safe_load((built / "params.yaml").read_text())
+    params["profiles"]["smoke"]["fmnist32"]["reference"]["n_ref"] = 2000
+    params["profiles"]["smoke"]["fmnist32"]["evaluate"]["backbones"] = ["domain"]
+    (built / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    build_reference("fmnist32", built, "domain")
+    ref, spec = load_reference(built, "fmnist32", "domain")
+    assert ref["train_features"].shape == (60_000, 128) and "data-copying" in spec["train_features"]
+    data, net = load_prepared("fmnist32", built), BackboneSet("domain", built, "fmnist32")
+    unused = np.setdiff1d(np.arange(10_000), ref["indices"])[:1000]
+    settings = MetricSettings(which=("fid",))
+    copied, how = score_features("domain", net(data["train_x"][5000:6000]), ref, settings)
+    fresh, _ = score_features("domain", net(data["eval_x"][unused]), ref, settings)
+    assert copied["data_copying_domain"] < -10 and how["data_copying"]["copying"]
+    assert abs(fresh["data_copying_domain"]) < 3
