@@ -121,15 +121,17 @@ def load_image_dataset(path: Path, resolution: int, channels: int, labeled: bool
                            "with `labels: true`; add the labels or declare `labels: false`")
     want = "L" if channels == 1 else "RGB"
     out = np.empty((len(source.names), channels, resolution, resolution), dtype=np.uint8)
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     for i, (name, data) in enumerate(source.read()):
-        with Image.open(io.BytesIO(data)) as image:
-            size, mode = image.size, image.mode
-        if size != (resolution, resolution) or mode != want:
-            raise DatasetError(f"{path}: {name} is a {size[0]}x{size[1]} {mode!r} image, not {resolution}x"
-                               f"{resolution} {want!r}; convert the source with {convert_hint}")
-        pixels = decode(data, name, path, want)
+        try:
+            with Image.open(io.BytesIO(data)) as image:  # opened once: header checked, then pixels decoded
+                if image.size != (resolution, resolution) or image.mode != want:
+                    raise DatasetError(f"{path}: {name} is a {image.width}x{image.height} {image.mode!r} image, not "
+                                       f"{resolution}x{resolution} {want!r}; convert the source with {convert_hint}")
+                pixels = np.asarray(image)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DatasetError(f"{path}: {name} cannot be read as an image ({exc}); replace or remove it") from None
         out[i] = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
     arrays = {"train_x": out}
     if labeled:
