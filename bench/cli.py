@@ -151,15 +151,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from bench.protocol.process import die_with_parent, run_lock
-    from bench.protocol.runs import RunId
-    from bench.training.loop import train
+    from bench.training.launch import launch_or_train
 
-    run = RunId.parse(args.run)
-    die_with_parent()
-    with run_lock(args.root, str(run), "train"):
-        print(f"trained into {train(run, args.root, args.device, args.protocol, args.restart)}")
-    return 0
+    return launch_or_train(args.run, args.root, args.protocol, args.device, args.restart, args.nproc)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -297,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default=None, help="auto (default from params.yaml), cpu, cuda, ...")
         if name == "train":
             p.add_argument("--restart", action="store_true", help="train from scratch, ignoring any checkpoint")
+            p.add_argument("--nproc", type=int, default=None, help="ranks to train on (torch.distributed; default: "
+                           "params.yaml `nproc`, else 1); the result does not depend on it")
         p.set_defaults(fn=fn)
     p = sub.add_parser("aggregate", help="aggregate stage: results tables")
     p.add_argument("--partial", action="store_true", help="aggregate although some runs of the studies have no "

@@ -61,6 +61,8 @@ TRAIN_FIELDS = {
     "curve_every_kimg": _positive("kimg between curve points, > 0"),
     "checkpoint_every_kimg": _positive("kimg between checkpoints, > 0"),
     "curve_n": Int("samples kept per curve point, an integer >= 2", ge=2),
+    "micro_batch": Int("the micro-batch size: a step's batch is split into micro-batches of this size whose gradients "
+                       "are accumulated (and shared among `nproc` ranks), an integer >= 1 dividing the batch", ge=1),
 }
 EVALUATE_FIELDS = {
     "n_gen": Int("the number of generated samples scored, an integer >= 2", ge=2),
@@ -99,6 +101,7 @@ PARAMS = Mapping(
     {"profile": Text(doc="the active profile's name, e.g. quick"),
      "seeds": SEEDS,
      "device": Text(doc="auto, cpu, cuda or cuda:N"),
+     "nproc": Int("the ranks each train stage runs on (torch.distributed), an integer >= 1", ge=1),
      "data": Mapping({"fmnist_dir": Text(doc="the folder of the four Fashion-MNIST .gz files"),
                       "mnist_dir": Text(doc="the folder of the four MNIST .gz files"),
                       "cifar10_archive": Text(doc="the path of cifar-10-binary.tar.gz")},
@@ -196,3 +199,18 @@ def family_width(train: dict[str, Any], family: str) -> dict[str, Any]:
     widths = train.pop("family_width", None) or {}
     train["width"] = widths.get(family, train["width"])
     return train
+
+
+def micro_batches(batch: int, micro_batch: int | None) -> int:
+    """How many micro-batches a step's global batch is split into (1: no accumulation)."""
+    if micro_batch is None or micro_batch >= batch:
+        return 1
+    return batch // micro_batch
+
+
+def micro_batch_problem(batch: int, micro_batch: int | None) -> str | None:
+    if micro_batch is not None and micro_batch < batch and batch % micro_batch:
+        divisors = [k for k in range(1, batch) if batch % k == 0]
+        return (f"{micro_batch} does not divide the variant's batch of {batch}; use a divisor, e.g. "
+                f"{', '.join(map(str, divisors[-3:]))}")
+    return None

@@ -37,6 +37,7 @@ from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
 from bench.protocol.seeding import make_deterministic, resolve_device
 from bench.training.checkpoint import CHECKPOINT, CHECKSUM, CorruptCheckpoint, load_checkpoint, save_checkpoint
+from bench.training.distributed import SINGLE, Ranks, check_ranks, join, leave, rank_device
 from bench.training.tasks import Trainer, task_module, task_of
 
 PUBLISHED = ("config.json", CHECKPOINT, CHECKSUM, "progress.json", "curve_samples.npz", "curve.json", "cost.json")
@@ -79,16 +80,29 @@ def inputs_hash(run: ResolvedRun, root: Path) -> str:
 
 
 def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None,
-          restart: bool = False) -> Path:
+          restart: bool = False, ranks: Ranks = SINGLE) -> Path:
     """Train one run into results/<run>/train/, resuming from its checkpoint in the resume folder when one
-    matches (`restart`: never)."""
+    matches (`restart`: never). On several `ranks` (bench/training/distributed.py) every rank trains its
+    share of each step and rank 0 alone writes."""
     make_deterministic()
     run = resolve(run_id, root, protocol)
-    device = resolve_device(device_name or run.device)
+    check_ranks(run, ranks.world)
+    device = rank_device(resolve_device(device_name or run.device))
+    joined = join(ranks, device)
+    try:
+        return _train(run, root, device, restart, ranks)
+    finally:
+        if joined:
+            leave()
+
+
+def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ranks: Ranks) -> Path:
+    run_id = run.run
     out, work = run_id.folder(root) / "train", resume_dir(root, run_id)
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    remove_partial_writes(work)
+    if ranks.writes:
+        remove_partial_writes(work)
     inputs = inputs_hash(run, root)
     saved = None if restart else _saved_state(work, run)
     ckpt_path, progress_path = work / CHECKPOINT, work / "progress.json"
@@ -96,7 +110,8 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
         complete = all((work / name).is_file() for name in PUBLISHED)
         if complete and saved.get("config_hash") == run.config_hash \
                 and read_json(progress_path).get("inputs") == inputs:
-            _publish(work, out)
+            if ranks.writes:
+                _publish(work, out)
             print(f"{run_id} is already trained from these inputs (config, data, code): kept; to train it again, "
                   f"`gbench train {run_id} --restart`", file=sys.stderr)
             return out
@@ -105,10 +120,11 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
     if saved is not None and saved.get("config_hash") != run.config_hash:
         print(f"{ckpt_path} belongs to another configuration; starting {run_id} afresh", file=sys.stderr)
         saved = None
-    write_json(work / "config.json", run.config)
+    if ranks.writes:
+        write_json(work / "config.json", run.config)
 
     settings = run.train
-    trainer = task_of(run.task).trainer(run, load_prepared(run_id.dataset, root), device)
+    trainer = task_of(run.task).trainer(run, load_prepared(run_id.dataset, root), device, ranks)
     progress: dict[str, Any] = {"step": 0, "images": 0, "curve": [],
                                 "next_curve": images_of(settings["curve_every_kimg"]),
                                 "next_ckpt": images_of(settings["checkpoint_every_kimg"])}
@@ -124,6 +140,8 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
     started = time.perf_counter()
 
     def checkpoint() -> None:
+        if not ranks.writes:
+            return
         trainer.snapshots.save(work)
         save_checkpoint(ckpt_path, {"config_hash": run.config_hash, **trainer.state_dict(),
                                     # As JSON text: pickling the live dict would memoise shared strings
@@ -138,24 +156,27 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
         progress["curve"].append({"kimg": 0.0, "step": 0})
         trainer.snapshots.record(trainer.curve_module(), device, 0.0)
     flops = trainer.step_flops()
-    _run_steps(trainer, progress, budget, settings, str(run_id), device, checkpoint)
+    _run_steps(trainer, progress, budget, settings, str(run_id), device, checkpoint, ranks.writes)
+    if not ranks.writes:
+        return out
     if not ckpt_path.exists() or progress["step"] == 0:
         checkpoint()
 
     write_json(work / "curve.json", {"run": str(run_id), "points": progress["curve"],
                                      "samples": {"file": "curve_samples.npz", "n": settings["curve_n"],
                                                  "latents": "fixed (seed stream 'curve-latents')"}})
-    write_json(work / "cost.json", _cost_record(run, progress, read_json(progress_path)["wall_s"], device, flops))
+    write_json(work / "cost.json", _cost_record(run, progress, read_json(progress_path)["wall_s"], device, flops,
+                                                ranks.world, trainer.phase.n_micro))
     _publish(work, out)
     return out
 
 
 def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: int, settings, desc: str,
-               device: torch.device, checkpoint) -> None:
+               device: torch.device, checkpoint, show: bool) -> None:
     """Step until the budget is spent, recording curve points and writing checkpoints on schedule."""
     bar = tqdm(total=budget, initial=progress["images"], unit="kimg", unit_scale=1e-3, desc=desc,
                bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
-               mininterval=2.0, file=sys.stderr)
+               mininterval=2.0, file=sys.stderr, disable=not show)
     while progress["images"] < budget:
         before = progress["images"]
         losses = trainer.step(progress, budget)
@@ -167,8 +188,9 @@ def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: int, settings
         if problem:
             progress["diverged"] = {"kimg": progress["images"] / 1000, "step": progress["step"], "reason": problem}
             progress["curve"].append({"kimg": progress["images"] / 1000, "step": progress["step"], "diverged": problem})
-            print(f"{desc} diverged at {progress['images'] / 1000:.3f} kimg ({problem}); recorded as a result",
-                  file=sys.stderr)
+            if show:
+                print(f"{desc} diverged at {progress['images'] / 1000:.3f} kimg ({problem}); recorded as a result",
+                      file=sys.stderr)
             checkpoint()
             break
         if curve_point:
@@ -191,8 +213,9 @@ def _divergence(losses: dict[str, float], non_finite_networks: list[str]) -> str
 
 
 def _cost_record(run: ResolvedRun, progress: dict[str, Any], wall: float, device: torch.device,
-                 flops: dict[str, int]) -> dict[str, Any]:
-    """Measured cost of a run: budget, wall clock (over restarts), device, peak memory, FLOPs."""
+                 flops: dict[str, int], nproc: int, n_micro: int) -> dict[str, Any]:
+    """Measured cost of a run: budget, wall clock (over restarts), device and ranks, peak memory (of rank 0),
+    FLOPs."""
     on_cuda = device.type == "cuda"
     return {
         "run": str(run.run),
@@ -204,6 +227,8 @@ def _cost_record(run: ResolvedRun, progress: dict[str, Any], wall: float, device
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if on_cuda else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "nproc": nproc,
+        "micro_batches": n_micro,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if on_cuda else None,
         "flops_per_d_step": flops.get("d_step"),

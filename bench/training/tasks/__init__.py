@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import torch.nn as nn
 
     from bench.protocol.resolve import ResolvedRun
+    from bench.training.distributed import Ranks
     from bench.training.snapshots import CurveSnapshots
 
 
@@ -71,7 +72,9 @@ class TaskKind(ABC):
         """The run's networks, drawn from the global torch RNG."""
 
     @abstractmethod
-    def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device) -> Trainer: ...
+    def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device,
+                ranks: Ranks) -> Trainer:
+        """The run's trainer on this rank (`ranks`: bench/training/distributed.py; rank 0 of 1 alone)."""
 
     @abstractmethod
     def evaluated_module(self, run: ResolvedRun, saved: dict[str, Any]) -> nn.Module:

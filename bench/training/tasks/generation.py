@@ -2,7 +2,9 @@
 discriminator, G(z) / D(x), or G(z, y) / D(x, y) trained on the dataset's labels.
 
 One step is `n_critic` D steps on fresh real batches and fakes, then one G step (bench/training/objective.py
-says what each minimises). Lazy regularization follows NVlabs' StyleGAN2 loop: every `reg_every`-th D step
+says what each minimises). Each optimizer step is a `Phase` over the global batch's micro-batches, shared
+among the run's ranks (bench/training/distributed.py: one micro-batch = the plain step). Lazy
+regularization follows NVlabs' StyleGAN2 loop: every `reg_every`-th D step
 is followed by an R1/R2 step of its own, every `pl_every`-th G step by a path length step, on Adam
 settings adjusted for the extra steps (regularizers.lazy_adam). A growing G (models/growing.py `Growing`:
 `lod`, `lod_after(images, budget)`, `real_images(x)`) gets its level of detail, and D and EMA-G the same,
@@ -26,6 +28,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from bench.protocol.params import images_of
 from bench.protocol.seeding import generator, stream_seed
+from bench.training.distributed import SINGLE, Phase, Ranks, SharedDraws, micro_batches
 from bench.training.ema import EmaDecay, update_ema
 from bench.training.flops import count_flops
 from bench.training.objective import Batch, Objective, build_discriminator, conditioned
@@ -64,7 +67,8 @@ def _as_training_tensor(data: dict[str, np.ndarray], kind: str) -> torch.Tensor:
 
 
 class GanTrainer(Trainer):
-    def __init__(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device) -> None:
+    def __init__(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device,
+                 ranks: Ranks = SINGLE) -> None:
         recipe, seed = run.variant.recipe, run.run.seed
         self.recipe, self.device, self.batch, self.z_dim = recipe, device, recipe.batch, run.variant.z_dim
         self.n_classes = run.n_classes
@@ -85,6 +89,8 @@ class GanTrainer(Trainer):
         self.objective = Objective(recipe, self.g, self.d, images_of(run.train["kimg"]),
                                    generator(seed, "regularizers"))
         self.growing = hasattr(self.g, "lod_after")
+        n_micro = micro_batches(recipe.batch, run.train.get("micro_batch"))
+        self.phase = Phase(ranks, n_micro, (self.g, self.d), self.objective, device)
 
     # --- the shared loop's interface
 
@@ -103,34 +109,55 @@ class GanTrainer(Trainer):
         return [name for name, ts in tensors.items() if not all(torch.isfinite(t).all() for t in ts)]
 
     def step(self, progress: dict[str, Any], budget: int) -> dict[str, float]:
-        recipe, objective, g, d = self.recipe, self.objective, self.g, self.d
+        recipe, objective, g, d, phase = self.recipe, self.objective, self.g, self.d, self.phase
         if self.growing:
             self._grow(progress, budget)
         d.requires_grad_(True)
         for _ in range(recipe.n_critic):
-            (real, y_real), (z, y_fake) = self._next_real(), self._next_z()
-            with torch.no_grad():
-                fake = conditioned(g, y_fake)(z)
-            loss_d, logs = objective.d_loss(d, real, fake, progress["images"], y_real, y_fake)
-            self._minimise(self.opt_d, loss_d)
-            if objective.d_reg_due:
-                loss_reg, reg_logs = objective.d_reg_loss(d, real, fake, progress["images"], y_real, y_fake)
-                self._minimise(self.opt_d, loss_reg)
-                logs.update(reg_logs)
-            objective.after_d_step(d)
-            progress["images"] += self.batch
+            logs = self._d_step(progress)
         d.requires_grad_(False)
-        z, y_fake = self._next_z()
-        loss_g = objective.g_loss(g, d, self.opt_d, z, self._next_real, self._next_z, progress["images"], y_fake)
-        self._minimise(self.opt_g, loss_g)
+        latents, reals = SharedDraws(self._next_z), SharedDraws(self._next_real)
+
+        def g_loss_of(m: int, n: int) -> tuple[torch.Tensor, dict]:
+            next_z = latents.part(m, n)
+            z, y_fake = next_z()
+            loss = objective.g_loss(g, d, self.opt_d, z, reals.part(m, n), next_z, progress["images"], y_fake)
+            return loss, {"loss_g": loss.item()}
+
+        logs.update(phase.run(self.opt_g, g_loss_of))
         if objective.g_reg_due:
-            self._minimise(self.opt_g, objective.g_reg_loss(g, self._next_z))
+            path_latents = SharedDraws(self._next_z)
+            phase.run(self.opt_g, lambda m, n: (objective.g_reg_loss(g, path_latents.part(m, n)), {}))
         objective.after_g_step(g)
         progress["step"] += 1
         if self.ema is not None:
             self.ema_decay.at(progress["images"])
             update_ema(self.ema, g, averaging=progress["step"] > recipe.ema_start)
-        return {**logs, "loss_g": loss_g.item()}
+        return logs
+
+    def _d_step(self, progress: dict[str, Any]) -> dict[str, float]:
+        """One D step on a fresh real batch and fakes, and the lazy R1/R2 step on the same batch when due."""
+        objective, g, d = self.objective, self.g, self.d
+        reals, latents = SharedDraws(self._next_real), SharedDraws(self._next_z)
+        batches: dict[int, tuple] = {}  # micro-batch -> (real, fake, y_real, y_fake), for the lazy R1/R2 step
+
+        def d_loss_of(m: int, n: int) -> tuple[torch.Tensor, dict]:
+            (real, y_real), (z, y_fake) = reals.part(m, n)(), latents.part(m, n)()
+            with torch.no_grad():
+                fake = conditioned(g, y_fake)(z)
+            batches[m] = (real, fake, y_real, y_fake)
+            return objective.d_loss(d, real, fake, progress["images"], y_real, y_fake)
+
+        def d_reg_loss_of(m: int, n: int) -> tuple[torch.Tensor, dict]:
+            real, fake, y_real, y_fake = batches[m]
+            return objective.d_reg_loss(d, real, fake, progress["images"], y_real, y_fake)
+
+        logs = self.phase.run(self.opt_d, d_loss_of)
+        if objective.d_reg_due:
+            logs.update(self.phase.run(self.opt_d, d_reg_loss_of))
+        objective.after_d_step(d)
+        progress["images"] += self.batch
+        return logs
 
     def step_flops(self) -> dict[str, int]:
         """FLOPs of one D step and one G step (forward + backward, penalties and unrolling included),
@@ -190,12 +217,6 @@ class GanTrainer(Trainer):
 
     # --- one step's parts
 
-    @staticmethod
-    def _minimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
     def _next_real(self) -> Batch:
         index = torch.randint(self.x.shape[0], (self.batch,), generator=self.data_rng)
         real = self.x[index].to(self.device)
@@ -238,8 +259,9 @@ class GenerationTask(TaskKind):
         d = variant.discriminator(shape, width=width, **arch)
         return g, build_discriminator(d, variant.recipe)
 
-    def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device) -> GanTrainer:
-        return GanTrainer(run, data, device)
+    def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device,
+                ranks: Ranks = SINGLE) -> GanTrainer:
+        return GanTrainer(run, data, device, ranks)
 
     def evaluated_module(self, run: ResolvedRun, saved: dict[str, Any]) -> nn.Module:
         """EMA-G where the recipe keeps one, else G."""
