@@ -73,11 +73,11 @@ class MappingNetwork(nn.Module):
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.w_avg_beta = w_avg_beta
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, track_w_avg: bool = True) -> torch.Tensor:
         x = pixel_norm(z)
         for layer in self.layers:
             x = lrelu(layer(x))
-        if self.training:
+        if self.training and track_w_avg:
             with torch.no_grad():
                 self.w_avg.lerp_(x.detach().mean(dim=0), 1.0 - self.w_avg_beta)
         return x
@@ -94,7 +94,7 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | No
     return torch.cat([truncated[:, :cutoff], ws[:, cutoff:]], dim=1)
 
 
-def mix_styles(ws: torch.Tensor, ws_other: torch.Tensor, cutoff: int) -> torch.Tensor:
+def mix_styles(ws: torch.Tensor, ws_other: torch.Tensor, cutoff: int | torch.Tensor) -> torch.Tensor:
     """Style mixing: layers [0, cutoff) take their w from `ws`, layers [cutoff, num_ws) from `ws_other`."""
     layer = torch.arange(ws.shape[1], device=ws.device).view(1, -1, 1)
     return torch.where(layer < cutoff, ws, ws_other)
@@ -103,7 +103,9 @@ def mix_styles(ws: torch.Tensor, ws_other: torch.Tensor, cutoff: int) -> torch.T
 class StyleSource(nn.Module):
     """The W side of a style-based generator: mapping, per-layer broadcast, style mixing regularization
     while training (with probability `mixing_prob` a batch switches to the w of a second z at a layer
-    drawn uniformly from [1, num_ws)) and the truncation trick. Random draws use torch's global stream,
+    drawn uniformly from [1, num_ws)) and the truncation trick. As in NVlabs' StyleGAN2-ADA loss, the
+    second z is always mapped (without updating w_avg) and the switch is a torch.where, so every training
+    pass costs the same FLOPs and nothing waits on the device. Random draws use torch's global stream,
     which the trainer seeds and checkpoints."""
 
     def __init__(self, z_dim: int, w_dim: int, num_ws: int, layers: int = 8, lr_mul: float = 0.01,
@@ -121,9 +123,10 @@ class StyleSource(nn.Module):
         mixing switch is drawn among them)."""
         ws = self.mapping(z).unsqueeze(1).expand(-1, self.num_ws, -1)
         active = self.num_ws if active is None else active
-        if self.training and self.mixing_prob > 0 and torch.rand(()).item() < self.mixing_prob and active > 1:
-            cutoff = int(torch.randint(1, active, ()).item())
-            other = self.mapping(torch.randn_like(z)).unsqueeze(1).expand(-1, self.num_ws, -1)
+        if self.training and self.mixing_prob > 0 and active > 1:
+            cutoff = torch.randint(1, active, (), device=z.device)
+            cutoff = torch.where(torch.rand((), device=z.device) < self.mixing_prob, cutoff, self.num_ws)
+            other = self.mapping(torch.randn_like(z), track_w_avg=False).unsqueeze(1).expand(-1, self.num_ws, -1)
             ws = mix_styles(ws, other, cutoff)
         return truncate(ws, self.w_avg, psi, self.truncation_cutoff)
 
