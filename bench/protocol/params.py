@@ -61,6 +61,11 @@ TRAIN_FIELDS = {
     "curve_every_kimg": _positive("kimg between curve points, > 0"),
     "checkpoint_every_kimg": _positive("kimg between checkpoints, > 0"),
     "curve_n": Int("samples kept per curve point, an integer >= 2", ge=2),
+    "budget_unit": Text(doc="the budget's unit: kimg (images shown to D, the default), gflop (training FLOPs) or "
+                            "device_seconds (train-stage wall clock; not bit-reproducible)",
+                        choices=("kimg", "gflop", "device_seconds")),
+    "gflop": _positive("the FLOP budget in GFLOP (with budget_unit: gflop), > 0"),
+    "device_seconds": _positive("the wall-clock budget in seconds (with budget_unit: device_seconds), > 0"),
     "micro_batch": Int("the micro-batch size: a step's batch is split into micro-batches of this size whose gradients "
                        "are accumulated (and shared among `nproc` ranks), an integer >= 1 dividing the batch", ge=1),
 }
@@ -213,4 +218,12 @@ def micro_batch_problem(batch: int, micro_batch: int | None) -> str | None:
         divisors = [k for k in range(1, batch) if batch % k == 0]
         return (f"{micro_batch} does not divide the variant's batch of {batch}; use a divisor, e.g. "
                 f"{', '.join(map(str, divisors[-3:]))}")
+    return None
+
+
+def budget_problem(train: dict[str, Any]) -> str | None:
+    """Why a run's train settings do not state the amount of the budget unit they choose, or None."""
+    unit = train.get("budget_unit", "kimg")
+    if unit != "kimg" and unit not in train:
+        return f"budget_unit is {unit!r} but no `{unit}:` amount is set; add e.g. `{unit}: 100` beside it"
     return None

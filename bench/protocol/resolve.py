@@ -20,7 +20,14 @@ from bench.protocol import variants
 from bench.protocol.errors import ConfigError
 from bench.protocol.io import stable_hash
 from bench.protocol.names import VariantName
-from bench.protocol.params import family_width, load_params, micro_batch_problem, reference_backbones, run_settings
+from bench.protocol.params import (
+    budget_problem,
+    family_width,
+    load_params,
+    micro_batch_problem,
+    reference_backbones,
+    run_settings,
+)
 from bench.protocol.runs import RunId
 from bench.protocol.studies import Study, find_study, load_studies
 from bench.protocol.sweep import recipe_changes
@@ -139,10 +146,11 @@ class Protocol:
                                train=MappingProxyType(train), evaluate=MappingProxyType(evaluate),
                                reference_backbones=reference_backbones(self.params, run.dataset),
                                device=self.params.get("device", "auto"), task=task_kind(variant))
-        problem = micro_batch_problem(variant.recipe.batch, train.get("micro_batch"))
-        if problem:
-            raise ConfigError(f"params.yaml: the train setting micro_batch of {run} (profile "
-                              f"{self.params['profile']}, dataset {run.dataset}): {problem}")
+        for key, problem in (("micro_batch", micro_batch_problem(variant.recipe.batch, train.get("micro_batch"))),
+                             ("budget_unit", budget_problem(train))):
+            if problem:
+                raise ConfigError(f"params.yaml: the train setting {key} of {run} (profile "
+                                  f"{self.params['profile']}, dataset {run.dataset}): {problem}")
         if dataset.kind == "images" and tuple(dataset.shape[1:]) != ZOO_RESOLUTION:
             self._check_builds(resolved, study)
         return resolved

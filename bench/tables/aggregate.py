@@ -83,6 +83,7 @@ def collect_runs(root: Path) -> pd.DataFrame:
             "sweep_loss": name.sweep_loss, "sweep_sample": name.sample,
             "n_modes": record["metrics"].get("n_modes"),
             "device": cost.get("device"),
+            **_budget_columns(cost),
             "config_hash": record["spec"]["config_hash"],
             "spec": json.dumps(spec, sort_keys=True),
             "samples": str((run_dir / "eval" / "samples.png").relative_to(root)),
@@ -94,6 +95,12 @@ def collect_runs(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["study", "dataset", "variant", "seed"]).reset_index(drop=True)
 
 
+def _budget_columns(cost: dict) -> dict:
+    """The budget a run trained under (bench/training/budget.py); runs from before budget units were kimg."""
+    budget = cost.get("budget") or {"unit": "kimg", "amount": None, "spent": cost.get("kimg")}
+    return {"budget_unit": budget["unit"], "budget_amount": budget["amount"], "budget_spent": budget["spent"]}
+
+
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Per study x dataset x variant: each metric's mean, std, CI and tied rank over the seeds that measured it
     (`<metric>_n` of `n_seeds`), and the seeds that diverged (`n_diverged`, the first kimg at which one did).
@@ -102,6 +109,13 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (study, dataset), block in runs.groupby(["study", "dataset"], sort=True):
         measured = block[~block["diverged"]]
+        budgets = sorted({(unit, None if pd.isna(amount) else float(amount))
+                          for unit, amount in zip(block["budget_unit"], block["budget_amount"], strict=True)},
+                         key=str)
+        if len(budgets) > 1:
+            raise ResultsError(f"{study}/{dataset}: runs were trained under different budgets "
+                               f"({', '.join(f'{a} {u}' for u, a in budgets)}); one table compares one budget: "
+                               "give the study's runs one budget_unit and amount in params.yaml")
         if measured["spec"].nunique() > 1:
             raise ResultsError(f"{study}/{dataset}: runs were evaluated with different metric specs; "
                                "re-run evaluate for all of them (`dvc repro`)")
@@ -116,7 +130,8 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
             row = {"study": study, "dataset": dataset, "variant": variant, "n_seeds": len(group),
                    "seeds": ",".join(str(s) for s in sorted(group["seed"])), "n_diverged": len(diverged),
                    "diverged_kimg": float(diverged["diverged_kimg"].min()) if len(diverged) else None,
-                   "diverged_seeds": ",".join(str(s) for s in sorted(diverged["seed"]))}
+                   "diverged_seeds": ",".join(str(s) for s in sorted(diverged["seed"])),
+                   "budget_unit": budgets[0][0], "budget_amount": budgets[0][1]}
             for m in metrics:
                 for key, value in summarize(group[m].tolist()).items():
                     row[f"{m}_{key}"] = value

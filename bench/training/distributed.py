@@ -75,6 +75,14 @@ class Ranks:
         if self.world > 1:
             _flat_collective(list(tensors), lambda flat: dist.broadcast(flat, src=self.world - 1))
 
+    def agree(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank if it is on any (a wall-clock budget is spent when the first rank says so)."""
+        if self.world == 1:
+            return flag
+        value = torch.tensor([int(flag)], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
     def gather_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """Each rank's rows (one per micro-batch it ran), concatenated in rank order = micro-batch order."""
         if self.world == 1:

@@ -36,6 +36,7 @@ from bench.protocol.params import images_of
 from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
 from bench.protocol.seeding import make_deterministic, resolve_device
+from bench.training.budget import Budget, run_budget
 from bench.training.checkpoint import CHECKPOINT, CHECKSUM, CorruptCheckpoint, load_checkpoint, save_checkpoint
 from bench.training.distributed import SINGLE, Ranks, check_ranks, join, leave, rank_device
 from bench.training.tasks import Trainer, task_module, task_of
@@ -128,18 +129,22 @@ def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ra
     progress: dict[str, Any] = {"step": 0, "images": 0, "curve": [],
                                 "next_curve": images_of(settings["curve_every_kimg"]),
                                 "next_ckpt": images_of(settings["checkpoint_every_kimg"])}
-    wall_before = 0.0
+    wall_before, clock = 0.0, {"train_s": 0.0}  # stage seconds; seconds inside training steps (both over restarts)
     if saved is not None:
         trainer.load_state_dict(saved)
         progress = json.loads(saved["state"])
         trainer.snapshots.restore(work, len(progress["curve"]))
         if progress_path.exists():
-            wall_before = read_json(progress_path).get("wall_s", 0.0)
+            before = read_json(progress_path)
+            wall_before, clock["train_s"] = before.get("wall_s", 0.0), before.get("train_s", 0.0)
         print(f"resuming {run_id} at {progress['images'] / 1000:.2f} kimg", file=sys.stderr)
-    budget = int(round(settings["kimg"] * 1000))
+    budget = run_budget(settings, trainer, progress)
     started = time.perf_counter()
 
-    def checkpoint() -> None:
+    def wall() -> float:
+        return wall_before + time.perf_counter() - started
+
+    def checkpoint(finished: bool) -> None:
         if not ranks.writes:
             return
         trainer.snapshots.save(work)
@@ -147,42 +152,55 @@ def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ra
                                     # As JSON text: pickling the live dict would memoise shared strings
                                     # differently after a resume, and the same content must give the same bytes.
                                     "state": json.dumps(progress, sort_keys=True),
-                                    "finished": progress["images"] >= budget or "diverged" in progress})
-        write_json(progress_path, {"wall_s": wall_before + time.perf_counter() - started,
-                                   "kimg": progress["images"] / 1000, "inputs": inputs})
+                                    "finished": finished or "diverged" in progress})
+        write_json(progress_path, {"wall_s": wall(), "train_s": clock["train_s"], "kimg": progress["images"] / 1000,
+                                   "inputs": inputs})
 
-    trainer.begin(progress, budget)
+    trainer.begin(progress, budget.horizon)
     if not progress["curve"]:
-        progress["curve"].append({"kimg": 0.0, "step": 0})
+        progress["curve"].append({"kimg": 0.0, "step": 0, "gflop": 0.0})
         trainer.snapshots.record(trainer.curve_module(), device, 0.0)
-    flops = trainer.step_flops()
-    _run_steps(trainer, progress, budget, settings, str(run_id), device, checkpoint, ranks.writes)
+    _run_steps(trainer, progress, budget, clock, settings, str(run_id), device, checkpoint, ranks)
     if not ranks.writes:
         return out
     if not ckpt_path.exists() or progress["step"] == 0:
-        checkpoint()
+        checkpoint(True)
 
     write_json(work / "curve.json", {"run": str(run_id), "points": progress["curve"],
                                      "samples": {"file": "curve_samples.npz", "n": settings["curve_n"],
                                                  "latents": "fixed (seed stream 'curve-latents')"}})
-    write_json(work / "cost.json", _cost_record(run, progress, read_json(progress_path)["wall_s"], device, flops,
-                                                ranks.world, trainer.phase.n_micro))
+    write_json(work / "cost.json", _cost_record(run, progress, read_json(progress_path), device, trainer, budget,
+                                                ranks.world))
     _publish(work, out)
     return out
 
 
-def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: int, settings, desc: str,
-               device: torch.device, checkpoint, show: bool) -> None:
-    """Step until the budget is spent, recording curve points and writing checkpoints on schedule."""
-    bar = tqdm(total=budget, initial=progress["images"], unit="kimg", unit_scale=1e-3, desc=desc,
+def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: Budget, clock: dict[str, float], settings,
+               desc: str, device: torch.device, checkpoint, ranks: Ranks) -> None:
+    """Step until the budget is spent, recording curve points (with the FLOPs spent) and writing checkpoints on
+    schedule. FLOPs are counted per step, at the step's own level of detail and lazy phases; `clock` sums the
+    seconds spent inside training steps (a wall-clock budget's measure: snapshots, checkpoints and the FLOP
+    count are the harness's time, not the method's)."""
+    horizon, show = budget.horizon, ranks.writes
+    bar = tqdm(total=horizon, initial=min(progress["images"], horizon), unit="kimg", unit_scale=1e-3, desc=desc,
                bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
                mininterval=2.0, file=sys.stderr, disable=not show)
-    while progress["images"] < budget:
-        before = progress["images"]
-        losses = trainer.step(progress, budget)
-        bar.update(min(progress["images"] - before, budget - bar.n))  # tqdm drops its total when n > total
+    progress.setdefault("flops", 0)
+
+    def spent() -> bool:  # on a wall-clock budget the ranks' clocks differ: the first to run out stops them all
+        done = budget.done(progress, clock["train_s"])
+        return ranks.agree(done, device) if budget.unit == "device_seconds" else done
+
+    done = spent()
+    while not done:
+        flops = trainer.step_flops(progress, horizon)
+        started = time.perf_counter()
+        losses = trainer.step(progress, horizon)
+        clock["train_s"] += time.perf_counter() - started
+        progress["flops"] += flops
+        bar.update(min(progress["images"], horizon) - bar.n)  # tqdm drops its total when n passes it
         bar.set_postfix(losses, refresh=False)
-        done = progress["images"] >= budget
+        done = spent()
         curve_point = progress["images"] >= progress["next_curve"] or done
         problem = _divergence(losses, trainer.non_finite() if curve_point or done else [])
         if problem:
@@ -191,15 +209,16 @@ def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: int, settings
             if show:
                 print(f"{desc} diverged at {progress['images'] / 1000:.3f} kimg ({problem}); recorded as a result",
                       file=sys.stderr)
-            checkpoint()
+            checkpoint(True)
             break
         if curve_point:
-            progress["curve"].append({"kimg": progress["images"] / 1000, "step": progress["step"], **losses})
+            progress["curve"].append({"kimg": progress["images"] / 1000, "step": progress["step"],
+                                      "gflop": progress["flops"] / 1e9, **losses})
             trainer.snapshots.record(trainer.curve_module(), device, progress["images"] / 1000)
             while progress["next_curve"] <= progress["images"]:
                 progress["next_curve"] += images_of(settings["curve_every_kimg"])
         if progress["images"] >= progress["next_ckpt"] or done:
-            checkpoint()
+            checkpoint(done)
             while progress["next_ckpt"] <= progress["images"]:
                 progress["next_ckpt"] += images_of(settings["checkpoint_every_kimg"])
     bar.close()
@@ -212,28 +231,32 @@ def _divergence(losses: dict[str, float], non_finite_networks: list[str]) -> str
     return ", ".join(bad) or None
 
 
-def _cost_record(run: ResolvedRun, progress: dict[str, Any], wall: float, device: torch.device,
-                 flops: dict[str, int], nproc: int, n_micro: int) -> dict[str, Any]:
+def _cost_record(run: ResolvedRun, progress: dict[str, Any], clocks: dict[str, Any], device: torch.device,
+                 trainer: Trainer, budget: Budget, nproc: int) -> dict[str, Any]:
     """Measured cost of a run: budget, wall clock (over restarts), device and ranks, peak memory (of rank 0),
     FLOPs."""
     on_cuda = device.type == "cuda"
+    final, wall = trainer.phase_flops(), clocks["wall_s"]
     return {
         "run": str(run.run),
         "config_hash": run.config_hash,
         "kimg": progress["images"] / 1000,
         "steps": progress["step"],
         "wall_s": wall,
+        "train_s": clocks["train_s"],
         "img_per_s": progress["images"] / wall if wall > 0 else None,
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if on_cuda else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "nproc": nproc,
-        "micro_batches": n_micro,
+        "micro_batches": trainer.phase.n_micro,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if on_cuda else None,
-        "flops_per_d_step": flops.get("d_step"),
-        "flops_per_g_step": flops.get("g_step"),
-        "flops_total": progress["step"] * flops["per_step"],
+        "budget": budget.record(progress, clocks["train_s"]),
+        "flops_per_phase": final,  # at full resolution
+        "flops_per_d_step": final["d"],
+        "flops_per_g_step": final["g"],
+        "flops_total": progress["flops"],
         "diverged": progress.get("diverged"),
         "torch": torch.__version__,
     }

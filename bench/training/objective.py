@@ -80,6 +80,16 @@ def build_discriminator(d: nn.Module, recipe: Recipe) -> nn.Module:
     return d
 
 
+def d_reg_due_at(recipe: Recipe, d_steps: int) -> bool:
+    """Whether the D step after `d_steps` D steps is followed by a lazy R1/R2 step."""
+    return recipe.reg_every > 1 and bool(recipe.r1 or recipe.r2) and d_steps % recipe.reg_every == 0
+
+
+def g_reg_due_at(recipe: Recipe, g_steps: int) -> bool:
+    """Whether the G step after `g_steps` G steps is followed by a lazy path length step."""
+    return recipe.pl_every > 1 and recipe.path_length > 0 and g_steps % recipe.pl_every == 0
+
+
 class Objective:
     """What D and G minimise at each step under one recipe, and the state that must survive a resume
     (the penalties' random stream and the historical averages)."""
@@ -160,8 +170,7 @@ class Objective:
     @property
     def d_reg_due(self) -> bool:
         """A lazy R1/R2 step follows this D step (every `reg_every`-th D step, the first included)."""
-        r = self.recipe
-        return r.reg_every > 1 and bool(r.r1 or r.r2) and self.d_steps % r.reg_every == 0
+        return d_reg_due_at(self.recipe, self.d_steps)
 
     def d_reg_loss(self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor, images: int,
                    y_real: torch.Tensor | None = None, y_fake: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
@@ -240,8 +249,7 @@ class Objective:
         """A lazy path length step follows this G step (every `pl_every`-th G step, the first included). With
         pl_every > 1 and no path length weight there is nothing to do (NVlabs' config C: Adam is adjusted
         all the same)."""
-        r = self.recipe
-        return r.pl_every > 1 and r.path_length > 0 and self.g_steps % r.pl_every == 0
+        return g_reg_due_at(self.recipe, self.g_steps)
 
     def g_reg_loss(self, g: nn.Module, next_z: Callable[[], Batch]) -> torch.Tensor:
         """The lazy path length step's loss: the penalty with its weight x `pl_every` (NVlabs' `Greg` phase)."""

@@ -53,8 +53,19 @@ class Trainer(ABC):
         """The network the curve snapshots sample (the one evaluation reports)."""
 
     @abstractmethod
-    def step_flops(self) -> dict[str, int]:
-        """FLOPs of one step as `per_step` plus its parts (measured on copies: no state changes)."""
+    def step_flops(self, progress: dict[str, Any], budget: int) -> int:
+        """FLOPs of the step that starts at `progress` (`images`, `step`) of a `budget` of images, its lazy and
+        periodic phases at the steps they run (measured on copies: no state changes). Also the budget
+        module's cost model: it simulates steps with it (bench/training/budget.py)."""
+
+    @property
+    @abstractmethod
+    def images_per_step(self) -> int:
+        """Images shown to the discriminator(s) in one step."""
+
+    @abstractmethod
+    def phase_flops(self, lod: float = 0.0) -> dict[str, int]:
+        """FLOPs of each phase of a step (`d`, `g`, ...) at a level of detail (0: full resolution)."""
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

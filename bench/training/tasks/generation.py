@@ -31,7 +31,7 @@ from bench.protocol.seeding import generator, stream_seed
 from bench.training.distributed import SINGLE, Phase, Ranks, SharedDraws, micro_batches
 from bench.training.ema import EmaDecay, update_ema
 from bench.training.flops import count_flops
-from bench.training.objective import Batch, Objective, build_discriminator, conditioned
+from bench.training.objective import Batch, Objective, build_discriminator, conditioned, d_reg_due_at, g_reg_due_at
 from bench.training.regularizers import lazy_adam
 from bench.training.snapshots import CurveSnapshots
 from bench.training.tasks import TaskKind, Trainer
@@ -91,10 +91,12 @@ class GanTrainer(Trainer):
         self.growing = hasattr(self.g, "lod_after")
         n_micro = micro_batches(recipe.batch, run.train.get("micro_batch"))
         self.phase = Phase(ranks, n_micro, (self.g, self.d), self.objective, device)
+        self._phase_flops: dict[tuple[int, int], dict[str, int]] = {}
 
     # --- the shared loop's interface
 
     def begin(self, progress: dict[str, Any], budget: int) -> None:
+        self.objective.budget = budget  # the image horizon of the schedules (a FLOP budget's is derived)
         if self.growing:
             self._grow(progress, budget)
 
@@ -159,22 +161,48 @@ class GanTrainer(Trainer):
         progress["images"] += self.batch
         return logs
 
-    def step_flops(self) -> dict[str, int]:
-        """FLOPs of one D step and one G step (forward + backward, penalties and unrolling included),
-        measured on throwaway copies with a throwaway random stream; a lazy regularization step counts
-        1/N of its cost per step. The global torch RNG (StyleGAN's noise inputs and style mixing draw from
-        it) is left as it was: this runs at every start of the process, resumed ones included."""
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            return self._step_flops()
+    def step_flops(self, progress: dict[str, Any], budget: int) -> int:
+        """FLOPs of the step that starts at `progress` (its `images` and `step`) of a `budget`: n_critic D steps
+        (G's forward for the fakes included), the lazy R1/R2 steps due among them, the G step and a path
+        length step if due, each at the level of detail the schedule gives that step. The parts are
+        measured once per level of detail (`phase_flops`); the D and G step counters follow from `step`."""
+        recipe = self.recipe
+        lod = self.g.lod_after(progress["images"], budget) if self.growing else 0.0
+        parts = self.phase_flops(lod)
+        d_steps = progress["step"] * recipe.n_critic
+        lazy_d = sum(d_reg_due_at(recipe, d_steps + i) for i in range(recipe.n_critic))
+        lazy_g = g_reg_due_at(recipe, progress["step"])
+        return (recipe.n_critic * parts["d"] + lazy_d * parts.get("d_reg", 0) + parts["g"]
+                + lazy_g * parts.get("g_reg", 0))
 
-    def _step_flops(self) -> dict[str, int]:
+    @property
+    def images_per_step(self) -> int:
+        return self.recipe.n_critic * self.batch
+
+    def phase_flops(self, lod: float = 0.0) -> dict[str, int]:
+        """FLOPs of each phase of a step at level of detail `lod` (forward + backward, penalties and
+        unrolling included): `d`, `g`, and the lazy `d_reg`, `g_reg` where the recipe has them. Measured on
+        throwaway copies with a throwaway random stream, once per (floor, ceil) of the lod (a fade-in runs
+        both resolutions); the global torch RNG (StyleGAN's noise inputs and style mixing draw from it) is
+        left as it was, since this runs at every start of the process, resumed ones included."""
+        key = (math.floor(lod), math.ceil(lod))
+        if key not in self._phase_flops:
+            devices = [self.device.index or 0] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                self._phase_flops[key] = self._count_phase_flops(lod)
+        return self._phase_flops[key]
+
+    def _count_phase_flops(self, lod: float) -> dict[str, int]:
         recipe, batch = self.recipe, self.batch
         index = torch.arange(batch) % self.x.shape[0]  # a full batch even from a dataset smaller than one
         real = self.x[index].to(self.device)
         z = torch.zeros(batch, self.z_dim, device=self.device)
         y = self.labels[index].to(self.device) if self.n_classes else None
         g, d = copy.deepcopy(self.g), copy.deepcopy(self.d)
+        for network in (g, d):
+            network.requires_grad_(True)  # as in the D phase (the copies may be taken while D is frozen)
+            if hasattr(network, "lod_after"):
+                network.lod = lod
         objective = Objective(recipe, g, d, self.objective.budget, torch.Generator().manual_seed(0))
         opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
 
@@ -182,16 +210,16 @@ class GanTrainer(Trainer):
             with torch.no_grad():
                 return conditioned(g, y)(z)
 
-        flops_d = count_flops(lambda: objective.d_loss(d, real, fake(), 0, y, y)[0].backward())
+        parts = {"d": count_flops(lambda: objective.d_loss(d, real, fake(), 0, y, y)[0].backward())}
         if recipe.reg_every > 1 and (recipe.r1 or recipe.r2):
-            reg = count_flops(lambda: objective.d_reg_loss(d, real, fake(), 0, y, y)[0].backward())
-            flops_d += round(reg / recipe.reg_every)
-        flops_g = count_flops(lambda: objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y), 0,
-                                                       y).backward())
+            made = fake()  # the lazy step reuses the D step's fakes
+            parts["d_reg"] = count_flops(lambda: objective.d_reg_loss(d, real, made, 0, y, y)[0].backward())
+        d.requires_grad_(False)  # as in the G phase: no gradients for D's weights
+        parts["g"] = count_flops(lambda: objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y), 0,
+                                                          y).backward())
         if recipe.pl_every > 1 and recipe.path_length:
-            reg = count_flops(lambda: objective.g_reg_loss(g, lambda: (z, y)).backward())
-            flops_g += round(reg / recipe.pl_every)
-        return {"per_step": recipe.n_critic * flops_d + flops_g, "d_step": flops_d, "g_step": flops_g}
+            parts["g_reg"] = count_flops(lambda: objective.g_reg_loss(g, lambda: (z, y)).backward())
+        return parts
 
     def state_dict(self) -> dict[str, Any]:
         return {

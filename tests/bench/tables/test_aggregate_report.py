@@ -66,6 +66,22 @@ def test_runs_with_different_specs_are_never_pooled(tmp_path):
         aggregate(tmp_path)
 
 
+def test_runs_trained_under_different_budget_units_are_never_pooled(tmp_path):
+    from bench.protocol.errors import ResultsError
+    from bench.protocol.io import read_json
+
+    for seed in (0, 1):
+        fake_run(tmp_path, "mlp-gan", seed, 8)
+    aggregate(tmp_path)  # runs from before budget units: kimg, pooled
+    summary = pd.read_csv(tmp_path / "results/tables/summary.csv")
+    assert summary["budget_unit"].tolist() == ["kimg"]
+    cost_file = tmp_path / "results/leaderboard/ring8/mlp-gan/s1/train/cost.json"
+    cost = read_json(cost_file)
+    write_json(cost_file, {**cost, "budget": {"unit": "gflop", "amount": 5.0, "spent": 4.9}})
+    with pytest.raises(ResultsError, match="leaderboard/ring8: runs were trained under different budgets"):
+        aggregate(tmp_path)
+
+
 def test_where_a_machine_looked_for_the_is_head_does_not_split_a_table(tmp_path):
     def spec(where):
         return {**SPEC, "backbones": {**SPEC["backbones"], "inception": {
