@@ -155,6 +155,17 @@ class Protocol:
             self._check_builds(resolved, study)
         return resolved
 
+    def planning_run(self, name: str, dataset: str) -> ResolvedRun:
+        """Variant `name` as a run on `dataset` would train it under the active profile (its width and budget),
+        outside every study: for planning (`gbench list --flops`), never trained."""
+        variant, data = variants.compose(name), spec(dataset)
+        train = family_width(run_settings(self.params, "", dataset, "train"), variant.family)
+        evaluate = run_settings(self.params, "", dataset, "evaluate")
+        return ResolvedRun(run=RunId("plan", dataset, VariantName.parse(name).registry_name, 0),
+                           name=VariantName.parse(name), variant=variant, dataset=data, profile=self.params["profile"],
+                           train=MappingProxyType(train), evaluate=MappingProxyType(evaluate),
+                           reference_backbones=(), device="cpu", task=task_kind(variant))
+
     def _check_builds(self, run: ResolvedRun, study: Study) -> None:
         """A variant on images of a size other than the zoo's 32x32 is built once here (per variant, shape and
         width), so a network that cannot take that size is refused before any stage runs, not inside one."""

@@ -23,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import torch
+
 from bench.protocol.params import images_of
 
 UNITS = ("kimg", "gflop", "device_seconds")
@@ -84,3 +87,20 @@ def horizon_for_flops(trainer, flops: int) -> int:
         else:
             high = middle
     return low * trainer.images_per_step
+
+
+def flops_per_image(run) -> float:
+    """Training FLOPs per image shown to D of a run at full resolution, the lazy phases at their frequency (what
+    a budget buys; a growing run spends less per image before it reaches full size). Measured on a batch of
+    zeros of the dataset's shape: FLOPs do not depend on the values."""
+    from bench.training.tasks import task_of
+
+    recipe, shape = run.variant.recipe, tuple(run.dataset.shape)
+    dtype = np.uint8 if run.dataset.kind == "images" else np.float32
+    data = {"train_x": np.zeros((recipe.batch, *shape), dtype), "train_y": np.zeros(recipe.batch, np.int64)}
+    with torch.random.fork_rng(devices=[]):
+        trainer = task_of(run.task).trainer(run, data, torch.device("cpu"))
+        parts = trainer.phase_flops()
+    per_step = (recipe.n_critic * (parts["d"] + parts.get("d_reg", 0) / max(1, recipe.reg_every))
+                + parts["g"] + parts.get("g_reg", 0) / max(1, recipe.pl_every))
+    return per_step / trainer.images_per_step

@@ -114,3 +114,17 @@ def test_a_flop_budget_becomes_the_longest_schedule_that_fits(bench_root):
     assert horizon == 9 * per_step
     assert flops_over(trainer, 10) > budget
     assert horizon_for_flops(trainer, flops_over(trainer, 9)) == 9 * per_step  # exactly spent: still fits
+
+
+def test_flops_per_image_amortise_the_lazy_steps_at_their_frequency(bench_root):
+    from bench.protocol.resolve import Protocol
+    from bench.training.budget import flops_per_image
+
+    write_params(bench_root, fmnist32={"train": {"width": 0.03125}})
+    protocol = Protocol.load(bench_root)
+    trainer = _trainer(bench_root, "t/fmnist32/stylegan2/s0")
+    parts, recipe = trainer.phase_flops(), trainer.recipe
+    per_step = parts["d"] + parts["d_reg"] / 16 + parts["g"] + parts["g_reg"] / 4
+    assert flops_per_image(protocol.planning_run("stylegan2", "fmnist32")) == pytest.approx(per_step / recipe.batch)
+    mlp = _trainer(bench_root, "t/ring8/mlp-gan/s0").phase_flops()
+    assert flops_per_image(protocol.planning_run("mlp-gan", "ring8")) == pytest.approx((mlp["d"] + mlp["g"]) / 100)
