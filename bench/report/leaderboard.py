@@ -80,14 +80,30 @@ def _equal_compute_svgs(curves: list[dict]) -> list[str]:
     metric = curves[0]["metric"]
     label = curve_label(metric, curves[0]["n"])
     charts = []
-    for scale_of, x_label in ((lambda c: 1.0, "kimg (images shown to D, thousands)"),
-                              (lambda c: c["wall_s_per_kimg"], "train wall seconds"),
-                              (lambda c: c["flops_per_kimg"] / 1e9, "train GFLOP")):
-        series = [Series(c["variant"], [p["kimg"] * scale_of(c) for p in c["points"]],
+    for x_of, x_label in ((lambda c, p: p["kimg"], "kimg (images shown to D, thousands)"),
+                          (lambda c, p: p["kimg"] * c["wall_s_per_kimg"], "train wall seconds"),
+                          (lambda c, p: p.get("gflop", p["kimg"] * c["flops_per_kimg"] / 1e9), "train GFLOP")):
+        series = [Series(c["variant"], [x_of(c, p) for p in c["points"]],
                          [p["mean"] for p in c["points"]]) for c in curves]
         charts.append(line_chart(series, x_label, label, log_y=catalog.metric(metric).log_axis,
                                  title=f"quality vs {x_label.split(' (')[0]}"))
     return charts
+
+
+def _leader_rows(leaders: dict | None) -> list[dict]:
+    """The budget-leader ranges of one table as rows: axis, range of budgets, leader and its value there."""
+    if not leaders:
+        return []
+    digits = {"kimg": 2, "gflop": 1, "wall_s": 0}
+    rows = []
+    for axis, ranges in leaders["axes"].items():
+        for r in ranges:
+            rows.append({"axis": axis.replace("wall_s", "train wall s").replace("gflop", "GFLOP"),
+                         "from": fmt(r["from"], digits=digits[axis]), "to": fmt(r["to"], digits=digits[axis]),
+                         "leaders": [{"name": n, "href": variant_href(n)} for n in r["leaders"]],
+                         "value": fmt(r["value"], digits=3),
+                         "competitors": r["competitors"]})
+    return rows
 
 
 def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> list[dict]:
@@ -133,6 +149,8 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
             "downloads": {"csv": f"tables/{slug(f'{study}-{dataset}')}.csv",
                           "json": f"tables/{slug(f'{study}-{dataset}')}.json"},
             "compute_svgs": _equal_compute_svgs(curves),
+            "leaders": _leader_rows(tables.budget_leaders.get(f"{study}/{dataset}")),
+            "leader_metric": curve_label(curves[0]["metric"], curves[0]["n"]) if curves else None,
             "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
         })
     return sections

@@ -70,6 +70,7 @@ class Tables:
         self.truncation = optional("truncation.json")
         self.variants = optional("variants.json")
         self.curves = optional("curves.json")
+        self.budget_leaders = optional("budget_leaders.json")
         self.comparisons = optional("comparisons.json")
         self.sweeps = optional("sweeps.json")
         self.ablations = optional("ablations.json")

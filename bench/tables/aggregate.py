@@ -7,7 +7,9 @@ pooled) and sweeps.json (per loss-sweep study x dataset: each loss's samples, be
 its best configuration), conditional.json (how the class-conditional metrics were measured),
 truncation.json (per variant with a truncation curve: each tau's metrics over seeds), variants.json (per
 variant: paper, origin, families, the full recipe), curves.json (per study x dataset x variant: the
-quality curve over kimg, mean and spread over seeds, with each run's wall seconds and FLOPs per kimg),
+quality curve over kimg, mean and spread over seeds, the GFLOP spent at each point and each run's wall
+seconds and FLOPs per kimg), budget_leaders.json (per study x dataset: the leading variant at every
+budget on the kimg, GFLOP and wall-second axes),
 ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py) and
 comparisons.json (every method that is not one of the harness's own against the baselines of its
 study x dataset: bench/compare.py).
@@ -285,7 +287,9 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     write_json(out / "truncation.json", truncation_tables(root, runs))
     variants = variant_table(root, runs)
     write_json(out / "variants.json", variants)
-    write_json(out / "curves.json", curve_tables(root, runs))
+    curves = curve_tables(root, runs)
+    write_json(out / "curves.json", curves)
+    write_json(out / "budget_leaders.json", budget_leaders(curves))
     write_json(out / "comparisons.json", comparison_tables(runs, variants, studies))
     write_json(out / "incomplete.json", {"missing": missing})
     return out
@@ -348,6 +352,7 @@ def curve_tables(root: Path, runs: pd.DataFrame) -> dict:
     out = {}
     for (study, dataset, variant), group in runs.groupby(["study", "dataset", "variant"], sort=True):
         seeds, metric, n = {}, None, None
+        gflop_at: dict[float, list[float]] = {}  # kimg -> the GFLOP each seed had spent there (train curve)
         for _, run in group.iterrows():
             curve = read_json(root / run["curve"])
             if not curve.get("metric"):
@@ -355,21 +360,70 @@ def curve_tables(root: Path, runs: pd.DataFrame) -> dict:
             metric, n = curve["metric"], curve["n"]
             seeds[str(int(run["seed"]))] = [[p["kimg"], p[metric]] for p in curve["points"]
                                             if p.get(metric) is not None]
+            for point in read_json(root / run["losses"]).get("points", []):
+                if point.get("gflop") is not None:
+                    gflop_at.setdefault(round(point["kimg"], 6), []).append(point["gflop"])
         if not seeds:
             continue
         by_kimg: dict[float, list[float]] = {}
         for points in seeds.values():
             for kimg, value in points:
                 by_kimg.setdefault(round(kimg, 6), []).append(value)
-        points = [{"kimg": k, "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
-                   "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v)} for k, v in sorted(by_kimg.items())]
         kimg = group["kimg"].astype(float)
+        flops_per_kimg = float((group["flops_total"].astype(float) / kimg).mean())
+        points = [{"kimg": k, "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                   "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v),
+                   # counted per step where the train curve has it (growing and lazy steps change the rate)
+                   "gflop": float(np.mean(gflop_at[k])) if k in gflop_at else k * flops_per_kimg / 1e9}
+                  for k, v in sorted(by_kimg.items())]
         out[f"{study}/{dataset}/{variant}"] = {
             "study": study, "dataset": dataset, "variant": variant, "metric": metric, "n": n,
             "lower_is_better": _lower_is_better(metric), "seeds": seeds, "points": points,
             "wall_s_per_kimg": float((group["wall_s"].astype(float) / kimg).mean()),
-            "flops_per_kimg": float((group["flops_total"].astype(float) / kimg).mean()),
+            "flops_per_kimg": flops_per_kimg,
         }
+    return out
+
+
+BUDGET_AXES = {"kimg": "kimg", "gflop": "GFLOP", "wall_s": "train wall seconds"}
+
+
+def _at_budget(curve: dict, axis: str, budget: float) -> float | None:
+    """A variant's mean curve value at its last point within `budget` on `axis` (None before its first)."""
+    scale = curve["wall_s_per_kimg"] if axis == "wall_s" else 1.0
+    within = [p for p in curve["points"] if (p["kimg"] * scale if axis != "gflop" else p["gflop"]) <= budget + 1e-9]
+    return within[-1]["mean"] if within else None
+
+
+def budget_leaders(curves: dict) -> dict:
+    """Per study x dataset and budget axis (kimg, GFLOP, train wall seconds): which variant's mean quality curve
+    is best at each budget B, reading each curve at its last point within B, as ranges of B with the same
+    leader (or leaders, when the best value is shared).
+    Descriptive (curve means over seeds, no test): the leaderboard's tests are at the end of the budget."""
+    out: dict[str, dict] = {}
+    by_table: dict[str, list[dict]] = {}
+    for curve in curves.values():
+        by_table.setdefault(f"{curve['study']}/{curve['dataset']}", []).append(curve)
+    for table, group in sorted(by_table.items()):
+        lower = group[0]["lower_is_better"]
+        axes = {}
+        for axis in BUDGET_AXES:
+            budgets = sorted({(p["kimg"] * (c["wall_s_per_kimg"] if axis == "wall_s" else 1.0))
+                              if axis != "gflop" else p["gflop"] for c in group for p in c["points"]})
+            ranges: list[dict] = []
+            for budget in budgets:
+                values = {c["variant"]: v for c in group if (v := _at_budget(c, axis, budget)) is not None}
+                if not values:
+                    continue
+                best = (min if lower else max)(values.values())
+                leaders = [v for v in sorted(values) if values[v] == best]  # a tie is shared, never broken by name
+                if ranges and ranges[-1]["leaders"] == leaders:  # the range's end: its value, and who had a point
+                    ranges[-1].update({"to": budget, "value": best, "competitors": len(values)})
+                else:
+                    ranges.append({"from": budget, "to": budget, "leaders": leaders, "value": best,
+                                   "competitors": len(values)})
+            axes[axis] = ranges
+        out[table] = {"metric": group[0]["metric"], "n": group[0]["n"], "lower_is_better": lower, "axes": axes}
     return out
 
 

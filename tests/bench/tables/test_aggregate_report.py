@@ -303,3 +303,33 @@ def test_aggregate_refuses_while_runs_of_the_studies_lack_metrics_unless_asked_f
     aggregate(tmp_path)
     assert strict_json(tmp_path / "results/tables/incomplete.json") == {"missing": []}
     assert "Incomplete" not in render(tmp_path).read_text()
+
+
+def test_budget_leaders_read_each_curve_at_its_last_point_within_the_budget():
+    from bench.tables.aggregate import budget_leaders
+
+    def curve(variant, gflops, means):
+        return {"study": "leaderboard", "dataset": "fmnist32", "variant": variant, "metric": "fid_domain", "n": 128,
+                "lower_is_better": True, "wall_s_per_kimg": 10.0 if variant == "a" else 1.0, "flops_per_kimg": 0.0,
+                "points": [{"kimg": k, "gflop": g, "mean": m} for k, g, m in zip([1.0, 2.0], gflops, means,
+                                                                                   strict=True)]}
+
+    # a is cheap per image and good early; b costs 5x the FLOPs per image and ends far better
+    leaders = budget_leaders({"a": curve("a", [1.0, 2.0], [10.0, 9.0]), "b": curve("b", [5.0, 10.0], [12.0, 3.0])})
+    axes = leaders["leaderboard/fmnist32"]["axes"]
+    brief = {axis: [("=".join(r["leaders"]), r["from"], r["to"]) for r in ranges] for axis, ranges in axes.items()}
+    assert brief["kimg"] == [("a", 1.0, 1.0), ("b", 2.0, 2.0)]
+    assert brief["gflop"] == [("a", 1.0, 5.0), ("b", 10.0, 10.0)]  # at 5 GFLOP b has only its first point (12)
+    assert brief["wall_s"] == [("b", 1.0, 20.0)]  # b's seconds per kimg are a tenth of a's: b leads from 1 s on
+    assert axes["gflop"][0]["value"] == 9.0 and axes["gflop"][0]["competitors"] == 2
+
+
+def test_the_leaderboard_page_shows_the_leader_at_each_budget(tables):
+    render(tables)
+    page = (tables / "reports" / "index.html").read_text()
+    section = page[page.index("<h3>Best at each budget</h3>"):]
+    leaders = json.loads((tables / "results/tables/budget_leaders.json").read_text())["leaderboard/ring8"]["axes"]
+    # both start with no mode covered (a tie, shared), then 8, 7, 8 modes against 2, 3, 2
+    assert [r["leaders"] for r in leaders["kimg"]] == [[EVIL_NAME, "mlp-gan"], ["mlp-gan"]]
+    assert section.count('<a href="variant-mlp-gan.html">mlp-gan</a>') == 6  # two ranges per axis
+    assert f'<a href="variant-{EVIL_NAME}.html">{EVIL_NAME}</a> = <a href="variant-mlp-gan.html">' in section
