@@ -129,23 +129,31 @@ def variant_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]
     return pages
 
 
+def _verdict_rows(records: list[dict]) -> list[dict]:
+    return [{"baseline": r["baseline"], "baseline_href": variant_href(r["baseline"]), "metric": r["label"],
+             "direction": "lower is better" if r["lower_is_better"] else "higher is better", **cells(r, missing="–"),
+             "p_holm": "n/a" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}",
+             "p_sort": "" if math.isnan(r["p_holm"]) else r["p_holm"],
+             "p_improvement": f"{r['p_improvement']:.2f}", "verdict": r["verdict"],
+             "gflop": f"{r['gflop']:.1f}" if "gflop" in r else None,
+             "kimg_at": (f"{r['new_kimg']:g} / {r['baseline_kimg']:g}" if "new_kimg" in r else None)}
+            for r in records]
+
+
 def compare_pages(tables: Tables) -> dict[str, tuple[str, dict]]:
-    """One page per new method: per study x dataset, the verdict table and a paragraph from its numbers."""
+    """One page per new method: per study x dataset, the verdict table at equal images and a paragraph from its
+    numbers, then the verdicts at equal training FLOPs on the quality curve."""
     pages = {}
     for name, rows in sorted(tables.comparisons.items()):
         blocks = []
+        at_flops = pd.DataFrame(tables.comparisons_flops.get(name) or [])
         for (study, dataset), block in pd.DataFrame(rows).groupby(["study", "dataset"], sort=True):
             records = block.to_dict("records")
+            flops = (at_flops[(at_flops["study"] == study) & (at_flops["dataset"] == dataset)].to_dict("records")
+                     if len(at_flops) else [])
             blocks.append({"study": study, "dataset": dataset, "summary": summary_text(records),
-                           "n_comparisons": records[0]["n_comparisons"], "rows": [{
-                               "baseline": r["baseline"], "baseline_href": variant_href(r["baseline"]),
-                               "metric": r["label"],
-                               "direction": "lower is better" if r["lower_is_better"] else "higher is better",
-                               **cells(r, missing="–"),
-                               "p_holm": "n/a" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}",
-                               "p_sort": "" if math.isnan(r["p_holm"]) else r["p_holm"],
-                               "p_improvement": f"{r['p_improvement']:.2f}", "verdict": r["verdict"],
-                           } for r in records]})
+                           "n_comparisons": records[0]["n_comparisons"], "rows": _verdict_rows(records),
+                           "flops_rows": _verdict_rows(flops)})
         pages[compare_href(name)] = ("compare.html", {
             "title": f"{name} against the baselines", "name": name, "info": tables.info(name),
             "href": variant_href(name), "blocks": blocks,

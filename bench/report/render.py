@@ -51,8 +51,8 @@ def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
 def write_downloads(tables: Tables, out: Path, sections: list[dict]) -> set[str]:
     """reports/tables: the full tables plus each leaderboard as shown (CSV and JSON); returns the paths."""
     written = set()
-    for name in ("summary.csv", "runs.csv", "summary.json", "runs.json", "comparisons.json", "curves.json",
-                 "variants.json"):
+    for name in ("summary.csv", "runs.csv", "summary.json", "runs.json", "comparisons.json",
+                 "comparisons_equal_flops.json", "curves.json", "budget_leaders.json", "variants.json"):
         if (tables.folder / name).exists():
             write_bytes(out / "tables" / name, (tables.folder / name).read_bytes())
             written.add(f"tables/{name}")

@@ -72,6 +72,7 @@ class Tables:
         self.curves = optional("curves.json")
         self.budget_leaders = optional("budget_leaders.json")
         self.comparisons = optional("comparisons.json")
+        self.comparisons_flops = optional("comparisons_equal_flops.json")
         self.sweeps = optional("sweeps.json")
         self.ablations = optional("ablations.json")
 

@@ -12,7 +12,8 @@ seconds and FLOPs per kimg), budget_leaders.json (per study x dataset: the leadi
 budget on the kimg, GFLOP and wall-second axes),
 ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py) and
 comparisons.json (every method that is not one of the harness's own against the baselines of its
-study x dataset: bench/compare.py).
+study x dataset: bench/compare.py) and comparisons_equal_flops.json (the same pairs on the quality curve at
+equal training FLOPs).
 """
 
 from __future__ import annotations
@@ -290,7 +291,11 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     curves = curve_tables(root, runs)
     write_json(out / "curves.json", curves)
     write_json(out / "budget_leaders.json", budget_leaders(curves))
-    write_json(out / "comparisons.json", comparison_tables(runs, variants, studies))
+    comparisons = comparison_tables(runs, variants, studies)
+    write_json(out / "comparisons.json", comparisons)
+    write_json(out / "comparisons_equal_flops.json", {
+        name: compare.compare_at_equal_flops(curves, name, sorted({r["baseline"] for r in rows}))
+        for name, rows in comparisons.items()})
     write_json(out / "incomplete.json", {"missing": missing})
     return out
 

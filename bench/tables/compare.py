@@ -1,4 +1,5 @@
-"""A new method against the baselines, over training seeds, at equal budget (one study's runs).
+"""A new method against the baselines, over training seeds, at equal budget (one study's runs), and at equal
+training FLOPs on the quality curve (`compare_at_equal_flops`).
 
 For each study x dataset where the new variant has runs, and each baseline and metric: mean and 95%
 bootstrap CI of both, the difference of means with its bootstrap CI, a Welch test over seeds with Holm's
@@ -103,28 +104,76 @@ def compare(runs: pd.DataFrame, new: str, against: list[str], metrics: list[str]
                 if len(a) == 0 or len(b) == 0:
                     continue
                 info = catalog.metric(metric)
-                label, lower = info.heading, bool(info.lower_is_better)
-                mean_diff = float(a.mean() - b.mean())
-                low, high = difference_ci(a, b)
                 family.append({
                     "study": study, "dataset": dataset, "new": new, "baseline": base, "metric": metric,
                     "new_diverged": _diverged(block, new), "baseline_diverged": _diverged(block, base),
-                    "label": label, "lower_is_better": lower, "scale": info.scale,
-                    "new_summary": summarize(a), "baseline_summary": summarize(b),
-                    "difference": mean_diff, "difference_ci": [low, high], "p": welch_p(a, b),
-                    "p_improvement": probability_of_improvement(a, b, lower),
+                    "label": info.heading, "scale": info.scale, **_statistics(a, b, bool(info.lower_is_better)),
                 })
-        if not family:
-            continue
-        adjusted = holm([1.0 if math.isnan(r["p"]) else r["p"] for r in family])
-        for row, p_holm in zip(family, adjusted, strict=True):
-            row["p_holm"] = math.nan if math.isnan(row["p"]) else p_holm
-            row["n_comparisons"] = len(family)
-            row["verdict"] = verdict(row["difference"], row["p_holm"], row["lower_is_better"], alpha)
-        rows.extend(family)
+        rows.extend(_corrected(family, alpha))
     if not rows:
         raise CompareError(f"{new!r} shares no dataset and metric with {', '.join(against) or 'any baseline'}; "
                            "put them in the same study")
+    return rows
+
+
+def _statistics(a: np.ndarray, b: np.ndarray, lower: bool) -> dict:
+    """The new method's seeds `a` against the baseline's `b`: both summaries, the difference with its CI, the
+    Welch p-value and the probability of improvement."""
+    return {"lower_is_better": lower, "new_summary": summarize(a), "baseline_summary": summarize(b),
+            "difference": float(a.mean() - b.mean()), "difference_ci": list(difference_ci(a, b)),
+            "p": welch_p(a, b), "p_improvement": probability_of_improvement(a, b, lower)}
+
+
+def _corrected(family: list[dict], alpha: float) -> list[dict]:
+    """The comparisons of one study x dataset with their Holm-corrected p-values and verdicts."""
+    if not family:
+        return []
+    adjusted = holm([1.0 if math.isnan(r["p"]) else r["p"] for r in family])
+    for row, p_holm in zip(family, adjusted, strict=True):
+        row["p_holm"] = math.nan if math.isnan(row["p"]) else p_holm
+        row["n_comparisons"] = len(family)
+        row["verdict"] = verdict(row["difference"], row["p_holm"], row["lower_is_better"], alpha)
+    return family
+
+
+def _seeds_at_gflop(curve: dict, budget: float) -> tuple[np.ndarray, float | None]:
+    """Each seed's curve value at its last point within `budget` GFLOP, and that point's kimg."""
+    gflop = {round(p["kimg"], 6): p["gflop"] for p in curve["points"]}
+    values, at = [], None
+    for points in curve["seeds"].values():
+        within = [(kimg, value) for kimg, value in points if gflop.get(round(kimg, 6), math.inf) <= budget + 1e-9]
+        if within:
+            at, value = within[-1]
+            values.append(value)
+    return np.asarray(values, float), at
+
+
+def compare_at_equal_flops(curves: dict, new: str, against: list[str], alpha: float = ALPHA) -> list[dict]:
+    """The new method against each baseline at equal training FLOPs: on the quality curve (the evaluate stage's
+    fixed-latent curve metric), each run read at its last curve point within the smaller of the two
+    variants' total GFLOP, so the cheaper run's whole budget meets the same compute of the dearer one. The same
+    statistics and Holm correction as `compare`, over the baselines of each study x dataset."""
+    tables: dict[tuple[str, str], dict[str, dict]] = {}
+    for curve in curves.values():
+        tables.setdefault((curve["study"], curve["dataset"]), {})[curve["variant"]] = curve
+    rows = []
+    for (study, dataset), table in sorted(tables.items()):
+        if new not in table:
+            continue
+        family = []
+        for base in (b for b in against if b in table):
+            mine, theirs = table[new], table[base]
+            budget = min(mine["points"][-1]["gflop"], theirs["points"][-1]["gflop"])
+            (a, new_kimg), (b, base_kimg) = _seeds_at_gflop(mine, budget), _seeds_at_gflop(theirs, budget)
+            if len(a) == 0 or len(b) == 0:
+                continue
+            info = catalog.metric(mine["metric"])
+            family.append({
+                "study": study, "dataset": dataset, "new": new, "baseline": base, "metric": mine["metric"],
+                "label": f"{info.heading} (curve, N={mine['n']})", "scale": info.scale, "gflop": budget,
+                "new_kimg": new_kimg, "baseline_kimg": base_kimg, **_statistics(a, b, bool(info.lower_is_better)),
+            })
+        rows.extend(_corrected(family, alpha))
     return rows
 
 

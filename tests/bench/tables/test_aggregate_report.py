@@ -333,3 +333,12 @@ def test_the_leaderboard_page_shows_the_leader_at_each_budget(tables):
     assert [r["leaders"] for r in leaders["kimg"]] == [[EVIL_NAME, "mlp-gan"], ["mlp-gan"]]
     assert section.count('<a href="variant-mlp-gan.html">mlp-gan</a>') == 6  # two ranges per axis
     assert f'<a href="variant-{EVIL_NAME}.html">{EVIL_NAME}</a> = <a href="variant-mlp-gan.html">' in section
+
+
+def test_the_compare_page_gives_the_verdict_at_equal_images_and_at_equal_flops(tables):
+    render(tables)
+    page = (tables / "reports" / f"compare-{EVIL_NAME}.html").read_text()
+    at_flops = json.loads((tables / "results/tables/comparisons_equal_flops.json").read_text())[EVIL_NAME]
+    assert [(r["baseline"], r["metric"], r["gflop"]) for r in at_flops] == [("mlp-gan", "modes_covered", 1.0)]
+    assert page.index("<h3>At equal training FLOPs</h3>") > page.index("verdict")
+    assert at_flops[0]["verdict"] == "worse" and "verdict-worse" in page.split("At equal training FLOPs")[1]

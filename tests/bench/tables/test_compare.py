@@ -132,3 +132,23 @@ def test_the_default_comparison_is_the_catalogs_headline_metrics():
     assert {r["metric"] for r in compare(runs, "new", ["a"])} == {"fid"}  # IS is shown, not compared by default
     assert {"fid", "fid_domain", "intra_fid_domain"} <= set(catalog.compared_by_default())
     assert "is" not in catalog.compared_by_default()
+
+
+def test_at_equal_flops_each_run_is_read_at_its_last_curve_point_within_the_smaller_total():
+    from bench.tables.compare import compare_at_equal_flops
+
+    def curve(variant, gflop_per_kimg, kimgs, seed_values):
+        return {"study": "leaderboard", "dataset": "fmnist32", "variant": variant, "metric": "fid_domain", "n": 128,
+                "points": [{"kimg": k, "gflop": k * gflop_per_kimg} for k in kimgs],
+                "seeds": {str(s): [[k, v] for k, v in zip(kimgs, values, strict=True)]
+                          for s, values in enumerate(seed_values)}}
+
+    new = curve("my-gan", 1.0, [1, 2, 3, 4], [[20, 12, 8, 5], [21, 13, 9, 6], [19, 12, 9, 7]])
+    base = curve("dcgan", 2.0, [1, 2, 3], [[15, 9, 4], [14, 10, 3], [16, 11, 5]])  # ends better, at 6 GFLOP
+    (row,) = compare_at_equal_flops({"a": new, "b": base}, "my-gan", ["dcgan"])
+    assert row["gflop"] == 4.0 and (row["new_kimg"], row["baseline_kimg"]) == (4, 2)
+    mine, theirs = np.array([5.0, 6.0, 7.0]), np.array([9.0, 10.0, 11.0])
+    assert row["difference"] == pytest.approx(mine.mean() - theirs.mean())
+    assert row["p"] == pytest.approx(stats.ttest_ind(mine, theirs, equal_var=False).pvalue)
+    assert row["verdict"] == "better" and row["p_improvement"] == 1.0  # at equal FLOPs the cheap method wins
+    assert row["label"] == "FID (domain) (curve, N=128)"
