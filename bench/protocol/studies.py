@@ -43,8 +43,10 @@ STUDY = Mapping({"title": Text(doc="a title"),
                  "datasets": Mapping(keys=DATASET, values=Sequence(VARIANT, doc="a list of variant names",
                                                                    unique=True),
                                      doc="datasets with their variants, e.g. {fmnist32: [dcgan]}"),
-                 "sweep": SWEEP},
-                required=("datasets",), doc="a study: {title, kind, seeds, datasets[, sweep]}")
+                 "sweep": SWEEP,
+                 "versus": Text(doc="the table study whose ranks this one's are set against (e.g. the equal-image "
+                                    "leaderboard for an equal-FLOP one)")},
+                required=("datasets",), doc="a study: {title, kind, seeds, datasets[, sweep, versus]}")
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,12 @@ def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
                                   f"{', '.join(short)}; run `gbench sweep-sample {name} --k {samples}`")
         elif "sweep" in body:
             raise ConfigError(f"{relative}: study {name!r} has a `sweep:` block but kind {kind!r}; set `kind: sweep`")
+        versus = body.get("versus")
+        if versus is not None and (versus == name or versus not in files
+                                   or files[versus][1].get("kind", "table") != "table" or kind != "table"):
+            tables = sorted(n for n, (_, b) in files.items() if b.get("kind", "table") == "table" and n != name)
+            raise ConfigError(f"{relative}: {name}.versus: {versus!r} is not another table study; both must be "
+                              f"`kind: table` (table studies: {', '.join(tables)})")
         studies.append(Study(name, body.get("title", name), datasets, seeds, kind, losses, samples, drawn, path))
     return studies
 

@@ -106,6 +106,27 @@ def _leader_rows(leaders: dict | None) -> list[dict]:
     return rows
 
 
+def _rank_change_block(changes: dict | None) -> dict | None:
+    """This table's ranks against its `versus` study's, one row per shared variant, one column per metric."""
+    if not changes or not changes["metrics"]:
+        return None
+    metrics = list(changes["metrics"])
+    variants = [r["variant"] for r in changes["metrics"][metrics[0]]]
+    rows = []
+    for v in variants:
+        cells = []
+        for m in metrics:
+            r = next(x for x in changes["metrics"][m] if x["variant"] == v)
+            move = r["move"]
+            arrow = "" if move is None else "=" if move == 0 else f"{'↑' if move > 0 else '↓'}{abs(move)}"
+            cells.append({"text": f"{r['rank_versus'] or '–'} → {r['rank'] or '–'}", "move": arrow,
+                          "moved": bool(move)})
+        rows.append({"variant": v, "href": variant_href(v), "cells": cells, "moved": any(c["moved"] for c in cells)})
+    return {"versus": changes["versus"], "budgets": changes["budgets"], "study": changes["study"],
+            "headers": [catalog.metric(m).heading for m in metrics], "rows": rows,
+            "movers": [r["variant"] for r in rows if r["moved"]]}
+
+
 def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> list[dict]:
     sections = []
     for (study, dataset), block in tables.summary.groupby(["study", "dataset"], sort=True):
@@ -150,6 +171,7 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
                           "json": f"tables/{slug(f'{study}-{dataset}')}.json"},
             "compute_svgs": _equal_compute_svgs(curves),
             "leaders": _leader_rows(tables.budget_leaders.get(f"{study}/{dataset}")),
+            "rank_changes": _rank_change_block(tables.rank_changes.get(f"{study}/{dataset}")),
             "leader_metric": curve_label(curves[0]["metric"], curves[0]["n"]) if curves else None,
             "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
         })

@@ -71,6 +71,7 @@ class Tables:
         self.variants = optional("variants.json")
         self.curves = optional("curves.json")
         self.budget_leaders = optional("budget_leaders.json")
+        self.rank_changes = optional("rank_changes.json")
         self.comparisons = optional("comparisons.json")
         self.comparisons_flops = optional("comparisons_equal_flops.json")
         self.sweeps = optional("sweeps.json")

@@ -13,7 +13,7 @@ budget on the kimg, GFLOP and wall-second axes),
 ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py) and
 comparisons.json (every method that is not one of the harness's own against the baselines of its
 study x dataset: bench/compare.py) and comparisons_equal_flops.json (the same pairs on the quality curve at
-equal training FLOPs).
+equal training FLOPs), rank_changes.json (a study with `versus`: each shared variant's rank there and here).
 """
 
 from __future__ import annotations
@@ -246,8 +246,50 @@ def study_kinds(root: Path) -> dict:
     """Each study's kind, title and datasets as its file lists them (pipelines/*.yaml): the report lays a
     table, a sweep and a mode-collapse study out differently, and an ablation's rows keep the file's order."""
     return {name: {"kind": body.get("kind", "sweep" if "sweep" in body else "table"), "title": body.get("title", name),
-                   "datasets": {ds: list(vs) for ds, vs in (body.get("datasets") or {}).items()}}
+                   "datasets": {ds: list(vs) for ds, vs in (body.get("datasets") or {}).items()},
+                   "versus": body.get("versus")}
             for name, (_, body) in study_files(root).items()}
+
+
+def rank_changes(runs: pd.DataFrame, kinds: dict) -> dict:
+    """Per table study with `versus` and dataset both have runs on: the variants both ran, tied-ranked in each
+    table on each metric both measured (Welch tests over seeds, Holm-corrected, as the leaderboards rank),
+    with the move from the `versus` table's rank to this one's. Re-ranked among the shared variants only, so a
+    table with more variants does not shift the numbers. Diverged seeds are left out; a variant with one is
+    not ranked, as on the leaderboards."""
+    out = {}
+    for study, info in sorted(kinds.items()):
+        other = info.get("versus")
+        if not other:
+            continue
+        for dataset in sorted(set(runs.loc[runs["study"] == study, "dataset"])):
+            here = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
+            there = runs[(runs["study"] == other) & (runs["dataset"] == dataset)]
+            shared = sorted(set(here["variant"]) & set(there["variant"]))
+            if len(shared) < 2:
+                continue
+            metrics = {}
+            for m in METRICS:
+                if not (here[m].notna().any() and there[m].notna().any()):
+                    continue
+                lower = catalog.metric(m).lower_is_better
+                ranks = [tied_ranks({v: list(b[m].dropna()) for v, b in block.groupby("variant")
+                                     if v in shared and not b["diverged"].any() and b[m].notna().any()},
+                                    lower_is_better=lower) for block in (there, here)]
+                metrics[m] = [{"variant": v, "rank_versus": ranks[0].get(v), "rank": ranks[1].get(v),
+                               "move": (ranks[0][v] - ranks[1][v]) if v in ranks[0] and v in ranks[1] else None}
+                              for v in shared]
+            budgets = {s: _budget_text(b) for s, b in ((other, there), (study, here))}
+            out[f"{study}/{dataset}"] = {"study": study, "versus": other, "dataset": dataset, "budgets": budgets,
+                                         "metrics": metrics}
+    return out
+
+
+def _budget_text(block: pd.DataFrame) -> str:
+    unit, amount = block["budget_unit"].iloc[0], block["budget_amount"].iloc[0]
+    if pd.isna(amount):
+        return f"{float(block['kimg'].max()):g} kimg"
+    return f"{float(amount):g} {unit.replace('device_seconds', 'device seconds').replace('gflop', 'GFLOP')}"
 
 
 def missing_runs(root: Path) -> list[str]:
@@ -283,6 +325,7 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     write_json(out / "sweeps.json", sweep_tables(runs))
     studies = study_kinds(root)
     write_json(out / "studies.json", studies)
+    write_json(out / "rank_changes.json", rank_changes(runs, studies))
     write_json(out / "ablations.json", ablation_tables(runs, studies))
     write_json(out / "conditional.json", conditional_specs(root, runs))
     write_json(out / "truncation.json", truncation_tables(root, runs))

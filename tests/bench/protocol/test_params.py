@@ -123,6 +123,9 @@ BAD_STUDIES = [  # (params edit, extra study file, message)
     (None, "mine:\n  datasets: {ring8: [mlp-gan, mlp-gan]}\n", r"mine\.datasets\.ring8: 'mlp-gan' is listed twice"),
     (None, "mine:\n  datasets: {ring8: [mlp-gan]}\n  seeds: [a]\n", r"mine\.seeds\[0\]: 'a' is not an integer"),
     (None, "leaderboard:\n  datasets: {ring8: [mlp-gan]}\n", r"study 'leaderboard' is also defined in"),
+    (None, "mine:\n  versus: leaderbord\n  datasets: {ring8: [mlp-gan]}\n",
+     r"mine\.versus: 'leaderbord' is not another table study; both must be `kind: table` \(table studies: "),
+    (None, "mine:\n  versus: mode-collapse\n  datasets: {ring8: [mlp-gan]}\n", r"mine\.versus: 'mode-collapse'"),
 ]
 
 

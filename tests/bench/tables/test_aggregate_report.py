@@ -342,3 +342,31 @@ def test_the_compare_page_gives_the_verdict_at_equal_images_and_at_equal_flops(t
     assert [(r["baseline"], r["metric"], r["gflop"]) for r in at_flops] == [("mlp-gan", "modes_covered", 1.0)]
     assert page.index("<h3>At equal training FLOPs</h3>") > page.index("verdict")
     assert at_flops[0]["verdict"] == "worse" and "verdict-worse" in page.split("At equal training FLOPs")[1]
+
+
+def test_a_study_versus_another_shows_each_shared_variants_rank_in_both(tmp_path):
+    """Two table studies on the same dataset: at equal images b leads, at equal FLOPs a does."""
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "leaderboard.yaml").write_text(
+        "leaderboard:\n  datasets:\n    ring8: [mlp-gan, evil-gan, other-gan]\n")
+    (tmp_path / "pipelines" / "leaderboard-flops.yaml").write_text(
+        "leaderboard-flops:\n  versus: leaderboard\n  datasets:\n    ring8: [mlp-gan, evil-gan]\n")
+    for seed in range(3):
+        fake_run(tmp_path, "mlp-gan", seed, 4 + seed % 2)
+        fake_run(tmp_path, EVIL_NAME, seed, 7 + seed % 2)
+        fake_run(tmp_path, "other-gan", seed, 8)
+        fake_run(tmp_path, "mlp-gan", seed, 8 - seed % 2, study="leaderboard-flops")
+        fake_run(tmp_path, EVIL_NAME, seed, 2 + seed % 2, study="leaderboard-flops")
+    for cost_file in (tmp_path / "results/leaderboard-flops").glob("*/*/s*/train/cost.json"):
+        write_json(cost_file, {**json.loads(cost_file.read_text()), "budget": {"unit": "gflop", "amount": 50.0,
+                                                                              "spent": 49.0}})
+    aggregate(tmp_path)
+    changes = json.loads((tmp_path / "results/tables/rank_changes.json").read_text())["leaderboard-flops/ring8"]
+    assert changes["versus"] == "leaderboard" and changes["budgets"] == {"leaderboard": "2 kimg",
+                                                                         "leaderboard-flops": "50 GFLOP"}
+    moves = {r["variant"]: (r["rank_versus"], r["rank"], r["move"]) for r in changes["metrics"]["modes_covered"]}
+    assert moves == {EVIL_NAME: (1, 2, -1), "mlp-gan": (2, 1, 1)}  # other-gan is not in both: not ranked
+    render(tmp_path)
+    page = (tmp_path / "reports" / "index.html").read_text()
+    section = page[page.index("<h3>Ranks here against leaderboard</h3>"):]
+    assert "2 kimg → leaderboard-flops at 50 GFLOP" in section and f"Moved: {EVIL_NAME}, mlp-gan." in section
