@@ -18,6 +18,23 @@ def test_committed_pipelines_match_the_studies():
     assert write_all(REPO, check=True) == [], "run `gbench pipelines` and commit the dvc.yaml files"
 
 
+def test_a_dataset_no_study_runs_any_more_loses_its_generated_pipeline(tmp_path):
+    """Else `dvc repro` would still run the stages it had under the old profile."""
+    bench_root, _ = copy_of_the_repository(tmp_path)
+    assert (bench_root / "pipelines" / "stackedfmnist" / "dvc.yaml").is_file()  # the smoke leaderboard runs it
+    params = yaml.safe_load((bench_root / "params.yaml").read_text())
+    params["profiles"]["smoke"]["studies"]["leaderboard"]["datasets"] = ["ring8", "grid25", "fmnist32"]
+    (bench_root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (bench_root / "pipelines" / "mine").mkdir()
+    (bench_root / "pipelines" / "mine" / "dvc.yaml").write_text("stages: {}\n")  # not generated: left alone
+    assert Path("pipelines/stackedfmnist/dvc.yaml") in write_all(bench_root, check=True)
+    assert (bench_root / "pipelines" / "stackedfmnist" / "dvc.yaml").is_file()  # check mode changes nothing
+    write_all(bench_root)
+    assert not (bench_root / "pipelines" / "stackedfmnist" / "dvc.yaml").exists()
+    assert (bench_root / "pipelines" / "mine" / "dvc.yaml").is_file()
+    assert write_all(bench_root, check=True) == []
+
+
 def test_no_stage_has_a_persistent_output():
     """DVC never run-caches a stage with a `persist` output, so a stage done on another machine could not be
     restored (`dvc repro --pull`): resume state lives in results/.resume instead (bench/training/loop.py)."""

@@ -186,13 +186,20 @@ def render_all(root: Path, protocol: Protocol | None = None) -> dict[Path, str]:
 
 
 def write_all(root: Path, check: bool = False, protocol: Protocol | None = None) -> list[Path]:
-    """Write (or with check=True, compare) every generated dvc.yaml; returns the stale/written paths."""
+    """Write (or with check=True, compare) every generated dvc.yaml, and remove the generated ones of datasets
+    no study of the profile runs any more (DVC would run their stages); returns the stale/written paths."""
     changed = []
-    for path, text in render_all(root, protocol).items():
+    files = render_all(root, protocol)
+    for path, text in files.items():
         current = path.read_text() if path.exists() else None
         if current != text:
             changed.append(path)
             if not check:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
+    for path in sorted((root / "pipelines").glob("*/dvc.yaml")):
+        if path not in files and path.read_text().startswith(HEADER):
+            changed.append(path)
+            if not check:
+                path.unlink()
     return [Path(os.path.relpath(p, root)) for p in changed]
