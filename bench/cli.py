@@ -36,6 +36,8 @@ def _describe(v) -> list[str]:
 def _cmd_list(args: argparse.Namespace) -> int:
     from bench.protocol import variants
 
+    if args.flops:
+        return _print_flops(args.protocol, args.flops, args.names)
     if args.names:  # composed names: each one's recipe, or why it cannot train
         for name in args.names:
             print("\n".join(_describe(variants.compose(name))))
@@ -58,6 +60,29 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 print(f"  {'':<12} sets {changes}")
     if args.protocol is not None:
         print(f"Studies: {args.protocol.summary()}")
+    return 0
+
+
+def _print_flops(protocol, dataset: str, names: list[str]) -> int:
+    """`gbench list --flops DATASET`: training FLOPs per image of each variant as the active profile trains it."""
+    from bench.data.datasets import spec
+    from bench.protocol import variants
+    from bench.protocol.errors import ConfigError
+    from bench.training.budget import flops_per_image
+
+    if protocol is None:
+        raise ConfigError("gbench list --flops: no params.yaml here; run it from the repository root")
+    data = spec(dataset)
+    chosen = names or [v.name for v in variants.all_variants()
+                       if data.kind in v.data_kinds and (data.n_labels or not v.conditional)]
+    profile = protocol.params["profile"]
+    print(f"Training FLOPs per image shown to D on {dataset} ({'x'.join(map(str, data.shape))}), profile {profile}, "
+          "at full resolution, lazy steps at their frequency:")
+    for name in chosen:
+        run = protocol.planning_run(name, dataset)
+        per_image, kimg = flops_per_image(run), run.train["kimg"]
+        print(f"  {name:<24} {per_image / 1e6:12.1f} MFLOP/image  width {run.train['width']:g}, batch "
+              f"{run.variant.recipe.batch}; {kimg:g} kimg = {per_image * kimg * 1e3 / 1e9:.1f} GFLOP")
     return 0
 
 
@@ -231,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="every registered variant, loss and regularizer, with its paper (and check "
                        "that every run of the studies resolves)")
     p.add_argument("names", nargs="*", help="describe these composed variants instead, e.g. dcgan+hinge+sn")
+    p.add_argument("--flops", metavar="DATASET", default=None, help="print each variant's training FLOPs per image "
+                   "on DATASET at the active profile's width (to plan a gflop budget)")
     p.set_defaults(fn=_cmd_list)
     p = sub.add_parser("sweep-sample", help="draw the hyperparameter samples of a sweep study into its file")
     p.add_argument("study")
