@@ -140,7 +140,7 @@ def _cmd_dataset_tool(args: argparse.Namespace) -> int:
 def _cmd_reference(args: argparse.Namespace) -> int:
     from bench.measurement.reference import build_reference
 
-    print(f"reference arrays in {build_reference(args.dataset, args.root, args.backbone)}")
+    print(f"reference arrays in {build_reference(args.dataset, args.root, args.backbone, args.device)}")
     return 0
 
 
@@ -288,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reference", help="reference stage: one backbone's arrays of the eval split")
     p.add_argument("dataset")
     p.add_argument("--backbone", default="inception", choices=["inception", "domain"])
+    p.add_argument("--device", default=None, help="default: params.yaml `device` (auto: cuda when there is one)")
     p.set_defaults(fn=_cmd_reference)
     p = sub.add_parser("classifier", help="classifier stage: the domain classifier of a labeled dataset")
     p.add_argument("dataset")

@@ -19,7 +19,7 @@ from bench.data.datasets import load_prepared, spec
 from bench.protocol.errors import ConfigError
 from bench.protocol.io import atomic_write, read_json, write_json
 from bench.protocol.params import load_params, reference_backbones, stage_settings
-from bench.protocol.seeding import generator
+from bench.protocol.seeding import generator, resolve_device
 
 
 def reference_dir(root: Path, dataset: str, backbone: str) -> Path:
@@ -47,7 +47,9 @@ def class_histogram(probs: np.ndarray) -> np.ndarray:
     return counts / counts.sum()
 
 
-def build_reference(dataset: str, root: Path, backbone: str = "inception") -> Path:
+def build_reference(dataset: str, root: Path, backbone: str = "inception", device: str | None = None) -> Path:
+    """The eval-split arrays of `dataset` on `backbone`, on `device` (default: params.yaml `device`, as the
+    evaluate stage that compares against them)."""
     from bench.measurement.backbones import BackboneSet
 
     ds = spec(dataset)
@@ -65,7 +67,8 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception") -> Pa
     split = ds.reference_split
     images = data[f"{split}_x"]
     indices = reference_indices(len(images), settings["n_ref"], split)
-    net = BackboneSet(backbone, root, dataset, batch=settings.get("batch", 16))
+    device = str(resolve_device(device or params.get("device", "auto")))
+    net = BackboneSet(backbone, root, dataset, device=device, batch=settings.get("batch", 16))
     arrays = net(images[indices], progress=True)
     extra = {}
     if "probs" in arrays:
