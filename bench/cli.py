@@ -245,8 +245,16 @@ def _cmd_pipelines(args: argparse.Namespace) -> int:
             return 1
         print("generated pipelines are up to date")
         return 0
-    print("wrote: " + (", ".join(map(str, changed)) if changed else "nothing (up to date)"))
+    print("wrote (or removed, for datasets no study runs): " + (", ".join(map(str, changed)) if changed
+                                                                 else "nothing (up to date)"))
     return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.protocol.cluster import sweep
+
+    return sweep(args.root.resolve(), args.targets, args.address, gpus=args.gpus, cpus=args.cpus_per_stage,
+                 workdir=args.workdir, retries=args.retries, git_remote=args.git_remote)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,6 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipelines", help="write the dvc.yaml files from the studies in pipelines/")
     p.add_argument("--check", action="store_true", help="only report whether they are up to date")
     p.set_defaults(fn=_cmd_pipelines)
+    p = sub.add_parser("sweep", help="run the out-of-date stages on a Ray cluster (`dvc repro --pull STAGE` + "
+                       "`dvc push --run-cache` per stage, in clean checkouts of the pushed commit)")
+    p.add_argument("targets", nargs="*", help="studies (leaderboard), STUDY/DATASET (leaderboard/ring8) or DVC "
+                   "stages and dvc.yaml files (default: every stage)")
+    p.add_argument("--address", required=True, help="the Ray head, HOST:PORT (as `ray start --head` printed it)")
+    p.add_argument("--gpus", action="store_true", help="the workers have GPUs: each train stage asks for params.yaml "
+                   "`nproc` GPUs (other stages for none)")
+    p.add_argument("--cpus-per-stage", type=int, default=1, help="CPUs each stage asks for, and its threads; CPU "
+                   "results are bit-identical at the same thread count (default: 1)")
+    p.add_argument("--workdir", default=None, help="where workers put the stages' checkouts (default: their temp "
+                   "folder, e.g. /tmp/gbench-sweep)")
+    p.add_argument("--retries", type=int, default=3, help="runs of a stage again after its worker or node died "
+                   "(a stage that fails on its own is never retried)")
+    p.add_argument("--git-remote", default="origin", help="the git remote workers clone the commit from")
+    p.set_defaults(fn=_cmd_sweep)
     return parser
 
 
