@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install system-deps repro test lint bench-stages clean-results
+.PHONY: install system-deps repro test lint bench-stages gpu-check clean-results
 
 install: system-deps $(STAMP)
 
@@ -40,3 +40,8 @@ lint: install
 # Time per stage type of a full `dvc repro` from scratch (see tests/benchmarks/stage_times.py).
 bench-stages: install
 	python tests/benchmarks/stage_times.py
+
+# On a lent GPU machine: a smoke run of each task kind on CUDA, the DDP path (NCCL with 2+ GPUs) and two
+# standard-profile fmnist32 runs, printed as JSON lines (tests/benchmarks/gpu_check.py; --dry runs on the CPU).
+gpu-check: install
+	python tests/benchmarks/gpu_check.py --seconds $${SECONDS_PER_RUN:-120}
