@@ -40,14 +40,18 @@ SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional", "equ
 TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
 
 
-PER_RUN_DETAIL = {"kid": "seed", "is": "reason"}  # per backbone: KID's subset seed; why IS is unavailable (a path)
+# per backbone: KID's subset seed; why IS is unavailable (a path); the data-copying test's per-run outcome
+# (its cells and z-scores are results of the run, not how it was measured)
+RUN_OUTCOMES = {"kid": ("seed",), "data_copying": ("cells_used", "cell_z", "copying")}
+PER_RUN_DETAIL = {**RUN_OUTCOMES, "is": ("reason",)}
 
 
-def poolable_spec(spec: dict, detail: dict[str, str] = PER_RUN_DETAIL) -> dict:
-    """The metric spec without what differs between the runs of one table by design (seeds, hashes, and the
-    machine-specific text of why IS is unavailable: that it is unavailable stays part of the spec)."""
+def poolable_spec(spec: dict, detail: dict[str, tuple[str, ...]] = PER_RUN_DETAIL) -> dict:
+    """The metric spec without what differs between the runs of one table by design (seeds, hashes, each run's
+    data-copying outcome, and the machine-specific text of why IS is unavailable: that it is unavailable stays
+    part of the spec)."""
     out = {k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED}
-    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk != detail[k]}
+    out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk not in detail[k]}
                                    if k in detail and isinstance(v, dict) else v)
                                for k, v in how.items()}
                         for name, how in spec.get("backbones", {}).items()}
@@ -59,7 +63,7 @@ def table_spec(root: Path, block: pd.DataFrame) -> dict:
     hashes; why IS is unavailable is kept, as that run's machine said it."""
     measured = block[~block["diverged"]] if (~block["diverged"]).any() else block
     record = read_json(root / "results" / measured["run"].iloc[0] / "eval" / "metrics.json")
-    return poolable_spec(record["spec"], detail={"kid": "seed"})
+    return poolable_spec(record["spec"], detail=RUN_OUTCOMES)
 
 
 def collect_runs(root: Path) -> pd.DataFrame:

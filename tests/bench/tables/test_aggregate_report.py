@@ -82,6 +82,27 @@ def test_runs_trained_under_different_budget_units_are_never_pooled(tmp_path):
         aggregate(tmp_path)
 
 
+def test_each_runs_data_copying_outcome_does_not_split_a_table_but_how_it_was_measured_does(tmp_path):
+    """The data-copying test's cells and z-scores are each run's result (a quick leaderboard was refused)."""
+    def spec(cells_used, cell_z, cells=10):
+        domain = {"backbone": "domain", "data_copying": {
+            "test": "Meehan et al. 2020 C_T", "cells": cells, "min_generated_per_cell": 20, "cells_used": cells_used,
+            "cell_z": cell_z, "threshold": -3.0, **({"copying": False} if cell_z else {})}}
+        return {**SPEC, "backbones": {**SPEC["backbones"], "domain": domain}}
+
+    fake_run(tmp_path, "mlp-gan", 0, 8, spec=spec([7], [14.9]))
+    fake_run(tmp_path, "mlp-gan", 1, 8, spec=spec([1, 4, 7], [15.5, 11.3, 9.9]))
+    fake_run(tmp_path, "mlp-gan", 2, 8, spec=spec([], []))
+    aggregate(tmp_path)
+    assert pd.read_csv(tmp_path / "results/tables/summary.csv")["n_seeds"].tolist() == [3]
+    shown = json.loads((tmp_path / "results/tables/specs.json").read_text())["leaderboard/ring8"]
+    assert shown["backbones"]["domain"]["data_copying"] == {"test": "Meehan et al. 2020 C_T", "cells": 10,
+                                                            "min_generated_per_cell": 20, "threshold": -3.0}
+    fake_run(tmp_path, "mlp-gan", 2, 8, spec=spec([], [], cells=20))
+    with pytest.raises(ValueError, match="different metric specs"):  # another partition: another test
+        aggregate(tmp_path)
+
+
 def test_where_a_machine_looked_for_the_is_head_does_not_split_a_table(tmp_path):
     def spec(where):
         return {**SPEC, "backbones": {**SPEC["backbones"], "inception": {
