@@ -117,7 +117,7 @@ def train_and_score(root: Path, run: str, check: str, score: bool = True, **extr
     folder = root / "results" / run
     cost = json.loads((folder / "train" / "cost.json").read_text())
     metrics = json.loads((folder / "eval" / "metrics.json").read_text())["metrics"] if score else {}
-    scalars = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return report(check, run=run, kimg=cost["kimg"], img_per_s=cost["img_per_s"], device=cost["device"],
                   device_name=cost["device_name"], train_s=cost["train_s"], train_stage_s=train_s,
                   evaluate_stage_s=eval_s, gflop=cost["flops_total"] / 1e9, metrics=scalars,
