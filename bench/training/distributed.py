@@ -1,5 +1,5 @@
-"""One run on several ranks: the launcher, the ranks' collectives, and the micro-batched optimizer phase that
-makes the result independent of the number of ranks.
+"""One run on several ranks: the ranks' collectives, and the micro-batched optimizer phase that makes the result
+independent of the number of ranks (bench/training/launch.py starts the ranks).
 
 A run's global batch is the recipe's `batch`; `train.micro_batch` in params.yaml splits it into M micro-batches
 whose gradients are accumulated before each optimizer step. `gbench train --nproc N` (or params.yaml `nproc`)
