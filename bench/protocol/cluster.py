@@ -424,8 +424,11 @@ def submit(ray, commit: Commit, stages: list[PlannedStage], workdir: str | None,
 
 def describe(result: dict) -> str:
     """How a done stage was done: run by its task, or restored from the run-cache (someone had run it before)."""
-    own = result["stage"] in result["ran"]
-    others = [name for name in result["ran"] if name != result["stage"]]
+    def bare(name: str) -> str:  # DVC prints the root dvc.yaml's stages without the file's name
+        return name.removeprefix("dvc.yaml:")
+
+    own = bare(result["stage"]) in {bare(name) for name in result["ran"]}
+    others = [name for name in result["ran"] if bare(name) != bare(result["stage"])]
     how = "ran" if own else "restored from the run-cache"
     where = f"{result['host']}, Ray node {result['node']}"
     return f"{how}, {result['seconds']} s on {where}" + (f"; also ran {', '.join(others)}" if others else "")

@@ -297,3 +297,12 @@ def test_the_remote_holds_only_whole_objects_and_complete_run_cache_entries(proj
             if out["md5"].endswith(".dir"):
                 listing = json.loads((store / "files" / "md5" / out["md5"][:2] / out["md5"][2:]).read_text())
                 assert all(item["md5"] in objects for item in listing)
+
+
+def test_a_stage_of_the_root_pipeline_that_ran_is_said_to_have_run():
+    """DVC logs `Running stage 'aggregate'` for the stage the sweep calls dvc.yaml:aggregate."""
+    ran = {"stage": "dvc.yaml:aggregate", "host": "h", "node": "n", "seconds": 1.0, "ran": ["aggregate"]}
+    assert cluster.describe(ran) == "ran, 1.0 s on h, Ray node n"
+    restored = {**ran, "stage": f"{PIPELINE}:prepare", "ran": [f"{PIPELINE}:prepare", "aggregate"]}
+    assert cluster.describe(restored) == "ran, 1.0 s on h, Ray node n; also ran aggregate"
+    assert cluster.describe({**ran, "ran": []}).startswith("restored from the run-cache")
