@@ -89,6 +89,42 @@ t:
 """
 
 
+def second_root(bench_root: Path, tmp_path_factory, **settings) -> Path:
+    """Another repository root on the same prepared data, with the same studies and `settings` (as
+    `write_params`): where a run trains uninterrupted, to compare with a killed and resumed one."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    (root / "results").mkdir()
+    (root / "results" / "data").symlink_to(bench_root / "results" / "data")
+    write_params(root, **settings)
+    write_studies(root)
+    return root
+
+
+def kill_at_first_checkpoint(root: Path, run) -> dict:
+    """Start `gbench train RUN` in its own process, SIGKILL it as soon as its resume folder holds a checkpoint,
+    and return that checkpoint (loaded)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench.training.checkpoint import CHECKPOINT, load_checkpoint
+    from bench.training.loop import resume_dir
+
+    ckpt = resume_dir(root, run) / CHECKPOINT  # the run's state lives outside its DVC output
+    process = subprocess.Popen([sys.executable, "-m", "bench.cli", "--root", str(root), "train", str(run)],
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    return load_checkpoint(ckpt)
+
+
 def write_studies(root: Path) -> None:
     """The repository's study files (params.yaml's profiles refer to them) and the test study `t`."""
     (root / "pipelines").mkdir(exist_ok=True)

@@ -2,11 +2,6 @@
 and a run killed mid-way resumes against the same budget to the uninterrupted run's bytes."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -18,9 +13,9 @@ from bench.protocol.resolve import resolve
 from bench.protocol.runs import RunId
 from bench.training.budget import flops_over
 from bench.training.checkpoint import CHECKPOINT, load_checkpoint
-from bench.training.loop import resume_dir, train
+from bench.training.loop import train
 from bench.training.tasks import task_of
-from tests.conftest import REPO, write_params, write_studies
+from tests.conftest import kill_at_first_checkpoint, second_root, write_params
 
 
 def _fresh_trainer(root, run):
@@ -72,27 +67,13 @@ def test_sigkill_under_a_flop_budget_resumes_to_the_uninterrupted_bytes(bench_ro
     amount = (flops_over(_fresh_trainer(bench_root, run), 120) + 1) / 1e9  # 120 steps of 100 images
     settings = {"ring8": {"train": {"budget_unit": "gflop", "gflop": amount, "kimg": 1, "checkpoint_every_kimg": 1,
                                     "curve_every_kimg": 4}}}
-    reference_root = tmp_path_factory.mktemp("uninterrupted")
-    (reference_root / "results").mkdir()
-    (reference_root / "results" / "data").symlink_to(bench_root / "results" / "data")
-    for root in (bench_root, reference_root):
-        write_params(root, **settings)
-    write_studies(reference_root)
+    write_params(bench_root, **settings)
+    reference_root = second_root(bench_root, tmp_path_factory, **settings)
     train(run, reference_root)
     expected = read_json(run.folder(reference_root) / "train" / "cost.json")
     assert expected["budget"]["spent"] <= amount and expected["kimg"] == 12  # the budget, not kimg, set the length
 
-    ckpt = resume_dir(bench_root, run) / CHECKPOINT
-    process = subprocess.Popen([sys.executable, "-m", "bench.cli", "--root", str(bench_root), "train", str(run)],
-                               env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not ckpt.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    assert not load_checkpoint(ckpt)["finished"]
+    assert not kill_at_first_checkpoint(bench_root, run)["finished"]
     train(run, bench_root)
     folder, reference = run.folder(bench_root) / "train", run.folder(reference_root) / "train"
     for name in (CHECKPOINT, "curve.json", "curve_samples.npz"):

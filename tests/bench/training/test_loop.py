@@ -1,11 +1,6 @@
 """Training: same seed => identical bytes; SIGKILL + restart => the uninterrupted run's result."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -16,7 +11,13 @@ from bench.protocol.runs import RunId
 from bench.training.checkpoint import CHECKPOINT, finished_checkpoint, load_checkpoint, save_checkpoint
 from bench.training.loop import resume_dir, train
 from bench.training.tasks import task_of
-from tests.conftest import REPO, UNSTABLE_PLUGIN, strict_json, write_params, write_studies
+from tests.conftest import (
+    UNSTABLE_PLUGIN,
+    kill_at_first_checkpoint,
+    second_root,
+    strict_json,
+    write_params,
+)
 
 
 def evaluated_generator(run: RunId, root):
@@ -79,24 +80,10 @@ def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_fact
                                      "width": 0.125}}}
     budget = {run.dataset: budget[run.dataset]}
     write_params(bench_root, **budget)
-    reference_root = tmp_path_factory.mktemp("uninterrupted")
-    (reference_root / "results").mkdir()
-    (reference_root / "results" / "data").symlink_to(bench_root / "results" / "data")
-    write_params(reference_root, **budget)
-    write_studies(reference_root)
+    reference_root = second_root(bench_root, tmp_path_factory, **budget)
     train(run, reference_root)
 
-    ckpt = resume_dir(bench_root, run) / CHECKPOINT  # the run's state lives outside its DVC output
-    command = [sys.executable, "-m", "bench.cli", "--root", str(bench_root), "train", str(run)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not ckpt.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    killed_at = load_checkpoint(ckpt)
+    killed_at = kill_at_first_checkpoint(bench_root, run)
     assert not killed_at["finished"] and 0 < json.loads(killed_at["state"])["images"] < budget[run.dataset][
         "train"]["kimg"] * 1000
 
