@@ -327,7 +327,7 @@ def test_aggregate_refuses_while_runs_of_the_studies_lack_metrics_unless_asked_f
 
 
 def test_budget_leaders_read_each_curve_at_its_last_point_within_the_budget():
-    from bench.tables.aggregate import budget_leaders
+    from bench.tables.budgets import budget_leaders
 
     def curve(variant, gflops, means):
         return {"study": "leaderboard", "dataset": "fmnist32", "variant": variant, "metric": "fid_domain", "n": 128,
