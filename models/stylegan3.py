@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.signal
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -70,6 +69,8 @@ def lowpass_filter(taps: int, cutoff: float, half_width: float, fs: float) -> to
     """Separable Kaiser-windowed sinc (scipy's firwin with a transition band 2 x half_width); None = identity."""
     if taps == 1:
         return None
+    import scipy.signal  # here, not at the top: every stage imports the model registry, and scipy.signal costs ~1.5 s
+
     return torch.as_tensor(scipy.signal.firwin(taps, cutoff, width=2 * half_width, fs=fs), dtype=torch.float32)
 
 
