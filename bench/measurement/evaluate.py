@@ -46,14 +46,27 @@ TRUNCATION_N = 2000  # samples per point of the truncation curve (domain backbon
 EQUIVARIANCE_N = 128  # latents (each with its own random shift) of EQ-T and EQ-T_frac
 
 
+def image_grid(images: np.ndarray, nrow: int = 8, padding: int = 1, pad_value: int = 255) -> np.ndarray:
+    """(N, C, H, W) images tiled `nrow` to a row as one (H', W', 3) array, grey images as RGB: torchvision's
+    make_grid layout, written here because importing torchvision (it loads torch._dynamo) cost every evaluate
+    stage ~4 s of start-up for this alone."""
+    images = np.repeat(images, 3, axis=1) if images.shape[1] == 1 else images
+    n, channels, height, width = images.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    step_y, step_x = height + padding, width + padding
+    grid = np.full((rows * step_y + padding, cols * step_x + padding, channels), pad_value, dtype=images.dtype)
+    for k, image in enumerate(images):
+        y, x = divmod(k, cols)
+        grid[y * step_y + padding: (y + 1) * step_y, x * step_x + padding: (x + 1) * step_x] = image.transpose(1, 2, 0)
+    return grid
+
+
 def save_grid(path: Path, images: np.ndarray, nrow: int = 8) -> None:
     from PIL import Image
-    from torchvision.utils import make_grid
 
-    grid = make_grid(torch.from_numpy(images[: nrow * nrow]), nrow=nrow, padding=1, pad_value=255)
-    array = grid.permute(1, 2, 0).numpy()
-    atomic_write(path, lambda p: Image.fromarray(array.squeeze(-1) if array.shape[2] == 1 else array)
-                 .save(p, format="PNG"))
+    array = image_grid(images[: nrow * nrow], nrow=nrow)
+    atomic_write(path, lambda p: Image.fromarray(array).save(p, format="PNG"))
 
 
 def save_scatter(path: Path, points: np.ndarray, modes: np.ndarray) -> None:

@@ -48,24 +48,41 @@ def _z_u(generated: np.ndarray, held_out: np.ndarray) -> float:
     return float((u - (m * n / 2 - 0.5)) / np.sqrt(m * n * (m + n + 1) / 12))
 
 
+_PARTITIONS: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _partition(train: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """k-means centroids of the training features and each one's cell, computed once per process for each
+    training set: an evaluate stage scores its final samples and every curve point against the same one."""
+    import hashlib
+
+    from scipy.cluster.vq import kmeans2
+
+    key = (hashlib.sha256(train.tobytes()).hexdigest() + str(train.shape), cells)
+    if key not in _PARTITIONS:
+        _PARTITIONS[key] = kmeans2(train, cells, seed=SEED, minit="++")
+    return _PARTITIONS[key]
+
+
 def data_copying(train: np.ndarray, held_out: np.ndarray, generated: np.ndarray, cells: int = CELLS,
                  min_per_cell: int = MIN_PER_CELL) -> tuple[float | None, dict]:
     """C_T and how it was computed (the cells used, each cell's z-score)."""
-    from scipy.cluster.vq import kmeans2, vq
+    from scipy.cluster.vq import vq
 
     train, held_out, generated = (np.asarray(a, dtype=np.float64) for a in (train, held_out, generated))
-    centroids, train_cells = kmeans2(train, cells, seed=SEED, minit="++")
-    held_cells, _ = vq(held_out, centroids)
-    gen_cells, _ = vq(generated, centroids)
     weights, scores, used = [], [], []
-    for cell in range(len(centroids)):
-        in_train, in_held = train[train_cells == cell], held_out[held_cells == cell]
-        in_gen = generated[gen_cells == cell]
-        if len(in_gen) < min_per_cell or not len(in_held) or not len(in_train):
-            continue
-        scores.append(_z_u(_nearest_distances(in_gen, in_train), _nearest_distances(in_held, in_train)))
-        weights.append(len(in_held) / len(held_out))
-        used.append(cell)
+    if len(generated) >= min_per_cell:  # else no cell can count, and the partition is not needed
+        centroids, train_cells = _partition(train, cells)
+        held_cells, _ = vq(held_out, centroids)
+        gen_cells, _ = vq(generated, centroids)
+        for cell in range(len(centroids)):
+            in_train, in_held = train[train_cells == cell], held_out[held_cells == cell]
+            in_gen = generated[gen_cells == cell]
+            if len(in_gen) < min_per_cell or not len(in_held) or not len(in_train):
+                continue
+            scores.append(_z_u(_nearest_distances(in_gen, in_train), _nearest_distances(in_held, in_train)))
+            weights.append(len(in_held) / len(held_out))
+            used.append(cell)
     spec = {"test": "Meehan et al. 2020 C_T", "cells": cells, "min_generated_per_cell": min_per_cell,
             "cells_used": used, "cell_z": [round(s, 4) for s in scores], "threshold": THRESHOLD,
             "held_out": "the reference's eval images", "train": "every train image"}

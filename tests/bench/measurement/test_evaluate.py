@@ -1,8 +1,11 @@
-"""The evaluate stage's rule for numbers that are not finite: explained where the catalog allows, else an error."""
+"""The evaluate stage: its rule for non-finite numbers (explained where the catalog allows, else an error),
+and its sample grid."""
 
 import math
 
+import numpy as np
 import pytest
+import torch
 
 from bench.measurement.evaluate import finite_metrics
 from bench.protocol.errors import ResultsError
@@ -28,3 +31,14 @@ def test_any_other_non_finite_metric_is_an_error_naming_run_and_metric(value):
 def test_finite_values_and_none_pass_unchanged():
     metrics = {"fid": 12.5, "is": None, "modes_covered": 7}
     assert finite_metrics(RUN, metrics, {}) == metrics
+
+
+@pytest.mark.parametrize("shape", [(64, 1, 32, 32), (13, 3, 8, 6), (3, 1, 5, 5)])
+def test_the_sample_grid_is_torchvisions_make_grid(shape):
+    from torchvision.utils import make_grid
+
+    from bench.measurement.evaluate import image_grid
+
+    images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    expected = make_grid(torch.from_numpy(images), nrow=8, padding=1, pad_value=255).permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(image_grid(images, nrow=8), expected)

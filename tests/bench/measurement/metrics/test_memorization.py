@@ -41,3 +41,22 @@ def test_a_generator_of_fresh_samples_is_not_flagged_and_an_underfitting_one_sco
 def test_too_few_samples_for_any_cell_leave_it_undefined():
     value, spec = data_copying(TRAIN, HELD_OUT, _mixture(50, 6))
     assert value is None and spec["cells_used"] == [] and "copying" not in spec
+
+
+def test_the_partition_is_reused_for_the_same_training_set_and_skipped_when_no_cell_can_count(monkeypatch):
+    memorization._PARTITIONS.clear()
+    first, spec = data_copying(TRAIN, HELD_OUT, _mixture(600, 4))
+    assert len(memorization._PARTITIONS) == 1
+    again, spec_again = data_copying(TRAIN, HELD_OUT, _mixture(600, 4))
+    memorization._PARTITIONS.clear()
+    fresh, spec_fresh = data_copying(TRAIN, HELD_OUT, _mixture(600, 4))
+    assert first == again == fresh and spec == spec_again == spec_fresh
+    data_copying(TRAIN[:2000], HELD_OUT, _mixture(600, 4))  # another training set: its own partition
+    assert len(memorization._PARTITIONS) == 2
+
+    def refuse(*args):
+        raise AssertionError("k-means ran although no cell could hold enough generated samples")
+
+    monkeypatch.setattr(memorization, "_partition", refuse)
+    value, spec = data_copying(TRAIN, HELD_OUT, _mixture(19, 6))
+    assert value is None and spec["cells_used"] == []
