@@ -42,7 +42,7 @@ def library_versions() -> dict[str, str]:
 
 
 INTRA_PER_CLASS = 200  # samples per class for the conditional metrics (domain backbone only: cheap)
-TRUNCATION_N = 2000  # samples per point of the truncation curve (domain backbone)
+TRUNCATION_N = 2000  # samples per point of the truncation curve (domain backbone), unless evaluate.truncation_n
 EQUIVARIANCE_N = 128  # latents (each with its own random shift) of EQ-T and EQ-T_frac
 
 
@@ -88,10 +88,33 @@ def save_scatter(path: Path, points: np.ndarray, modes: np.ndarray) -> None:
     plt.close(fig)
 
 
-def _image_metrics(run: ResolvedRun, root: Path, images: np.ndarray, device: torch.device,
-                   out: Path) -> tuple[dict, dict, dict]:
-    from bench.measurement.backbones import BackboneSet
+class StageInputs:
+    """What the runs of one evaluate stage score against, each loaded once per stage rather than once per use:
+    the backbone networks (Inception's weights are read and sha256-checked when built) and the reference
+    arrays (the domain reference holds every train image's features). Made for one stage's runs, so a later
+    stage in the same process never sees stale files."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._nets: dict[tuple, object] = {}
+        self._references: dict[tuple, tuple[dict, dict]] = {}
+
+    def backbone(self, name: str, dataset: str, device: torch.device, batch: int = 16):
+        from bench.measurement.backbones import BackboneSet
+
+        key = (name, dataset, str(device), batch if name == "inception" else max(batch, 256))  # as BackboneSet
+        if key not in self._nets:
+            self._nets[key] = BackboneSet(name, self.root, dataset, device=str(device), batch=batch)
+        return self._nets[key]
+
+    def reference(self, dataset: str, name: str) -> tuple[dict[str, np.ndarray], dict]:
+        if (dataset, name) not in self._references:
+            self._references[dataset, name] = load_reference(self.root, dataset, name)
+        return self._references[dataset, name]
+
+
+def _image_metrics(run: ResolvedRun, inputs: StageInputs, images: np.ndarray, device: torch.device,
+                   out: Path) -> tuple[dict, dict, dict]:
     settings, dataset = run.evaluate, run.run.dataset
     available = run.reference_backbones
     backbones = [b for b in settings.get("backbones", available) if b in available]
@@ -105,11 +128,11 @@ def _image_metrics(run: ResolvedRun, root: Path, images: np.ndarray, device: tor
     head, head_missing = available_head() if "inception" in backbones else (None, None)
     metrics, specs, nets = {}, {}, {}
     for name in backbones:
-        net = BackboneSet(name, root, dataset, device=str(device), batch=settings.get("batch", 16))
+        net = inputs.backbone(name, dataset, device, settings.get("batch", 16))
         nets[name] = net
         arrays = net(images, progress=True)
         save_npz(out / f"features_{name}.npz", **arrays)
-        ref, ref_spec = load_reference(root, dataset, name)
+        ref, ref_spec = inputs.reference(dataset, name)
         if ref_spec.get("weights_sha256") != net.spec().get("weights_sha256"):
             raise RuntimeError(f"the {name} reference of {dataset} was computed with other weights; "
                                f"re-run `gbench reference {dataset} --backbone {name}` (or `dvc repro`)")
@@ -118,17 +141,17 @@ def _image_metrics(run: ResolvedRun, root: Path, images: np.ndarray, device: tor
         metrics.update(values)
         specs[name] = {**net.spec(), **how,
                        "reference": {"dataset": dataset, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"]}}
-    curve = _image_curve(run, root, nets.get(CURVE_BACKBONE), metric_settings)
+    curve = _image_curve(run, inputs, nets.get(CURVE_BACKBONE), metric_settings)
     return metrics, specs, curve
 
 
-def _image_curve(run: ResolvedRun, root: Path, net, metric_settings: MetricSettings) -> dict:
+def _image_curve(run: ResolvedRun, inputs: StageInputs, net, metric_settings: MetricSettings) -> dict:
     dataset = run.run.dataset
     if net is None:
         return {"metric": None, "reason": f"the {CURVE_BACKBONE} backbone is not evaluated on {dataset}",
                 "points": []}
-    kimg, snapshots = load_snapshots(run.run.folder(root) / "train")
-    ref, _ = load_reference(root, dataset, CURVE_BACKBONE)
+    kimg, snapshots = load_snapshots(run.run.folder(inputs.root) / "train")
+    ref, _ = inputs.reference(dataset, CURVE_BACKBONE)
     settings = MetricSettings(which=("fid",), kid_seed=metric_settings.kid_seed)
     points = []
     for k, samples in zip(kimg, snapshots, strict=True):
@@ -140,27 +163,26 @@ def _image_curve(run: ResolvedRun, root: Path, net, metric_settings: MetricSetti
             "points": points}
 
 
-def _domain_or_reason(run: ResolvedRun, root: Path, device: torch.device):
+def _domain_or_reason(run: ResolvedRun, inputs: StageInputs, device: torch.device):
     """The domain backbone and its reference, or None and why the dataset has none."""
-    from bench.measurement.backbones import BackboneSet
-
     if "domain" not in run.reference_backbones:
         return None, None, f"the active profile does not evaluate {run.run.dataset} on the domain backbone"
-    ref, _ = load_reference(root, run.run.dataset, "domain")
-    return BackboneSet("domain", root, run.run.dataset, device=str(device)), ref, None
+    ref, _ = inputs.reference(run.run.dataset, "domain")
+    return inputs.backbone("domain", run.run.dataset, device), ref, None
 
 
-def _conditional_metrics(run: ResolvedRun, root: Path, g: torch.nn.Module, device: torch.device) -> tuple[dict, dict]:
+def _conditional_metrics(run: ResolvedRun, inputs: StageInputs, g: torch.nn.Module,
+                         device: torch.device) -> tuple[dict, dict]:
     """Intra-class FID and requested-class accuracy on the domain backbone, from INTRA_PER_CLASS
     samples per class (their own latents, so the main N samples stay those of every other variant)."""
     n_classes = run.n_classes
-    net, ref, reason = _domain_or_reason(run, root, device)
+    net, ref, reason = _domain_or_reason(run, inputs, device)
     if net is None:
         return {"intra_fid_domain": None, "class_accuracy_domain": None}, {"available": False, "reason": reason}
     labels = requested_labels(INTRA_PER_CLASS * n_classes, n_classes)
     latents = torch.randn(len(labels), run.variant.z_dim, generator=generator(run.run.seed, "eval-class-latents"))
     arrays = net(quantize(generate(g, latents, device, labels)))
-    ref_labels = load_prepared(run.run.dataset, root)["eval_y"][ref["indices"]]
+    ref_labels = load_prepared(run.run.dataset, inputs.root)["eval_y"][ref["indices"]]
     mean, per_class = intra_class_fid(arrays["features"], labels.numpy(), ref["features"], ref_labels, n_classes)
     accuracy = requested_class_accuracy(arrays["probs"], labels.numpy())
     spec = {"available": True, "backbone": "domain", "n_per_class": INTRA_PER_CLASS,
@@ -172,25 +194,26 @@ def _conditional_metrics(run: ResolvedRun, root: Path, g: torch.nn.Module, devic
     return {"intra_fid_domain": mean, "class_accuracy_domain": accuracy}, spec
 
 
-def _truncation_curve(run: ResolvedRun, root: Path, g: torch.nn.Module, device: torch.device) -> dict:
+def _truncation_curve(run: ResolvedRun, inputs: StageInputs, g: torch.nn.Module, device: torch.device) -> dict:
     """FID and IS (domain backbone) of samples with z truncated at each tau, and untruncated (tau None)."""
     from bench.measurement.truncation import TAUS, truncated_normal
 
-    net, ref, reason = _domain_or_reason(run, root, device)
+    net, ref, reason = _domain_or_reason(run, inputs, device)
     if net is None:
         return {"run": str(run.run), "available": False, "reason": reason, "points": []}
-    labels = requested_labels(TRUNCATION_N, run.n_classes)
+    n = run.evaluate.get("truncation_n", TRUNCATION_N)
+    labels = requested_labels(n, run.n_classes)
     settings = MetricSettings(which=("fid", "is"))
     points = []
     for tau in (*TAUS, None):
-        z = truncated_normal(TRUNCATION_N, run.variant.z_dim, tau, generator(run.run.seed, "truncation"))
+        z = truncated_normal(n, run.variant.z_dim, tau, generator(run.run.seed, "truncation"))
         arrays = net(quantize(generate(g, z, device, labels)))
         values, _ = score_features("domain", arrays, ref, settings)
         point = {"tau": tau, "fid_domain": values["fid_domain"], "is_domain": values["is_domain"]}
         if labels is not None:
             point["class_accuracy_domain"] = requested_class_accuracy(arrays["probs"], labels.numpy())
         points.append(point)
-    return {"run": str(run.run), "available": True, "backbone": "domain", "n": TRUNCATION_N,
+    return {"run": str(run.run), "available": True, "backbone": "domain", "n": n,
             "sampling": "z ~ N(0, I) with every |z_i| > tau resampled (bench/measurement/truncation.py); tau null: "
                         "untruncated",
             "points": points}
@@ -227,13 +250,17 @@ def _void_previous_result(out: Path) -> None:
         remove_partial_writes(out)
 
 
-def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None) -> Path:
+def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None,
+             inputs: StageInputs | None = None) -> Path:
     """Score one finished run into results/<run>/eval/ (its checkpoint must belong to this run's config). A run
     that diverged gets no metrics: its record says where and why, with the samples and the quality curve of
-    the training before that point."""
+    the training before that point. `inputs`: the backbones and references of the stage's earlier runs on the
+    same device, to reuse."""
     run = resolve(run_id, root, protocol)
     task = task_of(run.task)
     device = resolve_device(device_name or run.device)
+    if inputs is None or inputs.root != root:
+        inputs = StageInputs(root)
     saved = finished_checkpoint(run_id.folder(root) / "train", run.config_hash)
     diverged = json.loads(saved["state"]).get("diverged")
     g = task.evaluated_module(run, saved)
@@ -251,12 +278,12 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
             diverged = {"kimg": progress["images"] / 1000, "step": progress["step"],
                         "reason": "the generator's samples are not finite"}
     if diverged is not None:
-        return _record_divergence(run, root, out, diverged, spec, device)
+        return _record_divergence(run, inputs, out, diverged, spec, device)
 
     if run.dataset.kind == "images":
         images = quantize(samples)
         save_grid(out / "samples.png", images)
-        metrics, spec["backbones"], curve = _image_metrics(run, root, images, device, out)
+        metrics, spec["backbones"], curve = _image_metrics(run, inputs, images, device, out)
     else:
         data = load_prepared(run_id.dataset, root)
         points = samples.numpy()
@@ -268,10 +295,10 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
         curve = _point_curve(run, root, data["modes"], float(data["sigma"]))
     for group in task.metric_groups(run, g):
         if group == "conditional":
-            conditional, spec["conditional"] = _conditional_metrics(run, root, g, device)
+            conditional, spec["conditional"] = _conditional_metrics(run, inputs, g, device)
             metrics.update(conditional)
         elif group == "truncation":
-            write_json(out / "truncation.json", _truncation_curve(run, root, g, device))
+            write_json(out / "truncation.json", _truncation_curve(run, inputs, g, device))
         elif group == "equivariance":
             equivariance, spec["equivariance"] = _equivariance(run, g)
             metrics.update(equivariance)
@@ -303,20 +330,19 @@ def finite_metrics(run_id: RunId, metrics: dict, spec: dict) -> dict:
     return out
 
 
-def _record_divergence(run: ResolvedRun, root: Path, out: Path, diverged: dict, spec: dict,
+def _record_divergence(run: ResolvedRun, inputs: StageInputs, out: Path, diverged: dict, spec: dict,
                        device: torch.device) -> Path:
     """metrics.json of a diverged run (no metrics, where and why it diverged), the samples of its last curve
     point before that, and its quality curve up to there."""
+    root = inputs.root
     train_dir = run.run.folder(root) / "train"
     kimg, snapshots = load_snapshots(train_dir)
     spec["samples"] = f"the last curve snapshot before divergence (kimg {float(kimg[-1]):g}, fixed curve latents)"
     if run.dataset.kind == "images":
-        from bench.measurement.backbones import BackboneSet
-
         save_grid(out / "samples.png", snapshots[-1])
-        net = (BackboneSet(CURVE_BACKBONE, root, run.run.dataset, device=str(device))
+        net = (inputs.backbone(CURVE_BACKBONE, run.run.dataset, device)
                if CURVE_BACKBONE in run.reference_backbones else None)
-        curve = _image_curve(run, root, net, MetricSettings())
+        curve = _image_curve(run, inputs, net, MetricSettings())
     else:
         data = load_prepared(run.run.dataset, root)
         save_scatter(out / "samples.png", snapshots[-1][:2500], data["modes"])
