@@ -176,26 +176,37 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from bench.protocol.runs import RunId
     from bench.training.launch import launch_or_train
 
-    return launch_or_train(args.run, args.root, args.protocol, args.device, args.restart, args.nproc)
+    for run in args.runs:
+        RunId.parse(run)  # every id checked before the first run starts
+    for run in args.runs:  # a stage of several runs trains them in turn in this one process
+        code = launch_or_train(run, args.root, args.protocol, args.device, args.restart, args.nproc)
+        if code:
+            return code
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from bench.measurement.evaluate import evaluate
+    from bench.measurement.evaluate import StageInputs, evaluate
     from bench.protocol.io import read_json
     from bench.protocol.process import die_with_parent, run_lock
     from bench.protocol.runs import RunId
 
     die_with_parent()
-    with run_lock(args.root, args.run, "evaluate"):
-        out = evaluate(RunId.parse(args.run), args.root, args.device, args.protocol)
-    record = read_json(out / "metrics.json")
-    if record.get("diverged"):
-        diverged = record["diverged"]
-        print(f"{args.run} diverged at {diverged['kimg']:g} kimg ({diverged['reason']}): recorded, no metrics")
-        return 0
-    print(" ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in record["metrics"].items()))
+    runs = [RunId.parse(run) for run in args.runs]
+    inputs = StageInputs(args.root)  # one process scores them all: backbones and references are loaded once
+    for run in runs:
+        with run_lock(args.root, str(run), "evaluate"):
+            out = evaluate(run, args.root, args.device, args.protocol, inputs)
+        record = read_json(out / "metrics.json")
+        prefix = f"{run}: " if len(runs) > 1 else ""
+        if record.get("diverged"):
+            diverged = record["diverged"]
+            print(f"{run} diverged at {diverged['kimg']:g} kimg ({diverged['reason']}): recorded, no metrics")
+            continue
+        print(prefix + " ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in record["metrics"].items()))
     return 0
 
 
@@ -320,10 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--json", type=Path, default=None, help="write the numbers and the metric spec here")
     p.set_defaults(fn=_cmd_score)
-    for name, fn, text in (("train", _cmd_train, "train stage: one run"),
-                           ("evaluate", _cmd_evaluate, "evaluate stage: one run")):
+    for name, fn, text in (("train", _cmd_train, "train stage: one run, or several in turn in one process"),
+                           ("evaluate", _cmd_evaluate, "evaluate stage: one run, or several in one process")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("run", help="study/dataset/variant/sN")
+        p.add_argument("runs", nargs="+", metavar="run", help="study/dataset/variant/sN")
         p.add_argument("--device", default=None, help="auto (default from params.yaml), cpu, cuda, ...")
         if name == "train":
             p.add_argument("--restart", action="store_true", help="train from scratch, ignoring any checkpoint")

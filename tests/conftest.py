@@ -44,8 +44,9 @@ def strict_json(path: Path):
 
 def copy_of_the_repository(root: Path, smoke: dict | None = None) -> tuple[Path, dict]:
     """The tracked files copied into `root`, switched to the smoke profile (`smoke` merges into its dataset
-    blocks like `write_params`), pipelines written for it and committed to a new git repository; and the
-    environment a user's shell would have (this interpreter's scripts on PATH, no Inception head)."""
+    blocks like `write_params`; a key whose value is not a mapping, e.g. `group_seeds`, is set in the profile),
+    pipelines written for it and committed to a new git repository; and the environment a user's shell would
+    have (this interpreter's scripts on PATH, no Inception head)."""
     import os
     import subprocess
     import sys
@@ -57,9 +58,12 @@ def copy_of_the_repository(root: Path, smoke: dict | None = None) -> tuple[Path,
             shutil.copy2(REPO / name, root / name)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["profile"] = "smoke"
-    for dataset, stages in (smoke or {}).items():
+    for key, stages in (smoke or {}).items():
+        if not isinstance(stages, dict):
+            params["profiles"]["smoke"][key] = stages
+            continue
         for stage, values in stages.items():
-            params["profiles"]["smoke"][dataset][stage].update(values)
+            params["profiles"]["smoke"][key][stage].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "GBENCH_INCEPTION_HEAD": str(root / "no-head-here.pth")}  # as offline, whatever this machine has

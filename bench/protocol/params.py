@@ -76,6 +76,8 @@ EVALUATE_FIELDS = {
     "batch": Int("a batch size, an integer >= 1", ge=1),
     "backbones": Sequence(Text(doc="a backbone", choices=BACKBONES), doc="a list of backbones: inception, domain",
                           min_len=1, unique=True),
+    "truncation_n": Int("samples per point of the truncation curve (variants that draw one), an integer >= 2 "
+                        "(default 2000)", ge=2),
 }
 STAGES = {
     "train": Mapping(TRAIN_FIELDS, required=("kimg", "width", "curve_every_kimg", "checkpoint_every_kimg", "curve_n"),
@@ -100,7 +102,9 @@ STUDY_PROFILE = Mapping(
      "exclude": Sequence(VARIANT, doc="a list of the study's variants this profile skips", unique=True)},
     keys=DATASET, values=STUDY_OVERRIDE, doc="a study's settings in this profile")
 PROFILE = Mapping(
-    {"studies": Mapping(keys=Text(doc="a study name"), values=STUDY_PROFILE, doc="per study settings")},
+    {"studies": Mapping(keys=Text(doc="a study name"), values=STUDY_PROFILE, doc="per study settings"),
+     "group_seeds": Flag(doc="true to train (and score) a variant's seeds in one stage, one process; false for a "
+                             "stage per run (what a cluster wants)")},
     keys=DATASET, values=Mapping(STAGES, doc="a dataset's stage settings"), doc="a profile")
 PARAMS = Mapping(
     {"profile": Text(doc="the active profile's name, e.g. quick"),

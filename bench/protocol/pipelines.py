@@ -10,6 +10,10 @@ stage's harness modules, its task kind's module and the import closure of its va
 so editing one family re-runs only the runs of variants that import it. DVC's `foreach` takes one list
 of dependencies for all its items, so each study's runs are grouped by the code they depend on: stage
 `train-<study>-<module>@<variant>-s<seed>`, where <module> names the module that registers the variant.
+With the profile's `group_seeds: true` an item is a variant and its stages run all its seeds in turn in one
+process (`train-<study>-<module>@<variant>`): each stage costs seconds of process start-up and DVC
+bookkeeping whatever it does, which on a CPU profile of small runs is a large share of the pipeline's time,
+while a cluster wants a stage per run to train the seeds side by side.
 Profile settings are DVC params of the active profile only. Every command is `exec gbench ...`: DVC runs it
 with `sh -c`, and dash does not exec a lone command itself, so without it a killed `dvc` would leave a shell
 keeping the stage alive (bench/protocol/process.py: stages die with their parent).
@@ -105,16 +109,25 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
 def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, data: str, references: list[str],
                   classifier: list[str]) -> dict:
     root, dataset = protocol.root, runs[0].run.dataset
+    profile = protocol.params["profiles"][protocol.params["profile"]]
+    group_seeds = bool(profile.get("group_seeds", False))
     groups: dict[str, dict] = {}
     taken: dict[str, tuple[str, ...]] = {}
     for run in runs:
         code = tuple(variant_code(run, root))
         group = groups.setdefault(_group_name(run, taken, code), {"code": code, "task": run.task, "items": {}})
-        item = {"run": str(run.run), "dir": f"results/{run.run}"}
+        key = run.run.variant if group_seeds else f"{run.run.variant}-s{run.run.seed}"
+        item = group["items"].setdefault(key, {"runs": [], "dir": f"results/{study.name}/{dataset}/{run.run.variant}"})
+        item["runs"].append(run.run)
+        if not group_seeds:
+            item["seed"] = run.run.seed
         if run.name.sample is not None:  # each sweep run depends on its own drawn sample, not on the whole file
             item["sample"] = f"{study.name}.sweep.drawn.{run.name.sweep_loss}.{run.name.sample}"
-        group["items"][f"{run.run.variant}-s{run.run.seed}"] = item
-    overrides = protocol.params["profiles"][protocol.params["profile"]].get("studies", {}).get(study.name) or {}
+    for group in groups.values():
+        for item in group["items"].values():
+            item["runs"] = " ".join(_shell_word(str(run)) for run in item["runs"])
+    seeds = [f"s{seed}" for seed in study.seeds] if group_seeds else ["s${item.seed}"]
+    overrides = profile.get("studies", {}).get(study.name) or {}
     overrides = overrides.get(dataset) or {}
     profile_key = f"profiles.${{profile}}.{dataset}"
     study_key = f"profiles.${{profile}}.studies.{study.name}.{dataset}"
@@ -132,20 +145,26 @@ def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, dat
         kind = task_module(group["task"])
         stages[f"train-{study.name}-{name}"] = {
             "foreach": group["items"], "do": {
-                "wdir": "../..", "cmd": "exec gbench train '${item.run}'",
+                "wdir": "../..", "cmd": "exec gbench train ${item.runs}",
                 "deps": [data, *_merged(stage_code("train", root, kind), group["code"])],
                 "params": train_params,
-                "outs": ["${item.dir}/train"],  # resume state lives in results/.resume (bench/training/loop.py)
+                # resume state lives in results/.resume (bench/training/loop.py)
+                "outs": [f"${{item.dir}}/{seed}/train" for seed in seeds],
             }}
         stages[f"evaluate-{study.name}-{name}"] = {
             "foreach": group["items"], "do": {
-                "wdir": "../..", "cmd": "exec gbench evaluate '${item.run}'",
-                "deps": ["${item.dir}/train", *references, *classifier,
+                "wdir": "../..", "cmd": "exec gbench evaluate ${item.runs}",
+                "deps": [*(f"${{item.dir}}/{seed}/train" for seed in seeds), *references, *classifier,
                          *_merged(stage_code("evaluate", root, kind), group["code"])],
                 "params": eval_params,
-                "outs": ["${item.dir}/eval"],
+                "outs": [f"${{item.dir}}/{seed}/eval" for seed in seeds],
             }}
     return stages
+
+
+def _shell_word(text: str) -> str:
+    """`text` as one single-quoted shell word, whatever it holds (run ids follow a strict grammar all the same)."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def _merged(*lists) -> list[str]:
@@ -172,6 +191,14 @@ class _NoAliasDumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data) -> bool:
         return True
+
+
+def _quoted_runs(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    """Strings holding shell-quoted run ids in double quotes: "'a/b/c/s0' 'a/b/c/s1'", not ''' ... '''."""
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"' if "'" in text else None)
+
+
+_NoAliasDumper.add_representer(str, _quoted_runs)
 
 
 def render_all(root: Path, protocol: Protocol | None = None) -> dict[Path, str]:
