@@ -36,16 +36,36 @@ def test_a_dataset_no_study_runs_any_more_loses_its_generated_pipeline(tmp_path)
     assert write_all(bench_root, check=True) == []
 
 
+def _committed_stages() -> dict[str, dict]:
+    """Every stage of the committed pipelines (the default profile's), `file:name[@item]` -> its body."""
+    stages = {}
+    for path in [REPO / "dvc.yaml", *sorted(REPO.glob("pipelines/*/dvc.yaml"))]:
+        for name, stage in yaml.safe_load(path.read_text())["stages"].items():
+            for item in stage.get("foreach", [None]):
+                stages[f"{path.relative_to(REPO)}:{name}" + (f"@{item}" if item else "")] = stage.get("do", stage)
+    return stages
+
+
+def test_the_default_pipeline_stays_small_enough_for_a_fast_noop_repro():
+    """A no-op `dvc repro` checks every dependency of every stage, and each stage a repro runs costs seconds of
+    start-up: the default profile groups a variant's seeds into one stage (group_seeds), which keeps both in
+    check. The bounds leave room for a few more variants, not for a stage per run again."""
+    stages = _committed_stages()
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert params["profiles"][params["profile"]].get("group_seeds") is True
+    assert len(stages) <= 200, len(stages)
+    deps = {name: len(body.get("deps", [])) for name, body in stages.items()}
+    assert max(deps.values()) <= 80, max(deps.items(), key=lambda item: item[1])
+
+
 def test_no_stage_has_a_persistent_output():
     """DVC never run-caches a stage with a `persist` output, so a stage done on another machine could not be
     restored (`dvc repro --pull`): resume state lives in results/.resume instead (bench/training/loop.py)."""
     persistent = []
-    for path in [REPO / "dvc.yaml", *sorted(REPO.glob("pipelines/*/dvc.yaml"))]:
-        for name, stage in yaml.safe_load(path.read_text())["stages"].items():
-            body = stage.get("do", stage)
-            for out in [*body.get("outs", []), *body.get("metrics", []), *body.get("plots", [])]:
-                if isinstance(out, dict) and any(isinstance(v, dict) and v.get("persist") for v in out.values()):
-                    persistent.append(f"{path.relative_to(REPO)}:{name}")
+    for name, body in _committed_stages().items():
+        for out in [*body.get("outs", []), *body.get("metrics", []), *body.get("plots", [])]:
+            if isinstance(out, dict) and any(isinstance(v, dict) and v.get("persist") for v in out.values()):
+                persistent.append(name)
     assert persistent == []
 
 
