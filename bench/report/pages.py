@@ -24,7 +24,8 @@ def _truncation_svg(curves: list[dict]) -> str:
             finite = [p for p in curve["points"] if p["tau"] is not None and key in p]
             taus = [p["tau"] for p in finite]
             mean = [p[key]["mean"] for p in finite]
-            std = [0.0 if math.isnan(p[key]["std"]) else p[key]["std"] for p in finite]
+            std = [0.0 if p[key]["std"] is None or math.isnan(p[key]["std"]) else p[key]["std"]  # one seed: none
+                   for p in finite]
             line = ax.plot(taus, mean, marker="o", markersize=3, linewidth=1, label=curve["variant"])[0]
             ax.fill_between(taus, [m - d for m, d in zip(mean, std, strict=True)],
                             [m + d for m, d in zip(mean, std, strict=True)], color=line.get_color(), alpha=0.2)

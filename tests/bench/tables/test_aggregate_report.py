@@ -248,6 +248,21 @@ def test_study_pages_are_rendered_linked_and_escaped(study_tables):
     assert "8.0 ± 0.0" in page and "6.3 ± 0.6" in page  # ours: modes 8,8,8 and 6,7,6
 
 
+def test_a_truncation_curve_of_one_seed_has_no_spread_and_renders(tmp_path):
+    """One seed has no std (null in the table): the chart draws no band instead of failing the report."""
+    fake_run(tmp_path, EVIL_NAME, 0, 8, paper=EVIL)
+    write_json(tmp_path / f"results/leaderboard/ring8/{EVIL_NAME}/s0/eval/truncation.json", {
+        "run": f"leaderboard/ring8/{EVIL_NAME}/s0", "available": True, "backbone": "domain", "n": 500,
+        "sampling": "resampled", "points": [{"tau": 0.5, "fid_domain": 10.0, "is_domain": 2.0},
+                                            {"tau": 1.0, "fid_domain": 15.0, "is_domain": 2.5},
+                                            {"tau": None, "fid_domain": 20.0, "is_domain": 3.0}]})
+    aggregate(tmp_path)
+    entry = json.loads((tmp_path / "results/tables/truncation.json").read_text())[f"leaderboard/ring8/{EVIL_NAME}"]
+    assert entry["n_seeds"] == 1 and entry["points"][0]["fid_domain"]["std"] is None
+    render(tmp_path)
+    assert "Truncation trick" in (tmp_path / "reports/variant-evil-gan.html").read_text()
+
+
 def test_truncation_curve_is_summarised_over_seeds_and_rendered(tmp_path):
     for seed, (fid_half, fid_full) in enumerate([(10.0, 20.0), (12.0, 22.0)]):
         fake_run(tmp_path, EVIL_NAME, seed, 8, paper=EVIL)
