@@ -1,16 +1,16 @@
 """Benchmark: training throughput of our train step, images shown to D per second, per variant.
 
 Each variant is built exactly as the train stage builds it under a profile (default `quick`: its widths,
-family widths and batch), on fmnist32, and stepped in this process by the real trainer: `--warmup` steps,
-then `--steps` timed steps, `--repeats` times, reporting the median. Growing variants (ProGAN, StyleGAN) are
-timed at several points of their schedule (`--at`, fractions of the budget), since a step at 8x8 costs a
-fraction of one at 32x32; the estimated train time takes the harmonic mean of those rates (each point standing
-for an equal share of the images).
+family widths and batch), on a dataset (default fmnist32), and stepped in this process by the real trainer:
+`--warmup` steps, then `--steps` timed steps, `--repeats` times, reporting the median. Growing variants
+(ProGAN, StyleGAN) are timed at several points of their schedule (`--at`, fractions of the budget), since a
+step at 8x8 costs a fraction of one at 32x32; the estimated train time takes the harmonic mean of those rates
+(each point standing for an equal share of the images). Threads: torch's default, or OMP_NUM_THREADS.
 
     python tests/benchmarks/training_throughput.py                       # the quick leaderboard's variants
-    python tests/benchmarks/training_throughput.py sngan biggan --width resnet=0.125
+    python tests/benchmarks/training_throughput.py sngan biggan --width sngan=0.125 --width biggan=0.125
 
-`--width FAMILY=W` overrides a family's width (`resnet`, `stylegan2`, ... as in params.yaml's family_width, or
+`--width FAMILY=W` overrides a family's width (`sngan`, `stylegan2`, ... as in params.yaml's family_width, or
 `all`), to plan a profile's widths. Prints one line per variant and a JSON summary with `--json`.
 """
 
@@ -33,17 +33,18 @@ DEFAULT = ["dcgan", "cgan", "acgan", "sngan", "sngan-proj", "sagan", "biggan", "
            "stylegan3-t", "r3gan", "stylegan2-a", "stylegan2-f"]
 
 
-def scratch_root(dest: Path, profile: str, variants: list[str], widths: dict[str, float]) -> Path:
+def scratch_root(dest: Path, profile: str, variants: list[str], widths: dict[str, float],
+                 dataset: str = "fmnist32") -> Path:
     """A results root: the repository's params.yaml (profile set, widths overridden) and studies, plus a study of
-    `variants` on fmnist32, with the prepared data linked from the repository (or prepared here)."""
+    `variants` on `dataset`, with the prepared data linked from the repository (or prepared here)."""
     (dest / "pipelines").mkdir(parents=True)
     for path in (REPO / "pipelines").glob("*.yaml"):  # params.yaml's study blocks name them
         shutil.copy(path, dest / "pipelines" / path.name)
     (dest / "pipelines" / f"{STUDY}.yaml").write_text(yaml.safe_dump(
-        {STUDY: {"datasets": {"fmnist32": variants}, "seeds": [0]}}))
+        {STUDY: {"datasets": {dataset: variants}, "seeds": [0]}}))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["profile"] = profile
-    train = params["profiles"][profile]["fmnist32"]["train"]
+    train = params["profiles"][profile][dataset]["train"]
     for family, width in widths.items():
         if family == "all":
             train["width"] = width
@@ -51,14 +52,14 @@ def scratch_root(dest: Path, profile: str, variants: list[str], widths: dict[str
         else:
             train.setdefault("family_width", {})[family] = width
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    data = REPO / "results" / "data" / "fmnist32"
+    data = REPO / "results" / "data" / dataset
     (dest / "results" / "data").mkdir(parents=True)
     if (data / "meta.json").is_file():
-        (dest / "results" / "data" / "fmnist32").symlink_to(data)
+        (dest / "results" / "data" / dataset).symlink_to(data)
     else:
         from bench.data.datasets import prepare
 
-        prepare("fmnist32", dest)
+        prepare(dataset, dest)
     return dest
 
 
@@ -99,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="*", default=DEFAULT)
     parser.add_argument("--profile", default="quick")
+    parser.add_argument("--dataset", default="fmnist32")
     parser.add_argument("--width", action="append", default=[], metavar="FAMILY=W")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=4)
@@ -117,12 +119,12 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        root = scratch_root(Path(tmp) / "root", args.profile, args.variants, widths)
-        protocol, data = Protocol.load(root), load_prepared("fmnist32", root)
+        root = scratch_root(Path(tmp) / "root", args.profile, args.variants, widths, args.dataset)
+        protocol, data = Protocol.load(root), load_prepared(args.dataset, root)
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, profile {args.profile}; images shown "
               f"to D per second, median of {args.repeats} x {args.steps} steps after {args.warmup}")
         for name in args.variants:
-            run = protocol.resolve(RunId(STUDY, "fmnist32", name, 0))
+            run = protocol.resolve(RunId(STUDY, args.dataset, name, 0))
             growing = new_trainer(run, data).growing
             points = [float(a) for a in args.at.split(",")] if growing else [0.0]
             medians = [statistics.median(images_per_second(run, data, at, args.warmup, args.steps, args.repeats))
