@@ -44,7 +44,7 @@ def strict_json(path: Path):
 
 def copy_of_the_repository(root: Path, smoke: dict | None = None) -> tuple[Path, dict]:
     """The tracked files copied into `root`, switched to the smoke profile (`smoke` merges into its dataset
-    blocks like `write_params`; a key whose value is not a mapping, e.g. `group_seeds`, is set in the profile),
+    blocks like `write_params`; a key whose value is not a mapping, e.g. `group_runs`, is set in the profile),
     pipelines written for it and committed to a new git repository; and the environment a user's shell would
     have (this interpreter's scripts on PATH, no Inception head)."""
     import os

@@ -48,11 +48,11 @@ def _committed_stages() -> dict[str, dict]:
 
 def test_the_default_pipeline_stays_small_enough_for_a_fast_noop_repro():
     """A no-op `dvc repro` checks every dependency of every stage, and each stage a repro runs costs seconds of
-    start-up: the default profile groups a variant's seeds into one stage (group_seeds), which keeps both in
-    check. The bounds leave room for a few more variants, not for a stage per run again."""
+    start-up: the default profile groups a variant's seeds and a sweep loss's runs into one stage (group_runs),
+    which keeps both in check. The bounds leave room for a few more variants, not for a stage per run again."""
     stages = _committed_stages()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert params["profiles"][params["profile"]].get("group_seeds") is True
+    assert params["profiles"][params["profile"]].get("group_runs") is True
     assert len(stages) <= 200, len(stages)
     deps = {name: len(body.get("deps", [])) for name, body in stages.items()}
     assert max(deps.values()) <= 80, max(deps.items(), key=lambda item: item[1])

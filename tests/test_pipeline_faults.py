@@ -18,7 +18,7 @@ from tests.conftest import copy_of_the_repository
 PIPELINE = "pipelines/ring8/dvc.yaml"
 S0, S1 = (RunId.parse(f"leaderboard/ring8/mlp-gan/s{seed}") for seed in (0, 1))
 # long enough to be caught mid-run (about 15 s a run on 2 cores), a checkpoint every 0.5 kimg; a stage per run
-LONG = {"ring8": {"train": {"kimg": 32, "checkpoint_every_kimg": 0.5, "curve_every_kimg": 8}}, "group_seeds": False}
+LONG = {"ring8": {"train": {"kimg": 32, "checkpoint_every_kimg": 0.5, "curve_every_kimg": 8}}, "group_runs": False}
 
 
 def stage(run: RunId) -> str:

@@ -103,8 +103,8 @@ STUDY_PROFILE = Mapping(
     keys=DATASET, values=STUDY_OVERRIDE, doc="a study's settings in this profile")
 PROFILE = Mapping(
     {"studies": Mapping(keys=Text(doc="a study name"), values=STUDY_PROFILE, doc="per study settings"),
-     "group_seeds": Flag(doc="true to train (and score) a variant's seeds in one stage, one process; false for a "
-                             "stage per run (what a cluster wants)")},
+     "group_runs": Flag(doc="true to train (and score) a variant's seeds, or a sweep loss's samples and seeds, in one "
+                            "stage, one process; false for a stage per run (what a cluster wants)")},
     keys=DATASET, values=Mapping(STAGES, doc="a dataset's stage settings"), doc="a profile")
 PARAMS = Mapping(
     {"profile": Text(doc="the active profile's name, e.g. quick"),

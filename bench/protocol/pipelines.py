@@ -10,10 +10,10 @@ stage's harness modules, its task kind's module and the import closure of its va
 so editing one family re-runs only the runs of variants that import it. DVC's `foreach` takes one list
 of dependencies for all its items, so each study's runs are grouped by the code they depend on: stage
 `train-<study>-<module>@<variant>-s<seed>`, where <module> names the module that registers the variant.
-With the profile's `group_seeds: true` an item is a variant and its stages run all its seeds in turn in one
-process (`train-<study>-<module>@<variant>`): each stage costs seconds of process start-up and DVC
-bookkeeping whatever it does, which on a CPU profile of small runs is a large share of the pipeline's time,
-while a cluster wants a stage per run to train the seeds side by side.
+With the profile's `group_runs: true` an item is a variant (its seeds), or a sweep's loss (its samples and
+seeds), and its stages run all those runs in turn in one process (`train-<study>-<module>@<variant>`): each
+stage costs seconds of process start-up and DVC bookkeeping whatever it does, which on a CPU profile of small
+runs is a large share of the pipeline's time, while a cluster wants a stage per run to train them side by side.
 Profile settings are DVC params of the active profile only. Every command is `exec gbench ...`: DVC runs it
 with `sh -c`, and dash does not exec a lone command itself, so without it a killed `dvc` would leave a shell
 keeping the stage alive (bench/protocol/process.py: stages die with their parent).
@@ -106,27 +106,45 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
     return {"vars": ["../../params.yaml"], "stages": stages}
 
 
-def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, data: str, references: list[str],
-                  classifier: list[str]) -> dict:
-    root, dataset = protocol.root, runs[0].run.dataset
-    profile = protocol.params["profiles"][protocol.params["profile"]]
-    group_seeds = bool(profile.get("group_seeds", False))
+def _stage_items(study: Study, runs: list[ResolvedRun], root: Path, grouped: bool) -> tuple[dict, list[str], list[str]]:
+    """The foreach groups of a study's runs on one dataset (by the code they depend on), each item one stage's
+    runs; the folders of an item's runs below its `dir` (the outputs' templates: the same for every item of
+    the study, whose runs all have its seeds and a sweep's losses the same sample names); and the item fields
+    naming each drawn sweep sample the stage depends on. An item is a run, or with `grouped` a variant's seeds,
+    and a sweep loss's samples and seeds."""
     groups: dict[str, dict] = {}
     taken: dict[str, tuple[str, ...]] = {}
     for run in runs:
         code = tuple(variant_code(run, root))
         group = groups.setdefault(_group_name(run, taken, code), {"code": code, "task": run.task, "items": {}})
-        key = run.run.variant if group_seeds else f"{run.run.variant}-s{run.run.seed}"
-        item = group["items"].setdefault(key, {"runs": [], "dir": f"results/{study.name}/{dataset}/{run.run.variant}"})
+        name = run.name.registry_name if grouped else run.run.variant
+        key = name if grouped else f"{name}-s{run.run.seed}"
+        item = group["items"].setdefault(key, {"runs": [], "dir": f"results/{study.name}/{run.run.dataset}/{name}"})
         item["runs"].append(run.run)
-        if not group_seeds:
+        if not grouped:
             item["seed"] = run.run.seed
         if run.name.sample is not None:  # each sweep run depends on its own drawn sample, not on the whole file
-            item["sample"] = f"{study.name}.sweep.drawn.{run.name.sweep_loss}.{run.name.sample}"
+            item[run.name.sample if grouped else "sample"] = \
+                f"{study.name}.sweep.drawn.{run.name.sweep_loss}.{run.name.sample}"
+    layouts = set()
     for group in groups.values():
         for item in group["items"].values():
+            layouts.add(tuple(f"{str(run.variant)[len(item['dir'].rsplit('/', 1)[1]):]}/s{run.seed}"
+                              for run in item["runs"]))
             item["runs"] = " ".join(_shell_word(str(run)) for run in item["runs"])
-    seeds = [f"s{seed}" for seed in study.seeds] if group_seeds else ["s${item.seed}"]
+    if not grouped:
+        return groups, ["/s${item.seed}"], (["sample"] if study.kind == "sweep" else [])
+    assert len(layouts) == 1, layouts  # a study's runs share its seeds, and a sweep's losses its sample names
+    layout = list(layouts.pop())
+    samples = sorted({run.name.sample for run in runs if run.name.sample is not None})
+    return groups, layout, samples
+
+
+def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, data: str, references: list[str],
+                  classifier: list[str]) -> dict:
+    root, dataset = protocol.root, runs[0].run.dataset
+    profile = protocol.params["profiles"][protocol.params["profile"]]
+    groups, layout, samples = _stage_items(study, runs, root, bool(profile.get("group_runs", False)))
     overrides = profile.get("studies", {}).get(study.name) or {}
     overrides = overrides.get(dataset) or {}
     profile_key = f"profiles.${{profile}}.{dataset}"
@@ -137,9 +155,9 @@ def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, dat
         train_params.append(f"{study_key}.train")
     if "evaluate" in overrides:
         eval_params.append(f"{study_key}.evaluate")
-    if study.kind == "sweep":
+    if samples:
         study_file = Path(os.path.relpath(study.path, root)).as_posix()
-        train_params.append({study_file: ["${item.sample}"]})
+        train_params.append({study_file: [f"${{item.{field}}}" for field in samples]})
     stages = {}
     for name, group in groups.items():
         kind = task_module(group["task"])
@@ -149,15 +167,15 @@ def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, dat
                 "deps": [data, *_merged(stage_code("train", root, kind), group["code"])],
                 "params": train_params,
                 # resume state lives in results/.resume (bench/training/loop.py)
-                "outs": [f"${{item.dir}}/{seed}/train" for seed in seeds],
+                "outs": [f"${{item.dir}}{run}/train" for run in layout],
             }}
         stages[f"evaluate-{study.name}-{name}"] = {
             "foreach": group["items"], "do": {
                 "wdir": "../..", "cmd": "exec gbench evaluate ${item.runs}",
-                "deps": [*(f"${{item.dir}}/{seed}/train" for seed in seeds), *references, *classifier,
+                "deps": [*(f"${{item.dir}}{run}/train" for run in layout), *references, *classifier,
                          *_merged(stage_code("evaluate", root, kind), group["code"])],
                 "params": eval_params,
-                "outs": [f"${{item.dir}}/{seed}/eval" for seed in seeds],
+                "outs": [f"${{item.dir}}{run}/eval" for run in layout],
             }}
     return stages
 
@@ -208,7 +226,7 @@ def render_all(root: Path, protocol: Protocol | None = None) -> dict[Path, str]:
     files = {root / "dvc.yaml": root_pipeline(protocol)}
     for dataset in datasets:
         files[root / "pipelines" / dataset / "dvc.yaml"] = dataset_pipeline(dataset, protocol)
-    return {path: HEADER + yaml.dump(body, Dumper=_NoAliasDumper, sort_keys=False, width=110)
+    return {path: HEADER + yaml.dump(body, Dumper=_NoAliasDumper, sort_keys=False, width=4096)
             for path, body in files.items()}
 
 

@@ -71,7 +71,7 @@ def project(tmp_path_factory):
     DVC remote; the folder workers put their checkouts in."""
     base = tmp_path_factory.mktemp("sweep")
     (base / "head").mkdir()
-    root, env = copy_of_the_repository(base / "head", smoke={"group_seeds": False})  # a cluster: a stage per run
+    root, env = copy_of_the_repository(base / "head", smoke={"group_runs": False})  # a cluster: a stage per run
     subprocess.run(["git", "init", "-q", "--bare", str(base / "origin.git")], check=True)
     git(root, "remote", "add", "origin", str(base / "origin.git"))
     run(["dvc", "remote", "add", "-d", "store", str(base / "store")], root, env)
