@@ -37,7 +37,8 @@ test: install
 lint: install
 	ruff check .
 
-# Time per stage type of a full `dvc repro` from scratch (see tests/benchmarks/stage_times.py).
+# Time of `dvc repro` per stage type, study and family, and of a no-op repro after it (in a fresh clone: the
+# whole default pipeline; tests/benchmarks/stage_times.py, --force to re-run every stage).
 bench-stages: install
 	python tests/benchmarks/stage_times.py
 

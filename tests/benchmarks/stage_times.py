@@ -1,70 +1,115 @@
-"""Benchmark: wall time of `dvc repro` per stage type (prepare, classifier, reference, train, evaluate, aggregate,
-report), the whole run, and a no-op `dvc repro` after it.
+"""Benchmark: the wall time of one `dvc repro`, broken down per stage type (prepare, classifier, reference,
+train, evaluate, aggregate, report), per study and per family, and the time of a no-op `dvc repro` after it.
 
-Run from the repository root with the virtual environment on PATH (`make bench-stages`). By default it
-forces every stage (`dvc repro --force`) so the numbers are those of a fresh machine (minus the
-one-time install); pass --no-force to time only what is out of date. Writes a JSON summary with
---json. Stage times include each stage's process start-up (imports), which is part of the real cost.
+Run from the repository root with the virtual environment on PATH (`make bench-stages`). In a fresh clone it
+times what `make repro` runs after the install (every stage); `--force` re-runs every stage of a workspace that
+has run before. A stage's time runs from DVC's "Running stage" line to the next stage's, so it includes the
+stage process's start-up (imports) and DVC's own bookkeeping (hashing, the lock file), which are part of the
+real cost. Train and evaluate stages are attributed to their study and to the module that registers their
+variants (`train-<study>-<module>@<item>`, bench/protocol/pipelines.py), e.g. `stylegan2` for StyleGAN2 and
+its configs A-F. Writes every stage's time and the summaries as JSON with --json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-STAGE = re.compile(r"Running stage '(?:[^']*dvc\.yaml:)?([a-z]+)[@']?")
+import yaml
+
+STAGE = re.compile(r"Running stage '(?:(?P<file>[^']*dvc\.yaml):)?(?P<name>[^'@]+)(?:@(?P<item>[^']+))?'")
+KINDS = ("prepare", "classifier", "reference", "train", "evaluate", "aggregate", "report")
 
 
-def timed_repro(args: list[str]) -> tuple[float, dict[str, list[float]]]:
+def timed_repro(args: list[str]) -> tuple[float, list[dict]]:
+    """Run `dvc repro ARGS`, echoing its output; the whole wall time and each stage's (name, seconds)."""
     started = time.monotonic()
     process = subprocess.Popen(["dvc", "repro", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, bufsize=1)
-    per_type: dict[str, list[float]] = defaultdict(list)
-    current, since = None, started
+    stages: list[dict] = []
     assert process.stdout is not None
     for line in process.stdout:
+        sys.stdout.write(line)
         match = STAGE.search(line)
         if match:
             now = time.monotonic()
-            if current is not None:
-                per_type[current].append(now - since)
-            current, since = match.group(1), now
+            if stages:
+                stages[-1]["seconds"] = now - stages[-1]["started"]
+            stages.append({**match.groupdict(), "started": now})
     if process.wait() != 0:
         raise SystemExit("dvc repro failed")
     end = time.monotonic()
-    if current is not None:
-        per_type[current].append(end - since)
-    return end - started, per_type
+    if stages:
+        stages[-1]["seconds"] = end - stages[-1]["started"]
+    return end - started, stages
+
+
+def attribute(stage: dict, studies: list[str]) -> tuple[str, str | None, str | None]:
+    """A stage's type, and for train/evaluate stages its study and the module of its variants."""
+    kind = next(k for k in (*KINDS, stage["name"]) if stage["name"] == k or stage["name"].startswith(k + "-"))
+    if kind not in ("train", "evaluate"):
+        return kind, None, None
+    rest = stage["name"][len(kind) + 1:]
+    study = max((s for s in studies if rest.startswith(s + "-")), key=len, default=None)
+    return kind, study, rest[len(study) + 1:] if study else rest
+
+
+def summary(values: list[float]) -> dict:
+    return {"count": len(values), "total_s": sum(values), "median_s": statistics.median(values)}
+
+
+def print_table(title: str, rows: dict[str, dict]) -> None:
+    print(f"\n{title:<34} {'stages':>6} {'total s':>9} {'median s':>9}")
+    for key, r in sorted(rows.items(), key=lambda item: -item[1]["total_s"]):
+        print(f"{key:<34} {r['count']:>6} {r['total_s']:>9.1f} {r['median_s']:>9.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-force", action="store_true", help="time only out-of-date stages")
+    parser.add_argument("--force", action="store_true", help="re-run every stage (dvc repro --force)")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     args = parser.parse_args()
-    total, per_type = timed_repro([] if args.no_force else ["--force"])
+    studies = [name for path in Path("pipelines").glob("*.yaml") for name in (yaml.safe_load(path.read_text()) or {})]
+    total, stages = timed_repro(["--force"] if args.force else [])
     noop_started = time.monotonic()
     subprocess.run(["dvc", "repro"], check=True, capture_output=True)
     noop = time.monotonic() - noop_started
-    rows = {kind: {"count": len(times), "total_s": sum(times), "median_s": sorted(times)[len(times) // 2]}
-            for kind, times in per_type.items()}
-    print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
-    print(f"{'stage':<10} {'count':>5} {'total s':>9} {'median s':>9}")
-    for kind in ("prepare", "classifier", "reference", "train", "evaluate", "aggregate", "report"):
-        if kind in rows:
-            r = rows[kind]
-            print(f"{kind:<10} {r['count']:>5} {r['total_s']:>9.1f} {r['median_s']:>9.1f}")
-    print(f"full dvc repro: {total:.1f} s ({total / 60:.1f} min); no-op dvc repro: {noop:.1f} s")
+
+    by_kind, by_study, by_module = defaultdict(list), defaultdict(list), defaultdict(list)
+    for stage in stages:
+        kind, study, module = attribute(stage, studies)
+        stage.update(kind=kind, study=study, module=module)
+        by_kind[kind].append(stage["seconds"])
+        if study is not None:
+            dataset = Path(stage["file"]).parent.name
+            by_study[f"{study} {dataset} {kind}"].append(stage["seconds"])
+            by_module[f"{module} {kind}"].append(stage["seconds"])
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{sys.version.split()[0]}")
+    print_table("stage type", {k: summary(v) for k, v in by_kind.items()})
+    print_table("study, dataset, stage type", {k: summary(v) for k, v in by_study.items()})
+    print_table("family module, stage type", {k: summary(v) for k, v in by_module.items()})
+    print(f"\n`dvc repro`: {len(stages)} stages ran in {total:.1f} s ({total / 60:.1f} min); "
+          f"a no-op `dvc repro` after it: {noop:.1f} s")
     if args.json:
-        args.json.write_text(json.dumps({"stages": rows, "total_s": total, "noop_s": noop,
-                                         "python": sys.version.split()[0]}, indent=2))
+        for stage in stages:
+            stage.pop("started")
+        args.json.write_text(json.dumps({
+            "total_s": total, "noop_s": noop, "stages": stages,
+            "by_kind": {k: summary(v) for k, v in by_kind.items()},
+            "by_study": {k: summary(v) for k, v in by_study.items()},
+            "by_module": {k: summary(v) for k, v in by_module.items()},
+            "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "python": sys.version.split()[0]}, indent=2))
 
 
 if __name__ == "__main__":
