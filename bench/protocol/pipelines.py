@@ -114,26 +114,27 @@ def _stage_items(study: Study, runs: list[ResolvedRun], root: Path, grouped: boo
     and a sweep loss's samples and seeds."""
     groups: dict[str, dict] = {}
     taken: dict[str, tuple[str, ...]] = {}
+    folders: dict[tuple[str, str], list[str]] = {}  # (group, item) -> its runs' folders below the item's dir
     for run in runs:
         code = tuple(variant_code(run, root))
-        group = groups.setdefault(_group_name(run, taken, code), {"code": code, "task": run.task, "items": {}})
+        group_name = _group_name(run, taken, code)
+        group = groups.setdefault(group_name, {"code": code, "task": run.task, "items": {}})
         name = run.name.registry_name if grouped else run.run.variant
         key = name if grouped else f"{name}-s{run.run.seed}"
         item = group["items"].setdefault(key, {"runs": [], "dir": f"results/{study.name}/{run.run.dataset}/{name}"})
-        item["runs"].append(run.run)
+        item["runs"].append(_shell_word(str(run.run)))
+        folders.setdefault((group_name, key), []).append(f"{run.run.variant[len(name):]}/s{run.run.seed}")
         if not grouped:
             item["seed"] = run.run.seed
         if run.name.sample is not None:  # each sweep run depends on its own drawn sample, not on the whole file
             item[run.name.sample if grouped else "sample"] = \
                 f"{study.name}.sweep.drawn.{run.name.sweep_loss}.{run.name.sample}"
-    layouts = set()
     for group in groups.values():
         for item in group["items"].values():
-            layouts.add(tuple(f"{str(run.variant)[len(item['dir'].rsplit('/', 1)[1]):]}/s{run.seed}"
-                              for run in item["runs"]))
-            item["runs"] = " ".join(_shell_word(str(run)) for run in item["runs"])
+            item["runs"] = " ".join(item["runs"])
     if not grouped:
         return groups, ["/s${item.seed}"], (["sample"] if study.kind == "sweep" else [])
+    layouts = {tuple(runs) for runs in folders.values()}
     assert len(layouts) == 1, layouts  # a study's runs share its seeds, and a sweep's losses its sample names
     layout = list(layouts.pop())
     samples = sorted({run.name.sample for run in runs if run.name.sample is not None})
