@@ -13,7 +13,7 @@ from bench.measurement import catalog
 from bench.report.format import fmt
 from bench.report.site import Tables, columns_of, compare_href, curve_label, slug, variant_href
 from bench.report.svg_chart import Series, line_chart
-from bench.tables.published import PUBLISHED_MODES
+from bench.tables.published import PUBLISHED_CIFAR10, PUBLISHED_MODES
 
 
 def _cell(row: pd.Series, metric: str, scale: float) -> dict:
@@ -127,6 +127,26 @@ def _rank_change_block(changes: dict | None) -> dict | None:
             "movers": [r["variant"] for r in rows if r["moved"]]}
 
 
+def _published_image_rows(dataset: str, metrics: list[catalog.MetricInfo]) -> list[dict]:
+    """The published rows of an image dataset (CIFAR-10 only so far), FID and IS under our Inception FID and IS
+    columns and the protocol each was measured under in words: N, reference split, library, source. Reference
+    rows only: they never reach the summary, a rank or a download. A published value whose column this table
+    lacks (IS without the Inception head) is shown in the row's note instead."""
+    names = [m.name for m in metrics]
+    rows = []
+    for p in PUBLISHED_CIFAR10 if dataset == "cifar10" else []:
+        values = {"fid": p["fid"], "is": p["is"]}
+        rows.append({
+            "model": p["model"], "source": p["source"], "verified": p["verified"], "note": p.get("note"),
+            "protocol": (f"{'class-conditional' if p['conditional'] else 'unconditional'} · N = {p['n_gen']:,} "
+                         f"generated vs {p['n_ref']:,} {p['reference']}-split images · {p['library']}"),
+            "cells": [values.get(n) or "–" for n in names],
+            "elsewhere": [f"{label} {values[key]}" for key, label in (("fid", "FID"), ("is", "IS"))
+                          if values[key] and key not in names],
+        })
+    return rows
+
+
 def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> list[dict]:
     sections = []
     for (study, dataset), block in tables.summary.groupby(["study", "dataset"], sort=True):
@@ -174,6 +194,7 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
             "rank_changes": _rank_change_block(tables.rank_changes.get(f"{study}/{dataset}")),
             "leader_metric": curve_label(curves[0]["metric"], curves[0]["n"]) if curves else None,
             "published": [] if is_images else PUBLISHED_MODES.get(dataset, []),
+            "published_images": _published_image_rows(dataset, metrics) if is_images else [],
         })
     return sections
 

@@ -39,3 +39,52 @@ PUBLISHED_LUCIC_FMNIST = {
 # Karras et al. 2020 (StyleGAN2), Table 1: FID on FFHQ at 1024x1024 (50k samples, Inception), configs A-F.
 # A different dataset, resolution, N and budget than ours: a labeled reference column, never compared.
 PUBLISHED_STYLEGAN2_TABLE1 = {"a": 4.40, "b": 4.39, "c": 4.38, "d": 4.34, "e": 3.31, "f": 2.84}
+
+# CIFAR-10 (32x32), each number with the protocol it was measured under: N generated images against the reference
+# split (train 50k or test 10k), the FID/IS code, and where it was read. FID falls with N and moves with the library,
+# resize and reference split, so these are labeled reference rows beside a cifar10 leaderboard, never ranked or
+# pooled with ours. "verified": read in the cited source itself (README text, its figure, or the code that fixes
+# the protocol); False is a number only known second-hand, kept because the issue asks for the model.
+_STUDIOGAN = {"n_gen": 50_000, "reference": "train", "n_ref": 50_000, "verified": True,
+              "library": "StudioGAN, TF-Inception weights, friendly resize; IS over all 50k",
+              "source": "StudioGAN README, Benchmark figure, POSTECH-CVLab/PyTorch-StudioGAN@947b35e"}
+_MIMICRY = {"n_gen": 50_000, "reference": "train", "n_ref": 50_000, "verified": True,
+            "library": "torch-mimicry, TF Inception graph of the TTUR FID code; IS 10 splits",
+            "source": "mimicry README, CIFAR-10 results, kwotsin/mimicry@a7fda06"}
+_DIFFAUGMENT = {"n_gen": 10_000, "reference": "test", "n_ref": 10_000, "verified": True}
+_NVLABS_FID50K_FULL = {"n_gen": 50_000, "reference": "train", "n_ref": 50_000, "is": None}
+
+PUBLISHED_CIFAR10 = [
+    {**_MIMICRY, "model": "DCGAN", "conditional": False, "fid": "28.95 ± 0.42", "is": None, "n_gen": 10_000,
+     "n_ref": 10_000, "source": "mimicry README, Reproducibility, kwotsin/mimicry@a7fda06"},
+    {**_STUDIOGAN, "model": "DCGAN", "conditional": False, "fid": "48.29", "is": "6.11"},
+    {**_MIMICRY, "model": "WGAN-GP", "conditional": False, "fid": "22.29 ± 0.06", "is": "7.33 ± 0.02"},
+    {**_STUDIOGAN, "model": "WGAN-GP", "conditional": False, "fid": "53.98", "is": "5.22"},
+    {**_MIMICRY, "model": "SNGAN", "conditional": False, "fid": "16.77 ± 0.04", "is": "7.97 ± 0.06"},
+    {**_MIMICRY, "model": "cGAN-PD (SNGAN, projection D)", "conditional": True, "fid": "10.84 ± 0.03",
+     "is": "8.25 ± 0.13"},
+    {**_STUDIOGAN, "model": "SNGAN (projection D)", "conditional": True, "fid": "9.01", "is": "8.83"},
+    {**_STUDIOGAN, "model": "SAGAN", "conditional": True, "fid": "10.35", "is": "8.64"},
+    {**_DIFFAUGMENT, "model": "BigGAN", "conditional": True, "fid": "9.59", "is": "9.06",
+     "library": "TF Inception of the NVlabs metrics; IS 10 splits",
+     "source": "DiffAugment-biggan-cifar README, mit-han-lab/data-efficient-gans@0b63395"},
+    {**_STUDIOGAN, "model": "BigGAN", "conditional": True, "fid": "4.16", "is": "9.96"},
+    {**_DIFFAUGMENT, "model": "StyleGAN2", "conditional": False, "fid": "11.07", "is": "9.18",
+     "library": "NVlabs StyleGAN2 TF metrics; IS 10 splits",
+     "source": "DiffAugment-stylegan2 README, mit-han-lab/data-efficient-gans@0b63395"},
+    {**_STUDIOGAN, "model": "StyleGAN2", "conditional": True, "fid": "3.78", "is": "10.17"},
+    {**_NVLABS_FID50K_FULL, "model": "StyleGAN2-ADA", "conditional": True, "fid": "2.42", "verified": True,
+     "library": "NVlabs metrics, fid50k_full",
+     "source": "Karras et al. 2020, abstract as in the README of NVlabs/stylegan2-ada@43eca51",
+     "note": "taken as class-conditional, as the README's CIFAR-10 model is; the paper's table (IS, "
+             "unconditional) was not read"},
+    {**_STUDIOGAN, "model": "StyleGAN2-ADA", "conditional": True, "fid": "2.31", "is": "10.53"},
+    {**_NVLABS_FID50K_FULL, "model": "StyleGAN-XL", "conditional": True, "fid": "1.85", "verified": True,
+     "library": "NVlabs StyleGAN3 metrics, fid50k_full",
+     "source": "StyleGAN-XL README, Pretrained Models, autonomousvision/stylegan-xl@0790fac",
+     "note": "N and split from the metric the README names (fid50k_full), not stated beside the number"},
+    {**_NVLABS_FID50K_FULL, "model": "R3GAN", "conditional": True, "fid": "1.96", "verified": False,
+     "library": "NVlabs StyleGAN3 metrics, fid50k_full",
+     "source": "Huang et al. 2024, R3GAN paper; not read here, and the brownvc/R3GAN README gives no number",
+     "note": "protocol from the README (fid50k_full, CIFAR-10 trained with --cond=1)"},
+]

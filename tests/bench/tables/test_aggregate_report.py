@@ -21,13 +21,14 @@ SPEC = {"kind": "points", "n_gen": 2500, "profile": "smoke", "libraries": {"torc
 
 
 def fake_run(root, variant, seed, modes, spec=SPEC, study="leaderboard", reverse_kl=0.1, recipe=None, paper=None,
-             diverged=None):
-    run = f"{study}/ring8/{variant}/s{seed}"
+             diverged=None, dataset="ring8", metrics=None):
+    run = f"{study}/{dataset}/{variant}/s{seed}"
     folder = root / "results" / run
-    metrics = {} if diverged else {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": reverse_kl, "n_modes": 8}
+    metrics = {} if diverged else metrics or {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": reverse_kl,
+                                              "n_modes": 8}
     run_spec = {"n_gen": 2500, "profile": "smoke", "kind": "points"} if diverged else spec  # a diverged run's
     write_json(folder / "eval" / "metrics.json", {
-        "run": run, "study": study, "dataset": "ring8", "variant": variant, "seed": seed, "metrics": metrics,
+        "run": run, "study": study, "dataset": dataset, "variant": variant, "seed": seed, "metrics": metrics,
         **({"diverged": diverged} if diverged else {}),
         "spec": {**run_spec, "latent_seed": seed, "config_hash": f"h{seed}"}})
     write_json(folder / "train" / "config.json", {"variant": {"paper": paper, "recipe": recipe or {
@@ -134,6 +135,30 @@ def test_report_escapes_user_strings_and_is_self_contained(tables):
     variant = (tables / "reports/variant-mlp-gan.html").read_text()
     assert variant.count('src="img/leaderboard_ring8_mlp-gan_s') == 3 and "config hash" in variant
     assert any(p.name.startswith("leaderboard_ring8_mlp-gan_s0") for p in (tables / "reports/img").iterdir())
+
+
+def test_a_cifar10_leaderboard_shows_the_published_rows_labeled_and_outside_our_statistics(tmp_path):
+    from bench.tables.published import PUBLISHED_CIFAR10
+
+    spec = {**SPEC, "kind": "images", "n_gen": 10000, "backbones": {"inception": {
+        "backbone": "inception", "n_gen": 10000, "reference": {"split": "train", "n_ref": 50000}}}}
+    for seed in range(2):
+        fake_run(tmp_path, "mlp-gan", seed, 8, spec=spec, dataset="cifar10", metrics={"fid": 40.0 + seed, "is": 6.0})
+    aggregate(tmp_path)
+    html = render(tmp_path).read_text()
+    table = html[html.index('id="table-leaderboard-cifar10"'):html.index("</table>")]
+    ours, published = table.split('<tbody class="published-rows">')
+    assert "mlp-gan" in ours and "published" not in ours
+    assert published.count('<tr class="published">') == len(PUBLISHED_CIFAR10)
+    for row in PUBLISHED_CIFAR10:  # each labeled with its source, N and reference split
+        assert f"(published: {row['source']})" in published
+    assert "N = 50,000 generated vs 50,000 train-split images · StudioGAN" in published
+    assert "N = 10,000 generated vs 10,000 test-split images · NVlabs StyleGAN2 TF metrics" in published
+    assert "R3GAN" in published and "<b>unverified</b>" in published
+    summary = json.loads((tmp_path / "results/tables/summary.json").read_text())
+    assert [r["variant"] for r in summary] == ["mlp-gan"]  # never pooled into our statistics
+    download = (tmp_path / "reports/tables/leaderboard-cifar10.csv").read_text()
+    assert "StudioGAN" not in download and "R3GAN" not in download
 
 
 def test_a_results_folder_with_a_name_outside_the_grammar_is_refused_naming_the_file(tmp_path):
