@@ -1,0 +1,714 @@
+"""Benchmark: our train step against the reference implementation's own train step, per GAN family, in images
+shown to D per second on the CPU, at the same network configuration.
+
+Our side is tests/benchmarks/training_throughput.py (imported, not copied): the variant built exactly as the
+train stage builds it under a profile (default `quick`) and stepped by the real trainer. The reference side is
+imported at run time from a checkout the user passes (`--repo FAMILY=PATH`; nothing of it is copied here): its
+G and D built with the constructor arguments that give our network at the profile's width (1 image channel,
+32x32, the variant's z dim), its loss class and its optimizers, stepped as its training loop steps them. A
+reference's loop is one long function (data loaders, snapshots, metrics), so the few lines of its loop body that
+make one iteration (phases, their intervals, the optimizer settings, gradient clean-up, the G EMA) are
+transcribed below with their file and lines; everything else is the reference's own objects. Both sides read
+our prepared fmnist32 split (uint8 -> [-1, 1], random batches) and run in this process with the same torch
+threads and flags. Blocks alternate, ours then the reference's (`--blocks`), each on freshly built networks:
+`--warmup` steps, then `--repeats` x `--steps` timed steps; the table reports the median over all samples.
+Images shown to D per step are counted as our budget counts them (n_critic x batch), which is also what each
+reference counts per iteration. Lazy regularization falls on the same iterations on both sides (the first, then
+every N-th), so equal windows hold the same regularization steps; windows of 16+ steps include the lazy R1 of
+the StyleGAN families in proportion. Before timing, each family prints both sides' parameter counts (G and D);
+a difference is printed as DIFFERENT NETWORKS.
+
+Covered (our variant: reference repository, what was matched):
+- `r3gan`: brownvc/R3GAN, train.py `--preset=CIFAR10 --cond=1` at our width (family_width 1/16: 4 stages of 2
+  blocks at 48 channels, cardinality 6, i.e. 16 channels per group of the expanded 3x3 conv), float32
+  (FP16Stages=[]: our recipe has no mixed precision), no augmentation (our recipe has none; at the start of
+  the reference's schedule its probability is 0), R1 and R2 from the same D pass every step, gamma and Adam
+  at the schedules' start values. The reference hard-codes 3 image channels in G's last and D's first 1x1
+  convolution (R3GAN/Networks.py Generator.AggregationLayer, Discriminator.ExtractionLayer): those two layers
+  are rebuilt with the reference's own `Convolution` class at 1 channel, so the counts match.
+- `stylegan2`: NVlabs/stylegan2-ada-pytorch, `--cfg=stylegan2 --fp32=1` at our width (channel_base and
+  channel_max x width, w_dim 512 x width, z 512, 8 mapping layers, mbstd group 4), StyleGAN2Loss with style
+  mixing 0.9, lazy R1 every 16 D steps and path length (weight 2) every 4 G steps, our gamma.
+- `stylegan3-t`: NVlabs/stylegan3, `--cfg=stylegan3-t --fp32=1` at our width and our 4 synthesis layers
+  (num_layers=4; conv_clamp 256 kept, as our filtered leaky ReLU clamps), 2 mapping layers, the
+  magnitude EMA decay of train.py, StyleGAN2's D, lazy R1 every 16 D steps, no path length, no mixing.
+- `sngan`: kwotsin/mimicry, nets/sngan/sngan_32.py at our width (ngf 256 x width, ndf 128 x width, nz 128),
+  hinge loss, n_dis = our n_critic, the models' own `train_step`s in the order of training/trainer.py.
+  As in R3GAN, G's last conv and D's first block hard-code 3 channels; they are rebuilt with the reference's
+  classes (nn.Conv2d with its Xavier init, resblocks.DBlockOptimized) at 1 channel.
+- `biggan`: ajbrock/BigGAN-PyTorch, BigGAN.py `arch[32]` (4 x ch channels per block: G_ch = D_ch = 64 x
+  width), train.py's parser defaults with scripts/launch_cifar_ema.sh's settings, then ours where they differ:
+  hierarchical z and the shared embedding (128-d) as our BigGAN and the authors' paper, orthogonal init and
+  orthogonal regularization 1e-4 on G (the script has 0), one process without DataParallel; hinge, 4 D steps,
+  batch 50, G EMA from iteration 1000, SN everywhere, stepped by train_fns.GAN_training_function's closure
+  itself. G's output conv and D's first block hard-code 3 channels; they are rebuilt at 1 channel with the
+  networks' own layer factories and the weights and optimizers re-made as the constructors make them.
+
+Not covered:
+- `dcgan`: mimicry's `dcgan_cifar` / `dcgan_32` are the ResNet DCGAN of Kurach et al. (GBlock/DBlock residual
+  networks), not Radford et al.'s transposed-convolution network our `dcgan` is, so the parameter counts
+  cannot be made equal (our DCGAN has pytorch/examples' counts, but that reference is a script that parses
+  arguments and loads data when imported).
+
+Requirements met at run time, without editing the references: `pkg_resources` (gone from setuptools >= 81;
+NVlabs' torch_utils and R3GAN import `parse_version` from it) is stood in for by packaging's `parse`; mimicry's
+package __init__ (tensorboard, TensorFlow metrics) is skipped by importing its subpackages directly; BigGAN's
+utils.py imports its datasets.py, which imports h5py for ImageNet HDF5 files: an empty module stands in where
+h5py is not installed. The references' own prints (BigGAN prints a line per step) are discarded. NVlabs'
+custom CUDA ops (bias_act, upfirdn2d, filtered_lrelu) use their reference PyTorch paths on CPU and compile
+nothing.
+
+    python tests/benchmarks/reference_throughput.py --repo r3gan=/src/R3GAN \\
+        --repo stylegan2=/src/stylegan2-ada-pytorch --repo stylegan3-t=/src/stylegan3 --repo sngan=/src/mimicry \\
+        --repo biggan=/src/BigGAN-PyTorch
+    python tests/benchmarks/reference_throughput.py --repo sngan=/src/mimicry --blocks 5 --json sngan.json
+
+Each repository's commit is read with `git -C PATH rev-parse HEAD` ('unknown' if that fails) and printed with
+a warning when its tracked .py files differ from that commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib
+import importlib.util
+import io
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def load_throughput_module() -> types.ModuleType:
+    """tests/benchmarks/training_throughput.py, our side of the comparison."""
+    spec = importlib.util.spec_from_file_location("training_throughput", HERE / "training_throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+OURS = load_throughput_module()
+
+
+# --- the reference checkouts -------------------------------------------------------------------------------------
+
+
+def commit_of(path: Path) -> str:
+    """The checkout's commit, with a note when its tracked Python files have local changes."""
+    try:
+        commit = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    edited = subprocess.run(["git", "-C", str(path), "diff", "--quiet", "HEAD", "--", "*.py"]).returncode != 0
+    return commit + (" (local changes to .py files)" if edited else "")
+
+
+def stand_in(name: str, **attributes) -> None:
+    """An empty module `name` (with `attributes`) where the package is not installed."""
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        module = types.ModuleType(name)
+        module.__dict__.update(attributes)
+        sys.modules[name] = module
+
+
+def stand_in_pkg_resources() -> None:
+    """NVlabs' and R3GAN's torch_utils import `parse_version` from pkg_resources, which setuptools >= 81 no
+    longer ships; packaging's `parse` is what it was."""
+    from packaging.version import parse
+
+    stand_in("pkg_resources", parse_version=parse)
+
+
+def bare_package(name: str, folder: Path) -> None:
+    """Make `name` importable as a package without running its __init__ (its subpackages still run theirs)."""
+    module = types.ModuleType(name)
+    module.__path__ = [str(folder)]
+    sys.modules[name] = module
+
+
+@contextlib.contextmanager
+def imported_from(path: Path) -> Iterator[None]:
+    """The checkout first on sys.path while its family is measured; then its modules are forgotten, so the next
+    checkout's `training`, `torch_utils`, ... are its own."""
+    root = str(path.resolve())
+    sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        sys.path.remove(root)
+        for name, module in list(sys.modules.items()):
+            if any(place.startswith(root) for place in places_of(module)):
+                del sys.modules[name]
+
+
+def places_of(module: types.ModuleType) -> list[str]:
+    """A module's file and, for a package, its folders."""
+    places = [str(getattr(module, "__file__", None) or "")]
+    folders = getattr(module, "__path__", None)
+    if isinstance(folders, Iterable) and not isinstance(folders, str):  # torch._classes' __path__ is neither
+        places += [str(f) for f in folders]
+    return places
+
+
+# --- what both sides share ---------------------------------------------------------------------------------------
+
+
+class RealBatches:
+    """Random batches of the prepared training split as the reference loops feed them: uint8 -> [-1, 1], with
+    the class labels (integers; one-hot where the reference's dataset gives one-hot vectors)."""
+
+    def __init__(self, data: dict, batch: int, seed: int) -> None:
+        import torch
+
+        self.x, self.y = torch.from_numpy(data["train_x"]), torch.from_numpy(data["train_y"]).long()
+        self.batch, self.rng = batch, torch.Generator().manual_seed(seed)
+
+    def __call__(self, batch: int | None = None):
+        import torch
+
+        index = torch.randint(self.x.shape[0], (batch or self.batch,), generator=self.rng)
+        return self.x[index].float() / 127.5 - 1.0, self.y[index]
+
+    def one_hot(self, n_classes: int):
+        import torch.nn.functional as F
+
+        x, y = self()
+        return x, F.one_hot(y, n_classes).float()
+
+
+@dataclass
+class ReferenceStep:
+    """A reference's G and D and one iteration of its training loop (returns the images shown to D)."""
+
+    g: object
+    d: object
+    step: Callable[[], int]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a reference builder needs: our resolved run, its prepared data and the reference checkout."""
+
+    run: object
+    data: dict
+    path: Path  # the reference checkout
+
+    @property
+    def recipe(self):
+        return self.run.variant.recipe
+
+    @property
+    def width(self) -> float:
+        return self.run.train["width"]
+
+    @property
+    def channels(self) -> int:
+        return self.run.dataset.shape[0]
+
+    @property
+    def resolution(self) -> int:
+        return self.run.dataset.shape[1]
+
+    def reals(self) -> RealBatches:
+        return RealBatches(self.data, self.recipe.batch, self.run.run.seed)
+
+
+def ema_update(g_ema, g, beta: float) -> None:
+    """NVlabs' G EMA step (stylegan2-ada-pytorch and stylegan3 training/training_loop.py 'Update G_ema'; R3GAN's
+    is the same)."""
+    import torch
+
+    with torch.no_grad():
+        for p_ema, p in zip(g_ema.parameters(), g.parameters(), strict=True):
+            p_ema.copy_(p.lerp(p_ema, beta))
+        for b_ema, b in zip(g_ema.buffers(), g.buffers(), strict=True):
+            b_ema.copy_(b)
+
+
+def flat_grads(module, clean: Callable | None = None) -> None:
+    """The gradients as one flat tensor (where multi-GPU runs all-reduce them), optionally cleaned, and split back
+    (stylegan3 and R3GAN training_loop.py, the phase's '_opt' block)."""
+    import torch
+
+    params = [p for p in module.parameters() if p.grad is not None]
+    if not params:
+        return
+    flat = torch.cat([p.grad.flatten() for p in params])
+    if clean is not None:
+        clean(flat)
+    for p, grad in zip(params, flat.split([p.numel() for p in params]), strict=True):
+        p.grad = grad.reshape(p.shape)
+
+
+# --- R3GAN -------------------------------------------------------------------------------------------------------
+
+
+def build_r3gan(s: Setting) -> ReferenceStep:
+    """brownvc/R3GAN train.py `--preset=CIFAR10 --cond=1` at our width; one iteration of training/training_loop.py
+    (lines 284-358): a D phase and a G phase, each on its own real batch, lr and beta2 set from the schedules,
+    flat gradients, Adam, then the G EMA."""
+    import torch
+    import training.networks as networks
+    from R3GAN.Networks import Convolution
+    from training.loss import R3GANLoss
+
+    from models.r3gan import BLOCKS_PER_STAGE, EXPANSION, STAGES, channels_and_groups
+
+    channels, groups = channels_and_groups(s.width)
+    n_classes = s.run.n_classes
+    common = {"WidthPerStage": [channels] * STAGES, "CardinalityPerStage": [groups] * STAGES,
+              "BlocksPerStage": [BLOCKS_PER_STAGE] * STAGES, "ExpansionFactor": EXPANSION, "FP16Stages": [],
+              "c_dim": n_classes, "img_resolution": s.resolution}
+    g = networks.Generator(NoiseDimension=s.run.variant.z_dim, ConditionEmbeddingDimension=s.run.variant.z_dim,
+                           **common)  # train.py: G's embedding is NoiseDimension wide, D's WidthPerStage[0]
+    d = networks.Discriminator(ConditionEmbeddingDimension=channels, **common)
+    g.Model.AggregationLayer = Convolution(channels, s.channels, KernelSize=1)  # the reference hard-codes 3
+    d.Model.ExtractionLayer = Convolution(s.channels, channels, KernelSize=1)
+    g.train().requires_grad_(False)
+    d.train().requires_grad_(False)
+    g_ema = copy.deepcopy(g).eval()
+    loss = R3GANLoss(g, d, augment_pipe=None)
+    r = s.recipe
+    adam = {"betas": (0.0, 0.0), "eps": 1e-8}  # train.py; lr and betas are set every iteration from the schedules
+    phases = [("D", d, torch.optim.Adam(d.parameters(), **adam)), ("G", g, torch.optim.Adam(g.parameters(), **adam))]
+    reals, batch = s.reals(), r.batch
+    ema_beta = 0.5 ** (batch / max(0.0, 1e-8))  # ema_scheduler's base_value 0 (train.py): G_ema follows G
+
+    def step() -> int:
+        for name, module, opt in phases:
+            real, c = reals.one_hot(n_classes)
+            z = torch.randn([batch, g.z_dim])
+            opt.zero_grad(set_to_none=True)
+            module.requires_grad_(True)
+            loss.accumulate_gradients(phase=name, real_img=real, real_c=c, gen_z=z, gamma=r.r1, gain=1.0)
+            module.requires_grad_(False)
+            for group in opt.param_groups:  # one lr schedule for both networks; its start value is our lr
+                group["lr"], group["betas"] = r.lr_d, (0, r.betas[1])
+            flat_grads(module)
+            opt.step()
+        ema_update(g_ema, g, ema_beta)
+        return batch
+
+    return ReferenceStep(g, d, step)
+
+
+# --- NVlabs: stylegan2-ada-pytorch and stylegan3 -----------------------------------------------------------------
+
+
+@dataclass
+class NVlabsLoop:
+    """One iteration of NVlabs' training_loop() (stylegan2-ada-pytorch lines 256-309, stylegan3 lines 255-312):
+    phases G then D, each 'main' every iteration and 'reg' every `interval` iterations (or 'both' without lazy
+    regularization), a real batch shared by the phases and fresh latents per phase, gradients cleaned of NaN/Inf,
+    Adam, then the G EMA with its ramp-up."""
+
+    g: object
+    g_ema: object
+    phases: list  # (name, module, optimizer, interval)
+    accumulate: Callable  # (phase, real_img, real_c, gen_z, gen_c, gain, cur_nimg)
+    clean_grads: Callable  # (module)
+    reals: RealBatches
+    batch: int
+    ema_kimg: float
+    ema_rampup: float | None
+    batch_idx: int = 0
+    cur_nimg: int = 0
+
+    def __call__(self) -> int:
+        import torch
+
+        real, _ = self.reals()
+        real_c = gen_c = torch.zeros([self.batch, 0])  # unconditional: the dataset's labels are 0-dim
+        all_z = torch.randn([len(self.phases) * self.batch, self.g.z_dim]).split(self.batch)
+        for (name, module, opt, interval), z in zip(self.phases, all_z, strict=True):
+            if self.batch_idx % interval != 0:
+                continue
+            opt.zero_grad(set_to_none=True)
+            module.requires_grad_(True)
+            self.accumulate(name, real, real_c, z, gen_c, interval, self.cur_nimg)
+            module.requires_grad_(False)
+            self.clean_grads(module)
+            opt.step()
+        ema_nimg = self.ema_kimg * 1000
+        if self.ema_rampup:
+            ema_nimg = min(ema_nimg, self.cur_nimg * self.ema_rampup)
+        ema_update(self.g_ema, self.g, 0.5 ** (self.batch / max(ema_nimg, 1e-8)))
+        self.cur_nimg += self.batch
+        self.batch_idx += 1
+        return self.batch
+
+
+def nvlabs_phases(g, d, recipe, g_interval: int | None, d_interval: int | None) -> list:
+    """training_loop.py 'Setup training phases': one Adam per network (eps 1e-8, train.py); with lazy
+    regularization every N iterations its lr x c and betas ^ c, c = N / (N + 1)."""
+    import torch
+
+    phases = []
+    for name, module, lr, interval in (("G", g, recipe.lr_g, g_interval), ("D", d, recipe.lr_d, d_interval)):
+        if interval is None:
+            opt = torch.optim.Adam(module.parameters(), lr=lr, betas=recipe.betas, eps=1e-8)
+            phases.append((name + "both", module, opt, 1))
+            continue
+        c = interval / (interval + 1)
+        opt = torch.optim.Adam(module.parameters(), lr=lr * c, betas=[b**c for b in recipe.betas], eps=1e-8)
+        phases += [(name + "main", module, opt, 1), (name + "reg", module, opt, interval)]
+    return phases
+
+
+def lazy_interval(every: int, applies: bool) -> int | None:
+    """Our recipe's interval as NVlabs' G_reg_interval / D_reg_interval (None: no lazy regularization)."""
+    return every if applies and every > 1 else None
+
+
+def nvlabs_discriminator(networks, s: Setting, channel_base: int, channel_max: int):
+    """StyleGAN2's residual D (both repositories' training/networks*.py Discriminator), float32, no clamping."""
+    return networks.Discriminator(c_dim=0, img_resolution=s.resolution, img_channels=s.channels,
+                                  channel_base=channel_base, channel_max=channel_max, num_fp16_res=0,
+                                  conv_clamp=None, epilogue_kwargs={"mbstd_group_size": 4})
+
+
+def published_times(s: Setting, value: int) -> int:
+    """A published channel setting (512 channels, channel_base 32768, w_dim 512) at our width."""
+    return max(8, round(value * s.width))
+
+
+def build_stylegan2(s: Setting) -> ReferenceStep:
+    """NVlabs/stylegan2-ada-pytorch train.py `--cfg=stylegan2 --fp32=1 --aug=noaug` at our width."""
+    import torch
+    import training.networks as networks
+    from torch_utils import misc
+    from training.loss import StyleGAN2Loss
+
+    r, base, cap = s.recipe, published_times(s, 32768), published_times(s, 512)
+    g = networks.Generator(z_dim=s.run.variant.z_dim, c_dim=0, w_dim=published_times(s, 512),
+                           img_resolution=s.resolution, img_channels=s.channels,
+                           mapping_kwargs={"num_layers": 8},
+                           synthesis_kwargs={"channel_base": base, "channel_max": cap, "num_fp16_res": 0,
+                                             "conv_clamp": None})
+    d = nvlabs_discriminator(networks, s, base, cap)
+    g.train().requires_grad_(False)
+    d.train().requires_grad_(False)
+    loss = StyleGAN2Loss(torch.device("cpu"), g.mapping, g.synthesis, d, r1_gamma=r.r1, pl_weight=r.path_length)
+
+    def accumulate(phase, real_img, real_c, gen_z, gen_c, gain, _cur_nimg) -> None:
+        loss.accumulate_gradients(phase=phase, real_img=real_img, real_c=real_c, gen_z=gen_z, gen_c=gen_c,
+                                  sync=True, gain=gain)
+
+    def clean_grads(module) -> None:  # stylegan2-ada-pytorch training_loop.py lines 289-291: per parameter
+        for p in module.parameters():
+            if p.grad is not None:
+                misc.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
+
+    phases = nvlabs_phases(g, d, r, lazy_interval(r.pl_every, r.path_length > 0), lazy_interval(r.reg_every, True))
+    loop = NVlabsLoop(g, copy.deepcopy(g).eval(), phases, accumulate, clean_grads, s.reals(), r.batch,
+                      r.ema_kimg, r.ema_rampup)
+    return ReferenceStep(g, d, loop)
+
+
+def build_stylegan3(s: Setting) -> ReferenceStep:
+    """NVlabs/stylegan3 train.py `--cfg=stylegan3-t --fp32=1 --aug=noaug` at our width and synthesis depth."""
+    import torch
+    import training.networks_stylegan2 as networks
+    from torch_utils import misc
+    from training.loss import StyleGAN2Loss
+    from training.networks_stylegan3 import Generator
+
+    r, base, cap = s.recipe, published_times(s, 32768), published_times(s, 512)
+    # train.py: magnitude_ema_beta = 0.5 ** (batch / 20k); --fp32 would also drop conv_clamp, but our G clamps at 256
+    g = Generator(z_dim=s.run.variant.z_dim, c_dim=0, w_dim=published_times(s, 512), img_resolution=s.resolution,
+                  img_channels=s.channels, mapping_kwargs={"num_layers": 2}, channel_base=base, channel_max=cap,
+                  num_layers=s.run.variant.arch["num_layers"], num_fp16_res=0,
+                  magnitude_ema_beta=0.5 ** (r.batch / 20e3))
+    d = nvlabs_discriminator(networks, s, base, cap)
+    g.train().requires_grad_(False)
+    d.train().requires_grad_(False)
+    loss = StyleGAN2Loss(torch.device("cpu"), g, d, r1_gamma=r.r1)  # stylegan3-t: no mixing, no path length
+
+    def accumulate(phase, real_img, real_c, gen_z, gen_c, gain, cur_nimg) -> None:
+        loss.accumulate_gradients(phase=phase, real_img=real_img, real_c=real_c, gen_z=gen_z, gen_c=gen_c,
+                                  gain=gain, cur_nimg=cur_nimg)
+
+    def clean_grads(module) -> None:
+        flat_grads(module, lambda flat: misc.nan_to_num(flat, nan=0, posinf=1e5, neginf=-1e5, out=flat))
+
+    phases = nvlabs_phases(g, d, r, lazy_interval(r.pl_every, r.path_length > 0), lazy_interval(r.reg_every, True))
+    loop = NVlabsLoop(g, copy.deepcopy(g).eval(), phases, accumulate, clean_grads, s.reals(), r.batch,
+                      r.ema_kimg, r.ema_rampup)
+    return ReferenceStep(g, d, loop)
+
+
+# --- mimicry -----------------------------------------------------------------------------------------------------
+
+
+def build_sngan(s: Setting) -> ReferenceStep:
+    """kwotsin/mimicry nets/sngan/sngan_32.py at our width, stepped as training/trainer.py Trainer.train does:
+    n_dis D train_steps on fresh real batches, G's train_step after the last one."""
+    import torch
+    import torch.nn as nn
+
+    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
+
+    package = s.path / "torch_mimicry"
+    bare_package("torch_mimicry", package)  # its __init__ imports tensorboard and the TensorFlow metrics
+    bare_package("torch_mimicry.training", package / "training")
+    from torch_mimicry.modules.resblocks import DBlockOptimized
+    from torch_mimicry.nets.sngan.sngan_32 import SNGANDiscriminator32, SNGANGenerator32
+    from torch_mimicry.training.metric_log import MetricLog
+
+    r, ngf, ndf = s.recipe, scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width)
+    g = SNGANGenerator32(nz=s.run.variant.z_dim, ngf=ngf)
+    d = SNGANDiscriminator32(ndf=ndf)
+    g.c5 = nn.Conv2d(ngf, s.channels, 3, 1, padding=1)  # sngan_32.py hard-codes 3 channels here and in block1
+    nn.init.xavier_uniform_(g.c5.weight.data, 1.0)
+    d.block1 = DBlockOptimized(s.channels, ndf)
+    opt_g = torch.optim.Adam(g.parameters(), r.lr_g, betas=r.betas)  # examples/sngan_example.py
+    opt_d = torch.optim.Adam(d.parameters(), r.lr_d, betas=r.betas)
+    reals, cpu, global_step = s.reals(), torch.device("cpu"), [0]
+
+    def step() -> int:
+        log_data = MetricLog()
+        for i in range(r.n_critic):
+            real_batch = reals()
+            log_data = d.train_step(real_batch=real_batch, netG=g, optD=opt_d, log_data=log_data,
+                                    global_step=global_step[0], device=cpu)
+            if i == r.n_critic - 1:
+                log_data = g.train_step(real_batch=real_batch, netD=d, optG=opt_g, log_data=log_data,
+                                        global_step=global_step[0], device=cpu)
+        global_step[0] += 1
+        return r.n_critic * r.batch
+
+    return ReferenceStep(g, d, step)
+
+
+# --- BigGAN-PyTorch ----------------------------------------------------------------------------------------------
+
+
+def biggan_config(s: Setting, utils) -> dict:
+    """train.py's config: its parser's defaults, scripts/launch_cifar_ema.sh, then our recipe and width (hier z,
+    shared embedding and ortho reg as our BigGAN; no attention; orthogonal init; one GPU, no DataParallel),
+    completed as train.py run() completes it."""
+    from models.biggan import G_CHANNELS, SHARED_DIM
+    from models.sngan import scaled
+
+    r = s.recipe
+    config = vars(utils.prepare_parser().parse_args([]))
+    config.update(dataset="C10", batch_size=r.batch, num_G_accumulations=1, num_D_accumulations=1,
+                  num_D_steps=r.n_critic, G_lr=r.lr_g, D_lr=r.lr_d, G_B1=r.betas[0], G_B2=r.betas[1],
+                  D_B1=r.betas[0], D_B2=r.betas[1], G_ortho=r.ortho_reg, G_attn="0", D_attn="0", ema=True,
+                  use_ema=True, ema_start=r.ema_start, ema_decay=r.ema_beta, G_init="ortho", D_init="ortho",
+                  G_ch=scaled(G_CHANNELS, s.width) // 4, D_ch=scaled(G_CHANNELS, s.width) // 4,  # arch[32]: 4 x ch
+                  dim_z=s.run.variant.z_dim, hier=True, G_shared=True, shared_dim=SHARED_DIM, parallel=False)
+    config.update(resolution=utils.imsize_dict["C10"], n_classes=utils.nclass_dict["C10"],
+                  G_activation=utils.activation_dict[config["G_nl"]],
+                  D_activation=utils.activation_dict[config["D_nl"]])
+    return config
+
+
+def one_channel_biggan(g, d, channels: int, layers) -> None:
+    """BigGAN.py hard-codes 3 image channels in G's output conv and D's first block: both rebuilt with the
+    networks' own layer factories at `channels` (D's block 0 with its constructor's arguments), then the
+    weights re-initialised and the optimizers remade as the constructors do."""
+    import torch.nn as nn
+
+    g.output_layer[2] = g.which_conv(g.arch["out_channels"][-1], channels)
+    d.blocks[0][0] = layers.DBlock(in_channels=channels, out_channels=d.arch["out_channels"][0],
+                                   which_conv=d.which_conv, wide=d.D_wide, activation=d.activation,
+                                   preactivation=False, downsample=nn.AvgPool2d(2))
+    for net in (g, d):
+        net.init_weights()
+        net.optim = type(net.optim)(net.parameters(), **net.optim.defaults)
+
+
+def build_biggan(s: Setting) -> ReferenceStep:
+    """ajbrock/BigGAN-PyTorch BigGAN.py `arch[32]` at our width, stepped by train_fns.GAN_training_function's
+    own closure on one loader batch of num_D_steps x batch_size images, as train.py's loop calls it."""
+    stand_in("h5py")  # datasets.py imports it for ImageNet HDF5 files (utils.py imports datasets.py)
+    import BigGAN
+    import layers
+    import train_fns
+    import utils
+
+    config = biggan_config(s, utils)
+    g, d = BigGAN.Generator(**config), BigGAN.Discriminator(**config)
+    g_ema = BigGAN.Generator(**{**config, "skip_init": True, "no_optim": True})
+    one_channel_biggan(g, d, s.channels, layers)
+    g_ema.output_layer[2] = g_ema.which_conv(g_ema.arch["out_channels"][-1], s.channels)
+    ema = utils.ema(g, g_ema, config["ema_decay"], config["ema_start"])
+    z_, y_ = utils.prepare_z_y(config["batch_size"], g.dim_z, config["n_classes"], device="cpu")
+    state_dict = {"itr": 0, "epoch": 0, "save_num": 0, "save_best_num": 0, "best_IS": 0, "best_FID": 999999,
+                  "config": config}
+    train = train_fns.GAN_training_function(g, d, BigGAN.G_D(g, d), z_, y_, ema, state_dict, config)
+    reals, images = s.reals(), config["batch_size"] * config["num_D_steps"]
+
+    def step() -> int:  # train.py lines 171-185
+        state_dict["itr"] += 1
+        for net in (g, d, g_ema):
+            net.train()
+        train(*reals(images))
+        return images
+
+    return ReferenceStep(g, d, step)
+
+
+# --- the families ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    repo: str  # GitHub owner/name
+    build: Callable[[Setting], ReferenceStep]
+
+
+FAMILIES = {
+    "r3gan": Reference("brownvc/R3GAN", build_r3gan),
+    "stylegan2": Reference("NVlabs/stylegan2-ada-pytorch", build_stylegan2),
+    "stylegan3-t": Reference("NVlabs/stylegan3", build_stylegan3),
+    "sngan": Reference("kwotsin/mimicry", build_sngan),
+    "biggan": Reference("ajbrock/BigGAN-PyTorch", build_biggan),
+}
+NOT_COVERED = {
+    "dcgan": "kwotsin/mimicry's dcgan_cifar/dcgan_32 are the ResNet DCGAN of Kurach et al., not Radford et al.'s "
+             "network: the parameter counts cannot be made equal",
+}
+
+
+def n_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def reference_images_per_second(build: Callable[[], ReferenceStep], warmup: int, steps: int,
+                                repeats: int) -> list[float]:
+    """Samples of images/s of `steps` consecutive reference iterations on fresh networks, as
+    training_throughput.images_per_second times ours."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        step = build().step
+        for _ in range(warmup):
+            step()
+        rates = []
+        for _ in range(repeats):
+            images, started = 0, time.perf_counter()
+            for _ in range(steps):
+                images += step()
+            rates.append(images / (time.perf_counter() - started))
+    return rates
+
+
+def check_same_network(family: str, run, reference: ReferenceStep) -> dict[str, dict[str, int]]:
+    """Both sides' parameter counts, printed; a difference is reported, not hidden."""
+    g, d = run.build_models()
+    counts = {"G": {"ours": n_params(g), "reference": n_params(reference.g)},
+              "D": {"ours": n_params(d), "reference": n_params(reference.d)}}
+    line = ", ".join(f"{k} {c['ours']:,} / {c['reference']:,}" for k, c in counts.items())
+    same = all(c["ours"] == c["reference"] for c in counts.values())
+    print(f"  {family} (width {run.train['width']:g}, batch {run.variant.recipe.batch}): parameters ours / "
+          f"reference: {line}" + ("" if same else "  DIFFERENT NETWORKS"), flush=True)
+    return counts
+
+
+def measure(family: str, path: Path, run, data, args) -> dict:
+    """Interleaved blocks of ours and the reference's, on fresh networks each."""
+    from bench.protocol.seeding import make_deterministic
+
+    reference, setting = FAMILIES[family], Setting(run, data, path)
+    commit, started = commit_of(path), time.perf_counter()
+    with imported_from(path):
+        make_deterministic()  # the flags our trainer runs under, for both sides
+
+        def build() -> ReferenceStep:
+            import torch
+
+            torch.manual_seed(run.run.seed)
+            return reference.build(setting)
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            first = build()
+        counts = check_same_network(family, run, first)
+        ours, theirs = [], []
+        for block in range(args.blocks):
+            ours += OURS.images_per_second(run, data, 0.0, args.warmup, args.steps, args.repeats)
+            theirs += reference_images_per_second(build, args.warmup, args.steps, args.repeats)
+            print(f"  {family}: block {block + 1}/{args.blocks}: ours {statistics.median(ours):.2f}, reference "
+                  f"{statistics.median(theirs):.2f} img/s so far", flush=True)
+    print(f"  {family}: {time.perf_counter() - started:.0f} s", flush=True)
+    return {"family": family, "ours": statistics.median(ours), "reference": statistics.median(theirs),
+            "ratio": statistics.median(ours) / statistics.median(theirs), "ours_samples": ours,
+            "reference_samples": theirs, "params": counts, "repo": reference.repo, "commit": commit,
+            "path": str(path), "width": run.train["width"], "batch": run.variant.recipe.batch}
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{'family':<12} {'ours img/s':>10} {'ref img/s':>10} {'ours/ref':>8}  reference")
+    for row in rows:
+        print(f"{row['family']:<12} {row['ours']:>10.2f} {row['reference']:>10.2f} {row['ratio']:>8.2f}  "
+              f"{row['repo']}@{row['commit']}")
+
+
+def parse_repos(items: list[str], refuse: Callable[[str], None]) -> dict[str, Path]:
+    """`--repo FAMILY=PATH` items as {family: checkout}; anything else is refused with the reason (exit 2)."""
+    repos = {}
+    for item in items:
+        family, _, path = item.partition("=")
+        if family in NOT_COVERED:
+            refuse(f"{family} is not covered: {NOT_COVERED[family]}")
+        if family not in FAMILIES or not path:
+            refuse(f"--repo {item!r}: expected FAMILY=PATH with FAMILY one of {', '.join(FAMILIES)}")
+        if not Path(path).is_dir():
+            refuse(f"--repo {item!r}: {path} is not a directory (a checkout of {FAMILIES[family].repo})")
+        repos[family] = Path(path).resolve()
+    return repos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", action="append", default=[], metavar="FAMILY=PATH",
+                        help=f"a checkout of the family's reference ({', '.join(FAMILIES)})")
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--blocks", type=int, default=3, help="alternations of ours and the reference's")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    repos = parse_repos(args.repo, parser.error)
+    if not repos:
+        parser.error("give at least one --repo FAMILY=PATH")
+
+    import torch
+
+    from bench.data.datasets import load_prepared
+    from bench.protocol.resolve import Protocol
+    from bench.protocol.runs import RunId
+
+    stand_in_pkg_resources()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = OURS.scratch_root(Path(tmp) / "root", args.profile, list(repos), {})
+        protocol, data = Protocol.load(root), load_prepared("fmnist32", root)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, profile {args.profile}; images shown "
+              f"to D per second, median of {args.blocks} blocks x {args.repeats} x {args.steps} steps after "
+              f"{args.warmup}, ours and the reference's alternating")
+        for family, path in repos.items():
+            run = protocol.resolve(RunId(OURS.STUDY, "fmnist32", family, 0))
+            rows.append(measure(family, path, run, data, args))
+        shutil.rmtree(root, ignore_errors=True)
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
