@@ -104,6 +104,22 @@ def test_each_runs_data_copying_outcome_does_not_split_a_table_but_how_it_was_me
         aggregate(tmp_path)
 
 
+def test_a_metric_one_run_could_not_define_does_not_split_a_table(tmp_path):
+    """Evaluate records in the spec why a run's reverse KL is undefined (no high-quality sample); a quick
+    are-gans-equal ring8 table with such a run beside defined ones was refused ('different metric specs')."""
+    undefined = {**SPEC, "undefined": {"reverse_kl": "nan: no histogram when no sample is high quality"}}
+    fake_run(tmp_path, "mlp-gan", 0, 8, reverse_kl=0.2)
+    fake_run(tmp_path, "mlp-gan", 1, 0, reverse_kl=None, spec=undefined)
+    fake_run(tmp_path, "mlp-gan", 2, 8, reverse_kl=0.4)
+    aggregate(tmp_path)
+    summary = pd.read_csv(tmp_path / "results/tables/summary.csv").iloc[0]
+    assert (summary["n_seeds"], summary["reverse_kl_n"]) == (3, 2)
+    assert summary["reverse_kl_mean"] == pytest.approx(0.3)
+    fake_run(tmp_path, "mlp-gan", 2, 8, spec={**undefined, "n_gen": 1000})
+    with pytest.raises(ValueError, match="different metric specs"):  # how it was measured still splits
+        aggregate(tmp_path)
+
+
 def test_where_a_machine_looked_for_the_is_head_does_not_split_a_table(tmp_path):
     def spec(where):
         return {**SPEC, "backbones": {**SPEC["backbones"], "inception": {
