@@ -30,8 +30,9 @@ STAGE = re.compile(r"Running stage '(?:(?P<file>[^']*dvc\.yaml):)?(?P<name>[^'@]
 KINDS = ("prepare", "classifier", "reference", "train", "evaluate", "aggregate", "report")
 
 
-def timed_repro(args: list[str]) -> tuple[float, list[dict]]:
-    """Run `dvc repro ARGS`, echoing its output; the whole wall time and each stage's (name, seconds)."""
+def timed_repro(args: list[str]) -> tuple[float, list[dict], bool]:
+    """Run `dvc repro ARGS`, echoing its output; the whole wall time, each stage's (name, seconds) and whether
+    it failed (the stages that ran are still timed: a failure after an hour must not lose the hour's numbers)."""
     started = time.monotonic()
     process = subprocess.Popen(["dvc", "repro", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, bufsize=1)
@@ -45,12 +46,11 @@ def timed_repro(args: list[str]) -> tuple[float, list[dict]]:
             if stages:
                 stages[-1]["seconds"] = now - stages[-1]["started"]
             stages.append({**match.groupdict(), "started": now})
-    if process.wait() != 0:
-        raise SystemExit("dvc repro failed")
+    failed = process.wait() != 0
     end = time.monotonic()
     if stages:
         stages[-1]["seconds"] = end - stages[-1]["started"]
-    return end - started, stages
+    return end - started, stages, failed
 
 
 def attribute(stage: dict, studies: list[str]) -> tuple[str, str | None, str | None]:
@@ -79,10 +79,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the numbers here")
     args = parser.parse_args()
     studies = [name for path in Path("pipelines").glob("*.yaml") for name in (yaml.safe_load(path.read_text()) or {})]
-    total, stages = timed_repro(["--force"] if args.force else [])
-    noop_started = time.monotonic()
-    subprocess.run(["dvc", "repro"], check=True, capture_output=True)
-    noop = time.monotonic() - noop_started
+    total, stages, failed = timed_repro(["--force"] if args.force else [])
+    noop = None
+    if not failed:
+        noop_started = time.monotonic()
+        subprocess.run(["dvc", "repro"], check=True, capture_output=True)
+        noop = time.monotonic() - noop_started
 
     by_kind, by_study, by_module = defaultdict(list), defaultdict(list), defaultdict(list)
     for stage in stages:
@@ -98,18 +100,21 @@ def main() -> None:
     print_table("stage type", {k: summary(v) for k, v in by_kind.items()})
     print_table("study, dataset, stage type", {k: summary(v) for k, v in by_study.items()})
     print_table("family module, stage type", {k: summary(v) for k, v in by_module.items()})
-    print(f"\n`dvc repro`: {len(stages)} stages ran in {total:.1f} s ({total / 60:.1f} min); "
-          f"a no-op `dvc repro` after it: {noop:.1f} s")
+    print(f"\n`dvc repro`: {len(stages)} stages ran in {total:.1f} s ({total / 60:.1f} min); " + (
+        f"it FAILED in the last stage, {stages[-1]['name'] if stages else '?'}" if failed
+        else f"a no-op `dvc repro` after it: {noop:.1f} s"))
     if args.json:
         for stage in stages:
             stage.pop("started")
         args.json.write_text(json.dumps({
-            "total_s": total, "noop_s": noop, "stages": stages,
+            "total_s": total, "failed": failed, "noop_s": noop, "stages": stages,
             "by_kind": {k: summary(v) for k, v in by_kind.items()},
             "by_study": {k: summary(v) for k, v in by_study.items()},
             "by_module": {k: summary(v) for k, v in by_module.items()},
             "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "python": sys.version.split()[0]}, indent=2))
+    if failed:
+        raise SystemExit("dvc repro failed (the stages that ran are timed above)")
 
 
 if __name__ == "__main__":
