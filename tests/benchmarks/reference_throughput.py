@@ -19,8 +19,8 @@ the StyleGAN families in proportion. Before timing, each family prints both side
 a difference is printed as DIFFERENT NETWORKS.
 
 Covered (our variant: reference repository, what was matched):
-- `r3gan`: brownvc/R3GAN, train.py `--preset=CIFAR10 --cond=1` at our width (family_width 1/16: 4 stages of 2
-  blocks at 48 channels, cardinality 6, i.e. 16 channels per group of the expanded 3x3 conv), float32
+- `r3gan`: brownvc/R3GAN, train.py `--preset=CIFAR10 --cond=1` at our width (quick family_width 1/32: 4 stages of 2
+  blocks at 24 channels, cardinality 3, i.e. 16 channels per group of the expanded 3x3 conv), float32
   (FP16Stages=[]: our recipe has no mixed precision), no augmentation (our recipe has none; at the start of
   the reference's schedule its probability is 0), R1 and R2 from the same D pass every step, gamma and Adam
   at the schedules' start values. The reference hard-codes 3 image channels in G's last and D's first 1x1
