@@ -131,13 +131,17 @@ class GBlock(nn.Module):
 class DBlock(nn.Module):
     """Down-sampling ResNet block of SNGAN/BigGAN discriminators: (ReLU)-conv3x3-ReLU-conv3x3-avgpool2,
     shortcut conv1x1-avgpool2 (conv only where channels change or it down-samples). The first block of
-    a D (`optimized`) takes the image: no leading ReLU, and its shortcut pools before the 1x1 conv."""
+    a D (`optimized`) takes the image: no leading ReLU, and its shortcut pools before the 1x1 conv.
+    The first conv outputs c_out channels when `wide` (BigGAN's D_wide) and c_in otherwise (the SNGAN
+    authors' blocks); the optimized block is always wide."""
 
-    def __init__(self, c_in: int, c_out: int, downsample: bool = True, optimized: bool = False) -> None:
+    def __init__(self, c_in: int, c_out: int, downsample: bool = True, optimized: bool = False,
+                 wide: bool = True) -> None:
         super().__init__()
         self.downsample, self.optimized = downsample, optimized
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        hidden = c_out if wide or optimized else c_in
+        self.conv1 = nn.Conv2d(c_in, hidden, 3, padding=1)
+        self.conv2 = nn.Conv2d(hidden, c_out, 3, padding=1)
         self.shortcut_conv = nn.Conv2d(c_in, c_out, 1) if (c_in != c_out or downsample) else None
 
     def _down(self, x: torch.Tensor) -> torch.Tensor:
