@@ -38,7 +38,7 @@ def _shapes(folder, n: int, size: int) -> None:
     (folder / "dataset.json").write_text(json.dumps({"labels": labels}))
 
 
-def _declare(root, name: str, size: int, variants: list[str], **entry):
+def _declare(root, name: str, size: int, variants: list[str], n: int = 24, **entry):
     params = write_params(root)
     params["datasets"] = {name: {"source": f"data/{name}.zip", "resolution": size, "channels": 3, "labels": True,
                                  "classes": 3, **entry}}
@@ -46,7 +46,7 @@ def _declare(root, name: str, size: int, variants: list[str], **entry):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     write_studies(root)
     (root / "pipelines" / "mine.yaml").write_text(yaml.safe_dump({"mine": {"datasets": {name: variants}}}))
-    _shapes(root / "photos", 24, size)
+    _shapes(root / "photos", n, size)
     convert(root / "photos", root / "data" / f"{name}.zip", size)
 
 
@@ -95,9 +95,9 @@ def test_a_declared_dataset_is_prepared_trained_and_scored(tmp_path, size, varia
 def test_a_variant_that_cannot_take_the_size_is_refused_before_any_stage(tmp_path):
     from bench.protocol.resolve import Protocol
 
-    _declare(tmp_path, "faces64", 64, ["dcgan", "acgan"])
-    with pytest.raises(ConfigError, match=r"pipelines/mine\.yaml: variant 'acgan' cannot be built for 'faces64' "
-                                          r"\(3x64x64\): this AC-GAN is built for 32x32 images"):
+    _declare(tmp_path, "faces256", 256, ["dcgan", "acgan"])
+    with pytest.raises(ConfigError, match=r"pipelines/mine\.yaml: variant 'acgan' cannot be built for 'faces256' "
+                                          r"\(3x256x256\): this AC-GAN is built for 32x32, 64x64 or 128x128 images"):
         Protocol.load(tmp_path).resolve_all()
 
 
