@@ -7,8 +7,10 @@ model.pt (state_dict + architecture, loadable with weights_only=True) and classi
 settings, sha256 of model.pt, predicted class histograms of both splits).
 The backbone maps uint8 images to the 128-d penultimate ReLU layer (FID/KID-style features) and the
 softmax class probabilities (classifier-IS, classes covered, reverse KL) in one forward pass. Input:
-x / 127.5 - 1, the generators' [-1, 1] range; images other than 32x32 are first resized with PIL
-bicubic on float32 channels, clipped to [0, 255], not re-quantised. `per_channel` scores 3-channel
+x / 127.5 - 1, the generators' [-1, 1] range. The network takes images of the dataset's own side
+(`input_size`): one conv block per halving down to 4x4 (16, 32, then 64 channels), so a 64x64 dataset's
+classifier sees 64x64 pixels; images of another size are first resized to it with PIL bicubic on float32
+channels, clipped to [0, 255], not re-quantised. `per_channel` scores 3-channel
 images (Stacked Fashion-MNIST) with a 1-channel classifier channel by channel: the features are the
 three channels' features concatenated, the probabilities over K**3 modes their outer product, mode
 c0 * K * K + c1 * K + c2.
@@ -36,13 +38,12 @@ from bench.protocol.params import load_params, stage_settings
 from bench.protocol.seeding import generator, make_deterministic, resolve_device, stream_seed
 
 SEED = 0
-SIZE = 32
-WIDTHS = (16, 32, 64)
+SIZE = 32  # the input side of classifiers saved before `input_size` was recorded
+WIDTHS = (16, 32, 64)  # at 32x32; larger inputs repeat the last width once per extra halving
 FEATURE_DIM = 128
 WEIGHT_DECAY = 5e-4
 STACKED_CHANNELS = 3
 NORMALIZATION = "x / 127.5 - 1"
-RESIZE = "PIL bicubic to 32x32 on float32 channels, clipped to [0, 255], not quantized (only when H, W != 32)"
 MODEL_FILE, INFO_FILE = "model.pt", "classifier.json"
 SUBSET = "first n_train of a fixed permutation (seed stream 'classifier-subset')"
 
@@ -51,20 +52,32 @@ class ClassifierError(BackboneError):
     """The domain classifier's files are missing or do not match; the message names the fix."""
 
 
+def resize_rule(size: int) -> str:
+    return (f"PIL bicubic to {size}x{size} on float32 channels, clipped to [0, 255], not quantized "
+            f"(only when H, W != {size})")
+
+
+def widths_for(size: int) -> list[int]:
+    """One conv block per halving of `size` down to at most 4 (at least one): WIDTHS, the last repeated."""
+    blocks = max(1, math.ceil(math.log2(size / 4)))
+    return [WIDTHS[min(i, len(WIDTHS) - 1)] for i in range(blocks)]
+
+
 class SmallCNN(nn.Module):
-    """Conv-BN-ReLU-maxpool blocks (32 px -> 32 / 2**len(widths)), a `feature_dim` ReLU layer, a linear head."""
+    """Conv-BN-ReLU-maxpool blocks (`input_size` px -> input_size / 2**len(widths)), a `feature_dim` ReLU layer,
+    a linear head."""
 
     def __init__(self, in_channels: int = 1, n_classes: int = 10, widths: Sequence[int] = WIDTHS,
-                 feature_dim: int = FEATURE_DIM, dropout: float = 0.3) -> None:
+                 feature_dim: int = FEATURE_DIM, dropout: float = 0.3, input_size: int = SIZE) -> None:
         super().__init__()
         self.arch = {"in_channels": in_channels, "n_classes": n_classes, "widths": list(widths),
-                     "feature_dim": feature_dim, "dropout": dropout}
+                     "feature_dim": feature_dim, "dropout": dropout, "input_size": input_size}
         layers, previous = [], in_channels
         for width in widths:
             layers += [nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
                        nn.MaxPool2d(2)]
             previous = width
-        side = SIZE >> len(widths)
+        side = input_size >> len(widths)
         self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(previous * side * side, feature_dim), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, n_classes))
 
@@ -104,7 +117,7 @@ def warmup_cosine(step: int, steps: int) -> float:
 
 def train_classifier(x: np.ndarray, y: np.ndarray, epochs: int, batch: int, lr: float, n_classes: int = 10,
                      seed: int = SEED, device: str | torch.device = "cpu") -> SmallCNN:
-    """uint8 (N, C, 32, 32) images and labels -> a trained SmallCNN in eval mode.
+    """uint8 (N, C, S, S) images and labels -> a trained SmallCNN for S x S inputs, in eval mode.
     AdamW, learning rate warm-up to `lr` then cosine decay, random horizontal flips; weights, data order and
     flips come from the seed streams 'classifier-weights' and 'classifier-data'."""
     device = torch.device(device)
@@ -113,7 +126,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, epochs: int, batch: int, lr: 
     steps = max(1, epochs * math.ceil(len(images) / batch))
     with torch.random.fork_rng(devices=[]), no_memory_fill():
         torch.manual_seed(stream_seed(seed, "classifier-weights"))
-        model = SmallCNN(x.shape[1], n_classes).to(device, memory_format=torch.channels_last)
+        model = SmallCNN(x.shape[1], n_classes, widths_for(x.shape[2]), input_size=x.shape[2])
+        model = model.to(device, memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, steps))
         model.train()
@@ -135,7 +149,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, epochs: int, batch: int, lr: 
 @torch.inference_mode()
 def predict(model: SmallCNN, images: np.ndarray, batch: int = 256,
             device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """(N, C, 32, 32) uint8 or float [0, 255] -> features (N, d) float32, probabilities (N, K) float64."""
+    """(N, C, S, S) uint8 or float [0, 255] at the model's input size S -> features (N, d) float32,
+    probabilities (N, K) float64."""
     model.eval()
     features, probs = [], []
     with no_memory_fill():
@@ -149,14 +164,15 @@ def predict(model: SmallCNN, images: np.ndarray, batch: int = 256,
     return np.concatenate(features), np.concatenate(probs)
 
 
-def resize_to_input(images: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) uint8 -> itself at 32x32, else (N, C, 32, 32) float32 in [0, 255] (see RESIZE)."""
-    if images.shape[2:] == (SIZE, SIZE):
+def resize_to_input(images: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """(N, C, H, W) uint8 -> itself at size x size, else (N, C, size, size) float32 in [0, 255]
+    (`resize_rule`)."""
+    if images.shape[2:] == (size, size):
         return images
-    out = np.empty((*images.shape[:2], SIZE, SIZE), dtype=np.float32)
+    out = np.empty((*images.shape[:2], size, size), dtype=np.float32)
     for n, c in np.ndindex(*images.shape[:2]):
         plane = Image.fromarray(images[n, c].astype(np.float32), mode="F")
-        out[n, c] = np.asarray(plane.resize((SIZE, SIZE), resample=Image.BICUBIC))
+        out[n, c] = np.asarray(plane.resize((size, size), resample=Image.BICUBIC))
     return out.clip(0, 255)
 
 
@@ -194,8 +210,6 @@ def build_classifier(dataset: str, root: Path, device: str = "cpu") -> Path:
     data = load_prepared(dataset, root)
     if ds.kind != "images" or "train_y" not in data:
         raise ValueError(f"{dataset} has no class labels: it has no domain classifier (use the inception backbone)")
-    if data["train_x"].shape[2:] != (SIZE, SIZE):
-        raise ValueError(f"the domain classifier takes {SIZE}x{SIZE} images; {dataset} has {data['train_x'].shape}")
     make_deterministic()
     torch_device = resolve_device(device)
     n_classes = int(max(data["train_y"].max(), data["eval_y"].max())) + 1
@@ -223,7 +237,7 @@ def build_classifier(dataset: str, root: Path, device: str = "cpu") -> Path:
         "seed": SEED, "optimizer": f"AdamW (weight decay {WEIGHT_DECAY}), lr warm-up 1/4 then cosine",
         "augmentation": "random horizontal flips",
         "architecture": model.arch, "feature_dim": model.arch["feature_dim"], "n_classes": n_classes,
-        "input_size": SIZE, "normalization": NORMALIZATION,
+        "input_size": model.arch["input_size"], "normalization": NORMALIZATION,
         "weights": MODEL_FILE, "weights_sha256": sha,
         "device": str(torch_device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "train_wall_s": train_wall, "wall_s": time.perf_counter() - started,
@@ -265,6 +279,7 @@ class DomainBackbone:
         copies = STACKED_CHANNELS if per_channel else 1
         self.feature_dim = model.arch["feature_dim"] * copies
         self.n_classes = model.arch["n_classes"] ** copies
+        self.input_size = model.arch.get("input_size", SIZE)
 
     @classmethod
     def load(cls, root: Path, dataset: str, device: str | torch.device = "cpu", batch: int = 256,
@@ -277,17 +292,19 @@ class DomainBackbone:
         return {"backbone": self.name, "dataset": self.info["dataset"], "per_channel": self.per_channel,
                 "weights": f"results/classifier/{self.info['dataset']}/{MODEL_FILE}",
                 "weights_sha256": self.info["weights_sha256"], "feature_dim": self.feature_dim,
-                "n_classes": self.n_classes, "test_accuracy": self.info["test_accuracy"], "input_size": SIZE,
-                "input_channels": self.in_channels, "resize": RESIZE, "normalization": NORMALIZATION}
+                "n_classes": self.n_classes, "test_accuracy": self.info["test_accuracy"], "input_size": self.input_size,
+                "input_channels": self.in_channels, "resize": resize_rule(self.input_size),
+                "normalization": NORMALIZATION}
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != self.in_channels:
             raise ValueError(f"expected (N, {self.in_channels}, H, W) uint8 images, got {images.dtype} {images.shape}")
         features, probs = [], []
         for start in range(0, len(images), self.batch):
-            chunk = resize_to_input(images[start:start + self.batch])
+            chunk = resize_to_input(images[start:start + self.batch], self.input_size)
             if self.per_channel:
-                f, p = predict(self.model, chunk.reshape(-1, 1, SIZE, SIZE), len(chunk) * STACKED_CHANNELS,
+                side = self.input_size
+                f, p = predict(self.model, chunk.reshape(-1, 1, side, side), len(chunk) * STACKED_CHANNELS,
                                self.device)
                 f, p = f.reshape(len(chunk), -1), mode_probabilities(p.reshape(len(chunk), STACKED_CHANNELS, -1))
             else:

@@ -28,13 +28,15 @@ from tests.conftest import write_params
 SMOKE = {"epochs": 2, "batch": 64, "lr": 0.003, "n_train": 512}
 
 
-def bars(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class c: a bright horizontal bar on rows 3c..3c+2 over noise (unchanged by horizontal flips)."""
+def bars(n: int, seed: int, size: int = 32, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Class c: a bright horizontal bar on rows 3c..3c+2 (of a 32-row grid scaled to `size`) over noise
+    (unchanged by horizontal flips)."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 60, (n, 1, 32, 32), dtype=np.uint8)
+    images = rng.integers(0, 60, (n, channels, size, size), dtype=np.uint8)
+    k = size // 32
     for i, c in enumerate(labels):
-        images[i, 0, 3 * c:3 * c + 3, 4:28] = 255
+        images[i, :, 3 * c * k:(3 * c + 3) * k, 4 * k:28 * k] = 255
     return images, labels.astype(np.int64)
 
 
@@ -84,6 +86,23 @@ def test_learns_a_synthetic_problem():
     model = train_classifier(x, y, epochs=2, batch=32, lr=0.003)
     _, probs = predict(model, test_x)
     assert (probs.argmax(axis=1) == test_y).mean() >= 0.95
+
+
+def test_a_64px_classifier_sees_64px_images_and_scores_other_sizes_resized_to_them():
+    x, y = bars(400, seed=1, size=64, channels=3)
+    test_x, test_y = bars(200, seed=2, size=64, channels=3)
+    model = train_classifier(x, y, epochs=2, batch=32, lr=0.003)
+    assert model.arch["input_size"] == 64 and model.arch["widths"] == [16, 32, 64, 64]  # 64 -> 4 px
+    _, probs = predict(model, test_x)
+    assert (probs.argmax(axis=1) == test_y).mean() >= 0.95
+    backbone = DomainBackbone(model, {"dataset": "bars64", "weights_sha256": "-", "test_accuracy": 1.0}, batch=64)
+    assert backbone.spec()["input_size"] == 64 and "to 64x64" in backbone.spec()["resize"]
+    features, probs_again = backbone(test_x)
+    np.testing.assert_allclose(probs_again, probs, rtol=1e-5, atol=1e-7)
+    half = np.stack([np.stack([np.asarray(Image.fromarray(ch).resize((32, 32), Image.BICUBIC)) for ch in im])
+                     for im in test_x[:50]])
+    _, probs_half = backbone(half)  # 32 px images of the same bars, resized back up to the classifier's 64
+    assert (probs_half.argmax(axis=1) == test_y[:50]).mean() >= 0.9
 
 
 def test_train_subset_is_a_prefix_of_one_permutation():
