@@ -48,7 +48,8 @@ class ProGANGenerator(Growing):
         self.init_growing(resolution)
         self.z_dim = z_dim
         nf = [feature_maps(4 * 2**j, width) for j in range(self.levels)]
-        self.dense = EqualLinear(z_dim, nf[0] * 16, gain=ACT_GAIN / 4)
+        self.dense = EqualLinear(z_dim, nf[0] * 16, bias=False, gain=ACT_GAIN / 4)
+        self.dense_bias = nn.Parameter(torch.zeros(nf[0]))  # one per feature map, as the authors' G_paper
         self.first_conv = EqualConv2d(nf[0], nf[0], 3, gain=ACT_GAIN)
         self.blocks = nn.ModuleList(
             nn.ModuleList([EqualConv2d(nf[j - 1], nf[j], 3, gain=ACT_GAIN),
@@ -57,7 +58,8 @@ class ProGANGenerator(Growing):
 
     def block(self, j: int, x: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
         if j == 0:
-            x = pixel_norm(_act(self.dense(pixel_norm(z)).view(z.shape[0], -1, 4, 4)))
+            x = self.dense(pixel_norm(z)).view(z.shape[0], -1, 4, 4) + self.dense_bias.view(1, -1, 1, 1)
+            x = pixel_norm(_act(x))
             return pixel_norm(_act(self.first_conv(x)))
         x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
         for conv in self.blocks[j - 1]:

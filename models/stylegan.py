@@ -59,11 +59,11 @@ class StyleGANGenerator(Growing):
         self.style = StyleSource(z_dim, self.w_dim, self.num_ws, mixing_prob=mixing_prob, truncation_cutoff=8)
         nf = [feature_maps(4 * 2**j, width) for j in range(self.levels)]
         self.const = nn.Parameter(torch.ones(1, nf[0], 4, 4))
-        self.convs = nn.ModuleList([EqualConv2d(nf[0], nf[0], 3, gain=ACT_GAIN)])
+        conv = functools.partial(EqualConv2d, kernel=3, bias=False, gain=ACT_GAIN)  # the epilogue adds the bias
+        self.convs = nn.ModuleList([conv(nf[0], nf[0])])
         self.blurs = nn.ModuleList([nn.Identity()])
         for j in range(1, self.levels):
-            self.convs.extend([EqualConv2d(nf[j - 1], nf[j], 3, gain=ACT_GAIN),
-                               EqualConv2d(nf[j], nf[j], 3, gain=ACT_GAIN)])
+            self.convs.extend([conv(nf[j - 1], nf[j]), conv(nf[j], nf[j])])
             self.blurs.append(Blur(FIR_121))
         self.epilogues = nn.ModuleList(Epilogue(nf[k // 2], self.w_dim) for k in range(self.num_ws))
         self.to_rgb = nn.ModuleList(EqualConv2d(n, channels, 1, gain=1.0) for n in nf)

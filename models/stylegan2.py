@@ -17,8 +17,10 @@ on every layer.
   low-pass filter, and a 1x1 low-pass-strided skip, summed and scaled by 1/sqrt(2); at 4x4 minibatch
   stddev (group 4), conv, dense, dense. Configs B-D use the growing D_stylegan (models/progan.py).
 nf is min(fmap_base / (res / 2), 512): fmap_base 8192 (A-E) gives 512 at every level up to 32x32, and
-config F's 16384 doubles nf only above 32x32. At 32x32 config F doubles the cap instead (nf 1024), so that
-F still means "larger networks" at this resolution (a departure: the paper's F is unchanged below 64x64).
+config F's 16384 doubles nf only above 32x32 (StyleGAN2-ADA's and StyleGAN3's channel_base 32768, the
+`stylegan2` variant and StyleGAN3's D). At 32x32 and below config F doubles the cap instead (nf 1024), so
+that F still means "larger networks" at this resolution (a departure: the paper's F is unchanged below
+64x64); from 64x64 on stylegan2-f is the paper's F.
 
 Recipe. Non-saturating logistic loss, R1 on reals (gamma 10 at 1024x1024, 100 for config E; scaled by
 resolution squared to 0.01 and 0.1 at 32x32), path length regularization (weight 2, decay 0.01, half
@@ -81,17 +83,27 @@ class ToRGB(nn.Module):
         return self.conv(x, w) + self.bias.view(1, -1, 1, 1)
 
 
-def stylegan2_channels(width: float, levels: int, fmap_cap: int) -> list[int]:
-    return [feature_maps(4 * 2**j, width, base=FMAP_BASE * fmap_cap // FMAP_MAX, cap=fmap_cap)
-            for j in range(levels)]
+CONFIG_F_BASE = 2 * FMAP_BASE  # config F's fmap_base (channel_base 32768 in StyleGAN2-ADA and StyleGAN3)
+
+
+def stylegan2_channels(width: float, levels: int, fmap_cap: int = FMAP_MAX, fmap_base: int = FMAP_BASE) -> list[int]:
+    """nf per level, 4x4 first: min(fmap_base / (res / 2), cap) x width. A `fmap_cap` above 512 (stylegan2-f)
+    multiplies fmap_base by fmap_cap / 512 and, in networks of 32x32 and below only, raises the cap to fmap_cap;
+    from 64x64 on the cap stays 512 (the paper's config F)."""
+    if fmap_cap > FMAP_MAX:
+        fmap_base = fmap_base * fmap_cap // FMAP_MAX
+        fmap_cap = fmap_cap if levels <= 4 else FMAP_MAX
+    return [feature_maps(4 * 2**j, width, base=fmap_base, cap=fmap_cap) for j in range(levels)]
 
 
 class StyleGAN2Generator(Growing):
     """`architecture="skip"` (StyleGAN2) or `"orig"` (the growing configs B-D); `demodulate=False` gives
-    StyleGAN's normalisation-free modulated layers; `fmap_cap` 1024 is config F's larger network."""
+    StyleGAN's normalisation-free modulated layers; `fmap_cap` 1024 is config F's larger network (stylegan2-f),
+    `fmap_base` 16384 config F's published channels (see stylegan2_channels)."""
 
     def __init__(self, data_shape: tuple[int, ...], z_dim: int, width: float = 1.0, architecture: str = "skip",
-                 demodulate: bool = True, fmap_cap: int = FMAP_MAX, mixing_prob: float = 0.9) -> None:
+                 demodulate: bool = True, fmap_cap: int = FMAP_MAX, mixing_prob: float = 0.9,
+                 fmap_base: int = FMAP_BASE) -> None:
         super().__init__()
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
@@ -101,7 +113,7 @@ class StyleGAN2Generator(Growing):
         self.z_dim, self.w_dim = z_dim, max(8, round(W_DIM * width))
         self.num_ws = 2 * self.levels
         self.style = StyleSource(z_dim, self.w_dim, self.num_ws, mixing_prob=mixing_prob)
-        nf = stylegan2_channels(width, self.levels, fmap_cap)
+        nf = stylegan2_channels(width, self.levels, fmap_cap, fmap_base)
         self.const = nn.Parameter(torch.randn(1, nf[0], 4, 4))
         layers = [SynthesisLayer(nf[0], nf[0], self.w_dim, demodulate=demodulate)]
         for j in range(1, self.levels):
@@ -180,11 +192,11 @@ class StyleGAN2Discriminator(nn.Module):
     """StyleGAN2's residual D ("resnet"), used by configs E and F and by StyleGAN3."""
 
     def __init__(self, data_shape: tuple[int, ...], width: float = 1.0, fmap_cap: int = FMAP_MAX,
-                 mbstd_group: int = 4, **_: object) -> None:
+                 mbstd_group: int = 4, fmap_base: int = FMAP_BASE, **_: object) -> None:
         super().__init__()
         channels, resolution, _ = data_shape
         levels = int(math.log2(resolution)) - 1
-        nf = stylegan2_channels(width, levels, fmap_cap)
+        nf = stylegan2_channels(width, levels, fmap_cap, fmap_base)
         self.from_rgb = EqualConv2d(channels, nf[-1], 1)
         self.blocks = nn.Sequential(*(ResidualBlock(nf[j], nf[j - 1]) for j in range(levels - 1, 0, -1)))
         self.mbstd = MinibatchStdDev(mbstd_group)
@@ -196,6 +208,18 @@ class StyleGAN2Discriminator(nn.Module):
         h = self.blocks(_act(self.from_rgb(x)))
         h = _act(self.final_conv(self.mbstd(h)))
         return self.out(_act(self.final_dense(h.flatten(1)))).flatten()
+
+
+def config_f_generator(data_shape: tuple[int, ...], z_dim: int, width: float = 1.0,
+                       **kwargs: object) -> StyleGAN2Generator:
+    """StyleGAN2's G with config F's published channels (the same network as config E's up to 32x32)."""
+    return StyleGAN2Generator(data_shape, z_dim, width, **{"fmap_base": CONFIG_F_BASE, **kwargs})
+
+
+def config_f_discriminator(data_shape: tuple[int, ...], width: float = 1.0, **kwargs: object) -> StyleGAN2Discriminator:
+    """StyleGAN2's residual D with config F's published channels (as StyleGAN2-ADA's and StyleGAN3's train.py
+    build it, channel_base 32768; the same network as config E's up to 32x32)."""
+    return StyleGAN2Discriminator(data_shape, width, **{"fmap_base": CONFIG_F_BASE, **kwargs})
 
 
 def growing_discriminator(data_shape: tuple[int, ...], width: float = 1.0, **_: object) -> ProGANDiscriminator:
@@ -236,7 +260,7 @@ for letter, change, g_factory, d_factory, arch, recipe in ABLATION:
 register(Variant(
     name="stylegan2", family="stylegan2",
     paper=f"{PAPER}; config F as published (at 32x32 its networks are config E's size)",
-    generator=StyleGAN2Generator, discriminator=StyleGAN2Discriminator,
+    generator=config_f_generator, discriminator=config_f_discriminator,
     recipe=replace(BASE, **LAZY, **PATH_LENGTH), data_kinds=("images",), z_dim=Z_DIM))
 
 STYLEGAN2_ABLATION = [f"stylegan2-{letter}" for letter, *_ in ABLATION]

@@ -1,6 +1,7 @@
 """StyleGAN3-T (Karras, Aittala, Laine, Härkönen, Hellsten, Lehtinen & Aila, NeurIPS 2021, "Alias-Free
 Generative Adversarial Networks", arXiv:2106.12423): the translation-equivariant generator of NVlabs/stylegan3
-(`--cfg=stylegan3-t`), written with plain torch ops. The discriminator is StyleGAN2's (models/stylegan2.py).
+(`--cfg=stylegan3-t`), written with plain torch ops. The discriminator is StyleGAN2's (models/stylegan2.py) with
+the same channel_base 32768 (config F's channels).
 
 Mapping: z normalised by its second moment, 2 fully connected layers (w_dim 512, lr multiplier 0.01, leaky
 ReLU 0.2 x sqrt(2)), broadcast to every synthesis layer; w_avg is a moving average of w (decay 0.998) for the
@@ -316,12 +317,12 @@ class StyleGAN3Generator(nn.Module):
 from dataclasses import replace  # noqa: E402
 
 from models.registry import Variant, register  # noqa: E402
-from models.stylegan2 import BASE, StyleGAN2Discriminator  # noqa: E402
+from models.stylegan2 import BASE, config_f_discriminator  # noqa: E402
 
 register(Variant(
     name="stylegan3-t", family="stylegan3",
     paper="Karras, Aittala, Laine, Härkönen, Hellsten, Lehtinen & Aila 2021, Alias-Free Generative Adversarial "
     "Networks (arXiv:2106.12423), config T (4 synthesis layers at CPU scale)",
-    generator=StyleGAN3Generator, discriminator=StyleGAN2Discriminator,
+    generator=StyleGAN3Generator, discriminator=config_f_discriminator,
     recipe=replace(BASE, r1=0.5 * (32 / 128) ** 2, lr_g=2.5e-3, lr_d=2e-3, reg_every=16),
     data_kinds=("images",), arch={"num_layers": 4}, z_dim=512))
