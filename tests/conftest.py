@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,13 @@ def strict_json(path: Path):
     return json.loads(path.read_text(), parse_constant=refuse)
 
 
-def copy_of_the_repository(root: Path, smoke: dict | None = None) -> tuple[Path, dict]:
+def copy_of_the_repository(root: Path, smoke: dict | None = None,
+                           before_pipelines: Callable[[Path, dict], None] | None = None) -> tuple[Path, dict]:
     """The tracked files copied into `root`, switched to the smoke profile (`smoke` merges into its dataset
     blocks like `write_params`; a key whose value is not a mapping, e.g. `group_runs`, is set in the profile),
     pipelines written for it and committed to a new git repository; and the environment a user's shell would
-    have (this interpreter's scripts on PATH, no Inception head)."""
+    have (this interpreter's scripts on PATH, no Inception head). `before_pipelines(root, env)` changes the copy
+    (as a user would: their data, params.yaml, a study) before the pipelines are written."""
     import os
     import subprocess
     import sys
@@ -67,6 +70,8 @@ def copy_of_the_repository(root: Path, smoke: dict | None = None) -> tuple[Path,
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "GBENCH_INCEPTION_HEAD": str(root / "no-head-here.pth")}  # as offline, whatever this machine has
+    if before_pipelines is not None:
+        before_pipelines(root, env)
     for cmd in (["gbench", "pipelines"], ["git", "init", "-q"], ["git", "add", "-A"],  # run lists depend on the profile
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         subprocess.run(cmd, cwd=root, env=env, capture_output=True, check=True)

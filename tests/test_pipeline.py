@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from bench.protocol.pipelines import write_all
 from tests.conftest import REPO, UNSTABLE_PLUGIN, copy_of_the_repository, page_problems, strict_json
@@ -75,12 +76,51 @@ def run(cmd, cwd, env):
     return result.stdout + result.stderr
 
 
+FOLDER_DATASET, FOLDER_SIZE = "shapes64", 64
+
+
+def _a_users_64px_image_folder(root: Path, env: dict) -> None:
+    """What a user with their own RGB images does (README "Datasets from files"): a folder of images through
+    `gbench dataset-tool`, the zip declared in params.yaml with a smoke block, and a study that lists it."""
+    from tests.bench.data.test_declared import SMALL, _shapes
+
+    _shapes(root / "photos", 24, FOLDER_SIZE)
+    run(["gbench", "dataset-tool", "--source", "photos", "--dest", f"data/{FOLDER_DATASET}.zip",
+         "--resolution", str(FOLDER_SIZE)], root, env)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["datasets"] = {FOLDER_DATASET: {"source": f"data/{FOLDER_DATASET}.zip", "resolution": FOLDER_SIZE,
+                                           "channels": 3, "labels": True, "classes": 3}}
+    params["profiles"]["smoke"][FOLDER_DATASET] = SMALL
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (root / "pipelines" / "mine.yaml").write_text(yaml.safe_dump(
+        {"mine": {"title": "My images at 64x64", "seeds": [0],
+                  "datasets": {FOLDER_DATASET: ["dcgan", "stylegan2"]}}}, sort_keys=False))
+
+
 @pytest.fixture(scope="module")
 def repro_copy(tmp_path_factory):
-    """A clean copy of the tracked files, switched to the smoke profile, after one `dvc repro`."""
-    root, env = copy_of_the_repository(tmp_path_factory.mktemp("repo"))
+    """A clean copy of the tracked files, switched to the smoke profile, with a user's 64x64 RGB image folder
+    as a declared dataset in a study of its own, after one `dvc repro`."""
+    root, env = copy_of_the_repository(tmp_path_factory.mktemp("repo"), before_pipelines=_a_users_64px_image_folder)
     output = run(["dvc", "repro"], root, env)
     return root, env, output
+
+
+def test_a_users_64px_image_folder_is_trained_scored_and_reported(repro_copy):
+    root, _, _ = repro_copy
+    summary = pd.read_csv(root / "results/tables/summary.csv")
+    mine = summary[summary["study"] == "mine"]
+    assert sorted(mine["variant"]) == ["dcgan", "stylegan2"] and set(mine["dataset"]) == {FOLDER_DATASET}
+    assert (mine["fid_mean"] > 0).all() and (mine["n_seeds"] == 1).all()
+    lock = yaml.safe_load((root / "pipelines" / FOLDER_DATASET / "dvc.lock").read_text())
+    assert f"data/{FOLDER_DATASET}.zip" in {dep["path"] for dep in lock["stages"]["prepare"]["deps"]}
+    for variant in ("dcgan", "stylegan2"):
+        run_dir = root / "results" / "mine" / FOLDER_DATASET / variant / "s0"
+        config = json.loads((run_dir / "train" / "config.json").read_text())
+        assert config["data_shape"] == [3, FOLDER_SIZE, FOLDER_SIZE]
+        samples = Image.open(run_dir / "eval" / "samples.png")
+        assert samples.mode == "RGB" and samples.height == 2 * (FOLDER_SIZE + 1) + 1  # 16 samples, 8 a row
+    assert FOLDER_DATASET in (root / "reports/index.html").read_text()
 
 
 def test_dvc_repro_builds_the_leaderboard(repro_copy):
