@@ -149,6 +149,7 @@ def test_dvc_repro_builds_the_leaderboard(repro_copy):
     assert by_dataset["ring8"].variant == "mlp-gan" and 0 <= by_dataset["ring8"].modes_covered_mean <= 8
     html = (root / "reports/index.html").read_text()
     for text in ("fmnist32", "stackedfmnist", "ring8", "grid25", "N = 16", "7ff4a85c3a63", "PacGAN Table 1",
+                 "FID (Inception) · fid16_test48", "(of 10000)",
                  "IS n/a", "FID (domain), N = 128", "intra-class FID (domain)", "quality vs train GFLOP",
                  'href="variant-biggan.html"', "clean-fid 0.1.35"):
         assert text in html
@@ -181,7 +182,9 @@ def test_metrics_carry_the_metric_spec(repro_copy):
     metrics = yaml.safe_load((root / "results/leaderboard/fmnist32/dcgan/s0/eval/metrics.json").read_text())
     spec, inception = metrics["spec"], metrics["spec"]["backbones"]["inception"]
     assert inception["weights_sha256"].startswith("7ff4a85c") and spec["n_gen"] == 16
-    assert inception["reference"] == {"dataset": "fmnist32", "split": "eval", "n_ref": 48}
+    assert inception["reference"] == {"dataset": "fmnist32", "split": "eval", "n_ref": 48, "split_size": 10000}
+    assert inception["protocols"] == {"fid": "fid16_test48", "kid": "kid16_test48", "pr": "pr163_test48",
+                                      "dc": "dc165_test48", "is": "is16"}
     assert inception["kid"]["subsets"] == 100 and len(spec["config_hash"]) == 12
     assert "clean" in inception["resize"] and "clean-fid" in spec["libraries"]
     assert "k=3" in inception["pr"] and "k=5" in inception["dc"]

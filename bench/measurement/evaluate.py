@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from bench.data.datasets import load_prepared
-from bench.measurement import catalog
+from bench.measurement import catalog, protocols
 from bench.measurement.inception_head import available_head
 from bench.measurement.metrics.conditional import intra_class_fid, requested_class_accuracy
 from bench.measurement.metrics.modes import mode_metrics
@@ -140,7 +140,9 @@ def _image_metrics(run: ResolvedRun, inputs: StageInputs, images: np.ndarray, de
                                      reference_hist=ref.get("train_class_hist"))
         metrics.update(values)
         specs[name] = {**net.spec(), **how,
-                       "reference": {"dataset": dataset, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"]}}
+                       "reference": {"dataset": dataset, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"],
+                                     "split_size": ref_spec.get("split_size")}}
+        specs[name]["protocols"] = protocols.of_spec(specs[name], len(images))
     curve = _image_curve(run, inputs, nets.get(CURVE_BACKBONE), metric_settings)
     return metrics, specs, curve
 
@@ -182,7 +184,8 @@ def _conditional_metrics(run: ResolvedRun, inputs: StageInputs, g: torch.nn.Modu
     labels = requested_labels(INTRA_PER_CLASS * n_classes, n_classes)
     latents = torch.randn(len(labels), run.variant.z_dim, generator=generator(run.run.seed, "eval-class-latents"))
     arrays = net(quantize(generate(g, latents, device, labels)))
-    ref_labels = load_prepared(run.run.dataset, inputs.root)["eval_y"][ref["indices"]]
+    split = inputs.reference(run.run.dataset, "domain")[1]["split"]  # the protocol's reference split
+    ref_labels = load_prepared(run.run.dataset, inputs.root)[f"{split}_y"][ref["indices"]]
     mean, per_class = intra_class_fid(arrays["features"], labels.numpy(), ref["features"], ref_labels, n_classes)
     accuracy = requested_class_accuracy(arrays["probs"], labels.numpy())
     spec = {"available": True, "backbone": "domain", "n_per_class": INTRA_PER_CLASS,

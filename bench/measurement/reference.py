@@ -1,7 +1,9 @@
-"""The reference stage: one backbone's arrays for the eval split, computed once per dataset and backbone.
+"""The reference stage: one backbone's arrays for the reference split, computed once per dataset and backbone.
 
-The subset is the first `n_ref` images of a fixed permutation of the eval split, so a larger N
-extends a smaller one. Nothing here depends on any run. The `domain` reference also holds the
+The reference split is the dataset's eval split (a declared dataset's one split) unless the profile names
+another (`reference.split`, or a named protocol: `fid50k_full` scores against the whole train split). The
+subset is the first `n_ref` images of a fixed permutation of that split (all of it when the protocol says
+so), so a larger N extends a smaller one. Nothing here depends on any run. The `domain` reference also holds the
 classifier's predicted class histogram of the whole train split: the distribution a generator is
 asked to match, against which its reverse KL is measured. A backbone the active profile does not
 evaluate on this dataset is recorded as skipped (no features), so the pipeline stays static.
@@ -64,9 +66,13 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception", devic
         return out
     settings = stage_settings(params, dataset, "reference")
     data = load_prepared(dataset, root)
-    split = ds.reference_split
+    split = settings.get("split") or ds.reference_split
+    if f"{split}_x" not in data:
+        raise ConfigError(f"params.yaml: profiles.{params['profile']}.{dataset}: {dataset} has no {split} split to "
+                          f"score against; use its {ds.reference_split} split")
     images = data[f"{split}_x"]
-    indices = reference_indices(len(images), settings["n_ref"], split)
+    n_ref = settings.get("n_ref") or len(images)  # None: the whole split (a `_full` / `_test` protocol)
+    indices = reference_indices(len(images), n_ref, split)
     device = str(resolve_device(device or params.get("device", "auto")))
     net = BackboneSet(backbone, root, dataset, device=device, batch=settings.get("batch", 16))
     arrays = net(images[indices], progress=True)
@@ -74,13 +80,17 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception", devic
     if "probs" in arrays:
         train = net(data["train_x"])
         arrays["train_class_hist"] = class_histogram(train["probs"])
-        arrays["train_features"] = train["features"].astype(np.float16)  # the memorization test's training set
         extra["train_class_hist"] = f"predicted classes of all {len(data['train_x'])} train images"
-        extra["train_features"] = (f"features of all {len(data['train_x'])} train images, float16 (the data-copying "
-                                   "test's nearest neighbours)")
+        if split != "train":  # the data-copying test needs a reference held out from training
+            arrays["train_features"] = train["features"].astype(np.float16)  # its training set
+            extra["train_features"] = (f"features of all {len(data['train_x'])} train images, float16 (the "
+                                       "data-copying test's nearest neighbours)")
+        else:
+            extra["train_features"] = "not kept: the reference is the train split, no held-out set to test against"
     save_npz(out / "features.npz", **arrays, indices=indices)
     write_json(out / "spec.json", {
         **net.spec(), **extra, "dataset": dataset, "split": split, "n_ref": int(len(indices)),
+        "split_size": int(len(images)),
         "subset": "first n_ref of a fixed permutation (seed stream 'reference-subset')",
     })
     return out

@@ -30,22 +30,34 @@ def size_problems(params: dict[str, Any]) -> list[str]:
                    for ds, stages in (settings or {}).items() if ds in DATASETS]
         for where, dataset, stages in blocks:
             ds = spec(dataset)
-            n_gen = (stages.get("evaluate") or {}).get("n_gen")
+            named = _named(stages.get("protocol"))
+            n_gen = (stages.get("evaluate") or {}).get("n_gen", named and named.n_gen)
             if ds.kind == "images" and n_gen is not None and n_gen < need_gen:
                 problems.append(f"{where}.evaluate.n_gen: {n_gen} is fewer samples than "
                                 f"{needing('min_generated', need_gen)} needs; use at least {need_gen}")
-            n_ref = (stages.get("reference") or {}).get("n_ref")
+            n_ref = (stages.get("reference") or {}).get("n_ref", named and named.n_ref)
             if n_ref is not None and ds.kind == "images" and n_ref < need_ref:
                 problems.append(f"{where}.reference.n_ref: {n_ref} is fewer reference images than "
                                 f"{needing('min_reference', need_ref)} need; use at least {need_ref}")
-            if n_ref is not None and (size := ds.split_size("eval")) is not None and n_ref > size:
+            split = (stages.get("reference") or {}).get("split", (named and named.split) or "eval")
+            if n_ref is not None and (size := ds.split_size(split)) is not None and n_ref > size:
                 problems.append(f"{where}.reference.n_ref: {n_ref} is more than the {size} images of {dataset}'s "
-                                f"eval split; use at most {size}")
+                                f"{split} split; use at most {size}")
             n_train = (stages.get("classifier") or {}).get("n_train")
             if n_train is not None and (size := ds.split_size("train")) is not None and n_train > size:
                 problems.append(f"{where}.classifier.n_train: {n_train} is more than the {size} images of "
                                 f"{dataset}'s train split; use at most {size} (or leave it out: all of them)")
     return problems
+
+
+def _named(text: Any):
+    """A dataset block's named protocol, parsed (None when absent or malformed: the schema reports that)."""
+    from bench.protocol.metric_protocols import parse
+
+    try:
+        return parse(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def check_sizes(params: dict[str, Any]) -> None:

@@ -28,6 +28,16 @@ def _variant_name(text: str) -> str | None:
     return None
 
 
+def _protocol_name(text: str) -> str | None:
+    from bench.protocol.metric_protocols import parse
+
+    try:
+        parse(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _positive(doc: str) -> Number:
     return Number(doc=doc, gt=0)
 
@@ -82,10 +92,12 @@ EVALUATE_FIELDS = {
 STAGES = {
     "train": Mapping(TRAIN_FIELDS, required=("kimg", "width", "curve_every_kimg", "checkpoint_every_kimg", "curve_n"),
                      doc="train settings: {kimg, width, curve_every_kimg, checkpoint_every_kimg, curve_n}"),
-    "evaluate": Mapping(EVALUATE_FIELDS, required=("n_gen",), doc="evaluate settings: {n_gen, ...}"),
+    "evaluate": Mapping(EVALUATE_FIELDS, doc="evaluate settings: {n_gen, ...}"),
     "reference": Mapping({"n_ref": Int("the number of reference images, an integer >= 2", ge=2),
+                          "split": Text(doc="the split samples are scored against: eval (the default) or train",
+                                        choices=("eval", "train")),
                           "batch": Int("a batch size, an integer >= 1", ge=1)},
-                         required=("n_ref",), doc="reference settings: {n_ref, batch}"),
+                         doc="reference settings: {n_ref, split, batch}"),
     "classifier": Mapping({"epochs": Int("epochs, an integer >= 1", ge=1),
                            "batch": Int("a batch size, an integer >= 1", ge=1),
                            "lr": _positive("a learning rate > 0"),
@@ -105,7 +117,10 @@ PROFILE = Mapping(
     {"studies": Mapping(keys=Text(doc="a study name"), values=STUDY_PROFILE, doc="per study settings"),
      "group_runs": Flag(doc="true to train (and score) a variant's seeds, or a sweep loss's samples and seeds, in one "
                             "stage, one process; false for a stage per run (what a cluster wants)")},
-    keys=DATASET, values=Mapping(STAGES, doc="a dataset's stage settings"), doc="a profile")
+    keys=DATASET, values=Mapping({**STAGES, "protocol": Text(
+        doc="the metric protocol this dataset is scored under, by name, e.g. fid50k_full or fid10k_test "
+            "(bench/protocol/metric_protocols.py): it sets evaluate.n_gen and the reference's split and size",
+        valid=_protocol_name)}, doc="a dataset's stage settings"), doc="a profile")
 PARAMS = Mapping(
     {"profile": Text(doc="the active profile's name, e.g. quick"),
      "seeds": SEEDS,
@@ -137,6 +152,7 @@ def load_params(root: Path) -> dict[str, Any]:
     declare(declared if isinstance(declared, dict) else None)
     raise_problems("params.yaml", PARAMS.check(params, ""))
     profiles = params["profiles"] or {}
+    raise_problems("params.yaml", _protocol_problems(profiles))
     if params["profile"] not in profiles:
         raise ConfigError(f"params.yaml: profile: {params['profile']!r} is not defined under `profiles:` "
                           f"(defined: {', '.join(sorted(profiles))})")
@@ -158,14 +174,76 @@ def _declaration_problems(declared: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _protocol_problems(profiles: dict[str, Any]) -> list[str]:
+    """A dataset block's `protocol` against the rest of the block: the N and reference it implies may not be
+    contradicted, and without one the block states them (evaluate.n_gen, reference.n_ref)."""
+    from bench.protocol.metric_protocols import parse
+
+    problems = []
+    for profile, body in profiles.items():
+        for dataset, block in (body or {}).items():
+            if dataset in ("studies", "group_runs") or not isinstance(block, dict) or dataset not in DATASETS:
+                continue
+            where = f"profiles.{profile}.{dataset}"
+            evaluate, reference = block.get("evaluate") or {}, block.get("reference") or {}
+            images = spec(dataset).kind == "images"
+            if "protocol" not in block:
+                if "evaluate" in block and "n_gen" not in evaluate:
+                    problems.append(f"{where}.evaluate: n_gen is missing; add it, or name a `protocol:` "
+                                    "(e.g. fid10k_test)")
+                if images and "reference" in block and "n_ref" not in reference:
+                    problems.append(f"{where}.reference: n_ref is missing; add it, or name a `protocol:`")
+                continue
+            try:
+                named = parse(block["protocol"])
+            except ValueError:
+                continue  # the schema reported it
+            if not images:
+                problems.append(f"{where}.protocol: {dataset} is a 2-D set scored against its known modes; remove it")
+                continue
+            if "n_gen" in evaluate and evaluate["n_gen"] != named.n_gen:
+                problems.append(f"{where}.evaluate.n_gen: {evaluate['n_gen']} contradicts protocol "
+                                f"{named.name} (N = {named.n_gen}); remove n_gen (the protocol sets it)")
+            if named.split is None:
+                problems.append(f"{where}.protocol: {named.name} has no reference (IS); name one that has, e.g. "
+                                f"fid{named.name[2:]}_full, and IS is measured beside it")
+                continue
+            if "split" in reference and reference["split"] != named.split:
+                problems.append(f"{where}.reference.split: {reference['split']} contradicts protocol {named.name} "
+                                f"(the {named.split} split); remove it")
+            if "n_ref" in reference:
+                problems.append(f"{where}.reference.n_ref: the protocol {named.name} sets the reference size; "
+                                "remove n_ref")
+            if named.split == "eval" and spec(dataset).reference_split == "train":
+                problems.append(f"{where}.protocol: {dataset} has no eval split (a declared dataset is one split); "
+                                f"name a `_full` or `_train<M>` protocol, e.g. fid{named.name[3:].split('_')[0]}_full")
+    return problems
+
+
+def protocol_of(params: dict[str, Any], dataset: str):
+    """The active profile's named protocol for `dataset` (bench/protocol/metric_protocols.py Protocol), or None."""
+    from bench.protocol.metric_protocols import parse
+
+    block = params["profiles"][params["profile"]].get(dataset) or {}
+    return parse(block["protocol"]) if "protocol" in block else None
+
+
 def stage_settings(params: dict[str, Any], dataset: str, stage: str) -> dict[str, Any]:
-    """The active profile's settings of one stage for one dataset."""
+    """The active profile's settings of one stage for one dataset (with what its named protocol implies:
+    evaluate.n_gen; reference.split and n_ref, None for the whole split)."""
     profile = params["profile"]
     block = params["profiles"][profile].get(dataset)
     if block is None:
         raise ConfigError(f"params.yaml: profiles.{profile} has no settings for dataset {dataset!r}; add a "
                           f"`{dataset}:` block with its stages (copy another profile's)")
+    named = protocol_of(params, dataset) if stage in ("evaluate", "reference") else None
     settings = block.get(stage)
+    if named is not None:
+        settings = dict(settings or {})
+        if stage == "evaluate":
+            settings["n_gen"] = named.n_gen
+        else:
+            settings.update(split=named.split, n_ref=named.n_ref)
     if settings is None:
         raise ConfigError(f"params.yaml: profiles.{profile}.{dataset}.{stage} is missing; add "
                           f"{STAGES[stage].doc}")

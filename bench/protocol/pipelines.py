@@ -66,6 +66,13 @@ def _group_name(run: ResolvedRun, taken: dict[str, tuple[str, ...]], code: tuple
     return name
 
 
+def _protocol_param(protocol: Protocol, dataset: str) -> list[str]:
+    """The dataset's named metric protocol as a stage parameter, where the active profile names one (it sets the
+    reference's split and size and evaluate's N)."""
+    block = protocol.params["profiles"][protocol.params["profile"]].get(dataset) or {}
+    return [f"profiles.${{profile}}.{dataset}.protocol"] if "protocol" in block else []
+
+
 def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
     root = protocol.root
     ds = spec(dataset)
@@ -87,6 +94,7 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
             "params": [f"{profile_key}.classifier"], "outs": [f"results/classifier/{dataset}"],
         }
     references = []
+    named = _protocol_param(protocol, dataset)
     if ds.kind == "images":
         for backbone in _backbones(ds):
             deps = [data, *stage_code("reference", root)]
@@ -94,7 +102,7 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
                 deps.insert(1, f"results/classifier/{ds.classifier}")
             stages[f"reference-{backbone}"] = {
                 "wdir": "../..", "cmd": f"exec gbench reference {dataset} --backbone {backbone}", "deps": deps,
-                "params": [f"{profile_key}.reference", f"{profile_key}.evaluate.backbones"],
+                "params": [f"{profile_key}.reference", f"{profile_key}.evaluate.backbones", *named],
                 "outs": [f"results/reference/{dataset}/{backbone}"],
             }
             references.append(f"results/reference/{dataset}/{backbone}")
@@ -151,7 +159,7 @@ def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, dat
     profile_key = f"profiles.${{profile}}.{dataset}"
     study_key = f"profiles.${{profile}}.studies.{study.name}.{dataset}"
     train_params = ["profile", f"{profile_key}.train"]
-    eval_params = [f"{profile_key}.evaluate"]
+    eval_params = [f"{profile_key}.evaluate", *_protocol_param(protocol, dataset)]
     if "train" in overrides:
         train_params.append(f"{study_key}.train")
     if "evaluate" in overrides:

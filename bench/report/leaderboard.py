@@ -9,7 +9,8 @@ import math
 
 import pandas as pd
 
-from bench.measurement import catalog
+from bench.measurement import catalog, protocols
+from bench.protocol import metric_protocols
 from bench.report.format import fmt
 from bench.report.site import Tables, columns_of, compare_href, curve_label, slug, variant_href
 from bench.report.svg_chart import Series, line_chart
@@ -38,6 +39,12 @@ def diverged_text(row: pd.Series) -> str | None:
             f"first at {fmt(row.get('diverged_kimg'), digits=2)} kimg); not ranked")
 
 
+def _header(metric: catalog.MetricInfo, spec: dict) -> str:
+    """The column's heading with its metric protocol's name where it has one, e.g. "FID (Inception) · fid500_test2k"."""
+    name = protocols.of_column(metric.name, metric.backbone, spec)
+    return f"{metric.heading} · {name}" if name else metric.heading
+
+
 def _spec_lines(spec: dict) -> list[str]:
     """One readable line per backbone: what was compared, with which weights, and what is unavailable."""
     lines = []
@@ -47,7 +54,10 @@ def _spec_lines(spec: dict) -> list[str]:
                          f"{how['high_quality_threshold']} of the nearest mode · reverse KL: {how['reverse_kl']}")
             continue
         ref = how.get("reference", {})
-        text = (f"{name}: N = {how.get('n_gen')} generated vs {ref.get('n_ref')} {ref.get('split')}-split images · "
+        named = how.get("protocols") or {}
+        text = (f"{name}{' (' + ', '.join(named.values()) + ')' if named else ''}: N = {how.get('n_gen')} generated "
+                f"vs {ref.get('n_ref')} {ref.get('split')}-split images"
+                f"{' (of ' + str(ref['split_size']) + ')' if ref.get('split_size') else ''} · "
                 f"weights sha256 {str(how.get('weights_sha256'))[:12]}…")
         if "resize" in how:
             text += f" · resize {how['resize']}"
@@ -127,6 +137,15 @@ def _rank_change_block(changes: dict | None) -> dict | None:
             "movers": [r["variant"] for r in rows if r["moved"]]}
 
 
+CIFAR10_SPLITS = {"train": ("train", 50_000), "test": ("eval", 10_000)}  # a published reference -> ours, size
+
+
+def _published_protocol(row: dict) -> str:
+    """A published CIFAR-10 FID's protocol name, from its N, reference split and reference size."""
+    split, size = CIFAR10_SPLITS[row["reference"]]
+    return metric_protocols.name("fid", row["n_gen"], split, row["n_ref"], size)
+
+
 def _published_image_rows(dataset: str, metrics: list[catalog.MetricInfo]) -> list[dict]:
     """The published rows of an image dataset (CIFAR-10 only so far), FID and IS under our Inception FID and IS
     columns and the protocol each was measured under in words: N, reference split, library, source. Reference
@@ -138,8 +157,9 @@ def _published_image_rows(dataset: str, metrics: list[catalog.MetricInfo]) -> li
         values = {"fid": p["fid"], "is": p["is"]}
         rows.append({
             "model": p["model"], "source": p["source"], "verified": p["verified"], "note": p.get("note"),
-            "protocol": (f"{'class-conditional' if p['conditional'] else 'unconditional'} · N = {p['n_gen']:,} "
-                         f"generated vs {p['n_ref']:,} {p['reference']}-split images · {p['library']}"),
+            "protocol": (f"{_published_protocol(p)} · {'class-conditional' if p['conditional'] else 'unconditional'} · "
+                         f"N = {p['n_gen']:,} generated vs {p['n_ref']:,} {p['reference']}-split images · "
+                         f"{p['library']}"),
             "cells": [values.get(n) or "–" for n in names],
             "elsewhere": [f"{label} {values[key]}" for key, label in (("fid", "FID"), ("is", "IS"))
                           if values[key] and key not in names],
@@ -186,7 +206,7 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
         sections.append({
             "id": slug(f"{study}-{dataset}"), "study": study, "dataset": dataset, "is_images": is_images,
             "spec_text": json.dumps(spec, indent=1, sort_keys=True), "spec_lines": spec_lines,
-            "headers": [m.heading for m in metrics], "rows": rows, "families": families,
+            "headers": [_header(m, spec) for m in metrics], "rows": rows, "families": families,
             "downloads": {"csv": f"tables/{slug(f'{study}-{dataset}')}.csv",
                           "json": f"tables/{slug(f'{study}-{dataset}')}.json"},
             "compute_svgs": _equal_compute_svgs(curves),

@@ -83,8 +83,10 @@ def test_a_declared_dataset_is_prepared_trained_and_scored(tmp_path, size, varia
         run = RunId.parse(f"mine/{name}/{variant}/s0")
         train(run, tmp_path)
         metrics = yaml.safe_load((evaluate(run, tmp_path) / "metrics.json").read_text())
-        assert metrics["metrics"]["fid"] > 0 and metrics["spec"]["backbones"]["inception"]["reference"] == {
-            "dataset": name, "split": "train", "n_ref": 16}
+        inception = metrics["spec"]["backbones"]["inception"]
+        assert metrics["metrics"]["fid"] > 0 and inception["reference"] == {
+            "dataset": name, "split": "train", "n_ref": 16, "split_size": 24}
+        assert inception["protocols"]["fid"] == "fid16_train16"  # 16 of the 24 train images
         samples = np.asarray(Image.open(run.folder(tmp_path) / "eval" / "samples.png"))
         assert samples.shape[:2] == (2 * (size + 1) + 1, 8 * (size + 1) + 1)  # 16 samples, 8 a row, 1 px apart
         if variant == "cgan":
@@ -136,3 +138,42 @@ def test_a_missing_or_mismatched_source_is_one_error_at_prepare(tmp_path):
     (tmp_path / "data" / "shapes32.zip").unlink()
     with pytest.raises(datasets.DatasetError, match=r"shapes32\.zip does not exist; give a folder or a zip"):
         datasets.prepare("shapes32", tmp_path)
+
+
+def test_a_full_protocol_scores_against_the_whole_split_and_names_itself(tmp_path):
+    """`protocol: fid16_full` (16 samples against every image of the one split): the reference stage takes all
+    24 images, and the metric spec names each metric's protocol from what was measured."""
+    from bench.cli import main
+    from bench.measurement.evaluate import evaluate
+    from bench.protocol.runs import RunId
+    from bench.training.loop import train
+
+    _declare(tmp_path, "shapes32", 32, ["dcgan"])
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    block = params["profiles"]["smoke"]["shapes32"]
+    block["protocol"] = "fid16_full"
+    block["reference"].pop("n_ref")
+    block["evaluate"].pop("n_gen")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (tmp_path / "results").mkdir()
+    assert main(["--root", str(tmp_path), "prepare", "shapes32"]) == 0
+    assert main(["--root", str(tmp_path), "reference", "shapes32"]) == 0
+    run = RunId.parse("mine/shapes32/dcgan/s0")
+    train(run, tmp_path)
+    spec = yaml.safe_load((evaluate(run, tmp_path) / "metrics.json").read_text())["spec"]
+    inception = spec["backbones"]["inception"]
+    assert spec["n_gen"] == 16
+    assert inception["reference"] == {"dataset": "shapes32", "split": "train", "n_ref": 24, "split_size": 24}
+    assert inception["protocols"] == {"fid": "fid16_full", "kid": "kid16_full", "pr": "pr163_full",
+                                      "dc": "dc165_full", "is": "is16"}
+
+
+def test_a_test_protocol_on_a_dataset_of_one_split_is_refused(tmp_path):
+    _declare(tmp_path, "shapes32", 32, ["dcgan"])
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["profiles"]["smoke"]["shapes32"].update(protocol="fid16_test")
+    params["profiles"]["smoke"]["shapes32"]["reference"].pop("n_ref")
+    params["profiles"]["smoke"]["shapes32"]["evaluate"].pop("n_gen")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(ConfigError, match=r"profiles\.smoke\.shapes32\.protocol: shapes32 has no eval split"):
+        load_params(tmp_path)

@@ -168,8 +168,9 @@ def test_a_cifar10_leaderboard_shows_the_published_rows_labeled_and_outside_our_
     assert published.count('<tr class="published">') == len(PUBLISHED_CIFAR10)
     for row in PUBLISHED_CIFAR10:  # each labeled with its source, N and reference split
         assert f"(published: {row['source']})" in published
-    assert "N = 50,000 generated vs 50,000 train-split images · StudioGAN" in published
-    assert "N = 10,000 generated vs 10,000 test-split images · NVlabs StyleGAN2 TF metrics" in published
+    assert "fid50k_full · unconditional · N = 50,000 generated vs 50,000 train-split images · StudioGAN" in published
+    assert ("fid10k_test · unconditional · N = 10,000 generated vs 10,000 test-split images · NVlabs StyleGAN2 TF "
+            "metrics") in published
     assert "R3GAN" in published and "<b>unverified</b>" in published
     summary = json.loads((tmp_path / "results/tables/summary.json").read_text())
     assert [r["variant"] for r in summary] == ["mlp-gan"]  # never pooled into our statistics
