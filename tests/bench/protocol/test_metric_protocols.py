@@ -97,3 +97,32 @@ def test_a_2d_set_takes_no_protocol(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     with pytest.raises(ConfigError, match=r"profiles\.smoke\.ring8\.protocol: ring8 is a 2-D set"):
         load_params(tmp_path)
+
+
+@pytest.mark.parametrize(("profile", "named", "n_gen", "split"), [("standard", "fid10k_test", 10_000, "eval"),
+                                                                   ("paper", "fid50k_full", 50_000, "train")])
+def test_standard_and_paper_score_cifar10_on_its_leaderboard_under_a_published_protocol(tmp_path, profile, named,
+                                                                                         n_gen, split):
+    """CIFAR-10 is their main image set (the leaderboard lists it; quick and smoke leave it out: no offline copy)."""
+    from bench.protocol.resolve import Protocol
+    from bench.protocol.runs import RunId
+    from bench.protocol.studies import load_studies
+    from tests.conftest import REPO, write_studies
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["profile"] = profile
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_studies(tmp_path)
+    params = load_params(tmp_path)
+    check_sizes(params)
+    protocol = Protocol(REPO, params, load_studies(tmp_path, params))
+    leaderboard = {run.dataset for run in protocol.study("leaderboard").runs()}
+    assert "cifar10" in leaderboard and "fmnist32" in leaderboard
+    assert params["profiles"][profile]["cifar10"]["protocol"] == named
+    run = protocol.resolve(RunId.parse("leaderboard/cifar10/stylegan2/s0"))
+    assert run.evaluate["n_gen"] == n_gen and run.dataset.shape == (3, 32, 32)
+    assert stage_settings(params, "cifar10", "reference") == {"batch": 64, "split": split, "n_ref": None}
+    for default in ("quick", "smoke"):
+        params["profile"] = default
+        studies = {study.name: study for study in load_studies(tmp_path, params)}
+        assert "cifar10" not in {run.dataset for run in studies["leaderboard"].runs()}
