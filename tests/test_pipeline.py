@@ -335,11 +335,28 @@ def test_a_diverging_method_is_a_recorded_result_and_the_pipeline_stays_green(re
     assert "diverged at 0.100 kimg: loss_" in page and "= nan" in page
 
 
+def test_the_alignment_study_sets_unaligned_runs_against_the_leaderboards_aligned_ones(repro_copy):
+    root, _, _ = repro_copy
+    entry = json.loads((root / "results/tables/alignment.json").read_text())["alignment/fmnist32-unaligned"]
+    assert entry["versus"] == "leaderboard" and entry["aligned_dataset"] == "fmnist32"
+    assert [r["variant"] for r in entry["rows"]] == ["dcgan", "stylegan2"]  # smoke: stylegan3-t excluded
+    fid = {m["metric"]: m for m in entry["rows"][0]["metrics"]}["fid_domain"]
+    assert fid["aligned"]["n_seeds"] == 2 and fid["unaligned"]["n_seeds"] == 1  # smoke seeds: [0, 1] and [0]
+    assert fid["protocol"] == "fid16_test48" and fid["change"]["diff"] == pytest.approx(
+        fid["unaligned"]["mean"] - fid["aligned"]["mean"])
+    page = (root / "reports/alignment.html").read_text()
+    for text in ("fmnist32-unaligned", "fid16_test48", 'href="leaderboard.html"', "unaligned − aligned",
+                 'alt="samples of stylegan2 on fmnist32-unaligned"', 'alt="samples of stylegan2 on fmnist32"'):
+        assert text in page, text
+    meta = json.loads((root / "results/data/fmnist32-unaligned/meta.json").read_text())
+    assert meta["source"]["unaligned_from"] == "fmnist32" and meta["splits"]["train_x"] == [60000, 1, 32, 32]
+
+
 def test_the_smoke_report_in_the_browser(repro_copy, browser):
     """Every page the pipeline rendered from real runs (after "Add your method": its comparison page too)."""
     root, _, _ = repro_copy
     pages = sorted((root / "reports").glob("*.html"))
     assert {"index.html", "leaderboard.html", "are-gans-equal.html", "variant-biggan.html",
-            "stylegan2-ablation.html"} <= {p.name for p in pages}
+            "stylegan2-ablation.html", "alignment.html"} <= {p.name for p in pages}
     problems = {page.name: page_problems(browser, page) for page in pages}
     assert {name: found for name, found in problems.items() if found} == {}

@@ -8,6 +8,8 @@ radius 1, sigma 0.01; 5x5 grid on {-4,-2,0,2,4}^2, sigma 0.05), drawn from a fix
 images stacked as the R, G, B channels, so 10^3 = 1000 modes labeled c0*100 + c1*10 + c2. Every mode appears
 equally often (50 times in train, 10 in eval), each channel drawing without replacement from its class
 within the matching split, so the true mode distribution is exactly uniform.
+`fmnist32-unaligned` is fmnist32 with every item moved to a random place, angle and size inside the canvas
+(bench/data/unaligned.py, fixed seed, same labels): the data-alignment study's unaligned set.
 Each source's reader checks it against its published checksum (bench/data/fashion_mnist.py, mnist.py,
 cifar10.py). A prepared dataset is one `.npz` file plus `meta.json` holding its sha256; loading checks it.
 """
@@ -24,6 +26,7 @@ from bench.data.fashion_mnist import FMNIST_CLASSES, FMNIST_FILES, FMNIST_SIZES,
 from bench.data.idx import pad_to_32
 from bench.data.image_folder import load_image_dataset
 from bench.data.mnist import MNIST_CLASSES, MNIST_FILES, MNIST_SIZES, load_mnist_source, mnist_source_dir
+from bench.data.unaligned import ROTATE, SCALE, unalign
 from bench.protocol.errors import DatasetError
 from bench.protocol.io import atomic_write, read_json, sha256_file, write_json
 
@@ -89,6 +92,14 @@ class StackedSpec(DatasetSpec):
         return dict(self.per_mode).get(split, 0) * self.n_modes or None
 
 
+@dataclass(frozen=True)
+class UnalignedSpec(DatasetSpec):
+    """A centred source set with each item moved at random inside the canvas (bench/data/unaligned.py)."""
+
+    aligned: str = ""  # the built-in dataset it unaligns (same source, splits and labels)
+    seed: int = 0
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "fmnist32": DatasetSpec("fmnist32", "images", (1, 32, 32), "Fashion-MNIST, zero-padded to 32x32",
                             classifier="fmnist32", n_labels=len(FMNIST_CLASSES), source="fmnist", sizes=FMNIST_SIZES),
@@ -104,6 +115,11 @@ DATASETS: dict[str, DatasetSpec] = {
     "stackedfmnist": StackedSpec("stackedfmnist", "images", (3, 32, 32),
                                  "three Fashion-MNIST images stacked as RGB (1000 modes), zero-padded to 32x32",
                                  classifier="fmnist32", seed=1000, source="fmnist"),
+    "fmnist32-unaligned": UnalignedSpec(
+        "fmnist32-unaligned", "images", (1, 32, 32),
+        "Fashion-MNIST with each item moved, rotated and scaled at random inside the 32x32 canvas",
+        classifier="fmnist32", n_labels=len(FMNIST_CLASSES), source="fmnist", sizes=FMNIST_SIZES,
+        aligned="fmnist32", seed=32),
     "stackedmnist": StackedSpec("stackedmnist", "images", (3, 32, 32),
                                 "Stacked MNIST: three MNIST digits stacked as RGB (1000 modes), zero-padded to 32x32",
                                 classifier="mnist32", seed=1000, source="mnist"),
@@ -221,6 +237,15 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
         source = {"generator": "numpy default_rng", "seed": ds.seed}
     elif isinstance(ds, FolderSpec):
         arrays, source = _load_folder(ds, root)
+    elif isinstance(ds, UnalignedSpec):
+        raw, source = load_source(ds.source, params)
+        arrays = {}
+        for index, split in enumerate(("train", "eval")):
+            arrays[f"{split}_x"], arrays[f"{split}_transform"] = unalign(pad_to_32(raw[f"{split}_x"]), ds.seed, index)
+            arrays[f"{split}_y"] = raw[f"{split}_y"].astype(np.int64)
+        source.update({"unaligned_from": ds.aligned, "generator": "numpy default_rng([seed, split index])",
+                       "seed": ds.seed, "scale": list(SCALE), "rotate_degrees": ROTATE,
+                       "transform": "per image (scale, angle in radians, tx, ty) in <split>_transform"})
     elif isinstance(ds, StackedSpec):
         raw, source = load_source(ds.source, params)
         rng = np.random.default_rng(ds.seed)

@@ -20,7 +20,7 @@ from bench.protocol.params import DATASET, SEEDS, VARIANT, study_profile
 from bench.protocol.runs import RunId
 from bench.protocol.schema import Int, Mapping, Number, Sequence, Text, did_you_mean, raise_problems, read_yaml
 
-KINDS = ("table", "sweep", "mode-collapse", "ablation")
+KINDS = ("table", "sweep", "mode-collapse", "ablation", "alignment")
 SPACES = ("wide",)  # Lucic et al.'s hyperparameter ranges implemented by bench/protocol/sweep.py
 
 SAMPLE = Mapping({"lr": Number(doc="a learning rate > 0", gt=0),
@@ -45,7 +45,8 @@ STUDY = Mapping({"title": Text(doc="a title"),
                                      doc="datasets with their variants, e.g. {fmnist32: [dcgan]}"),
                  "sweep": SWEEP,
                  "versus": Text(doc="the table study whose ranks this one's are set against (e.g. the equal-image "
-                                    "leaderboard for an equal-FLOP one)")},
+                                    "leaderboard for an equal-FLOP one), or, for an alignment study, whose runs on "
+                                    "the aligned source datasets are its aligned side")},
                 required=("datasets",), doc="a study: {title, kind, seeds, datasets[, sweep, versus]}")
 
 
@@ -154,13 +155,37 @@ def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
         elif "sweep" in body:
             raise ConfigError(f"{relative}: study {name!r} has a `sweep:` block but kind {kind!r}; set `kind: sweep`")
         versus = body.get("versus")
-        if versus is not None and (versus == name or versus not in files
-                                   or files[versus][1].get("kind", "table") != "table" or kind != "table"):
+        if kind == "alignment":
+            _check_alignment(relative, name, body, files)
+        elif versus is not None and (versus == name or versus not in files
+                                     or files[versus][1].get("kind", "table") != "table" or kind != "table"):
             tables = sorted(n for n, (_, b) in files.items() if b.get("kind", "table") == "table" and n != name)
             raise ConfigError(f"{relative}: {name}.versus: {versus!r} is not another table study; both must be "
                               f"`kind: table` (table studies: {', '.join(tables)})")
         studies.append(Study(name, body.get("title", name), datasets, seeds, kind, losses, samples, drawn, path))
     return studies
+
+
+def _check_alignment(relative: str, name: str, body: dict, files: dict) -> None:
+    """An alignment study lists unaligned datasets (bench/data/unaligned.py) and names, with `versus`, the table
+    study whose runs of the same variants on each one's aligned source are the other side of its table."""
+    from bench.data.datasets import UnalignedSpec, spec
+
+    versus = body.get("versus")
+    if versus is None or versus not in files or files[versus][1].get("kind", "table") != "table":
+        tables = sorted(n for n, (_, b) in files.items() if b.get("kind", "table") == "table")
+        raise ConfigError(f"{relative}: {name}.versus: an alignment study names the table study whose runs on the "
+                          f"aligned datasets it compares against (table studies: {', '.join(tables)}), got {versus!r}")
+    listed = files[versus][1].get("datasets") or {}
+    for dataset, variants in (body.get("datasets") or {}).items():
+        ds = spec(dataset)
+        if not isinstance(ds, UnalignedSpec):
+            raise ConfigError(f"{relative}: {name}.datasets.{dataset}: an alignment study lists unaligned datasets "
+                              "(e.g. fmnist32-unaligned); the aligned side comes from its `versus` study")
+        missing = [v for v in variants if v not in (listed.get(ds.aligned) or [])]
+        if missing:
+            raise ConfigError(f"{relative}: {name}.datasets.{dataset}: {', '.join(missing)} not in {versus}'s "
+                              f"{ds.aligned} list, so they have no aligned side; add them there or remove them here")
 
 
 def find_study(studies: list[Study], name: str) -> Study:

@@ -20,7 +20,7 @@ from bench.protocol.io import write_bytes, write_text
 from bench.report.leaderboard import leaderboard_sections
 from bench.report.pages import compare_pages, variant_pages
 from bench.report.site import Images, Tables, compare_href, provenance, slug
-from bench.report.studies import ablation_sections, mode_collapse_sections, sweep_sections
+from bench.report.studies import ablation_sections, alignment_sections, mode_collapse_sections, sweep_sections
 
 
 def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
@@ -39,6 +39,10 @@ def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
             sections = ablation_sections({k: v for k, v in tables.ablations.items() if v["study"] == name},
                                          tables.specs, tables.runs, images)
             pages[page] = ("ablation.html", {"title": info["title"], "sections": sections})
+        elif info["kind"] == "alignment":
+            sections = alignment_sections({k: v for k, v in tables.alignment.items() if v["study"] == name},
+                                          tables.runs, images)
+            pages[page] = ("alignment.html", {"title": info["title"], "sections": sections})
         elif info["kind"] == "mode-collapse":
             sections = mode_collapse_sections(name, tables.summary, tables.runs, images)
             pages[page] = ("mode_collapse.html", {"title": info["title"], "sections": sections})

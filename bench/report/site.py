@@ -76,6 +76,7 @@ class Tables:
         self.comparisons_flops = optional("comparisons_equal_flops.json")
         self.sweeps = optional("sweeps.json")
         self.ablations = optional("ablations.json")
+        self.alignment = optional("alignment.json")
 
     def kind(self, study: str) -> str:
         return self.kinds.get(study, {}).get("kind", "table")

@@ -177,3 +177,47 @@ def ablation_sections(ablations: dict, specs: dict, runs: pd.DataFrame, data_uri
         sections.append({"key": key, "dataset": entry["dataset"], "tables": tables, "alpha": entry["alpha"],
                          "n_gen": spec.get("n_gen"), "profile": spec.get("profile"), "grids": grids})
     return sections
+
+
+def _alignment_cell(side: dict, scale: float) -> dict:
+    if side["mean"] is None:
+        return {"text": "–", "ci": None, "sort": None, "seeds": 0}
+    return {"text": f"{fmt(side['mean'], scale)} ± {fmt(side['std'], scale)}", "sort": side["mean"],
+            "ci": f"[{fmt(side['ci_low'], scale)}, {fmt(side['ci_high'], scale)}]", "seeds": side["n_seeds"]}
+
+
+def _alignment_change(row: dict, scale: float) -> dict:
+    change = row["change"]
+    if change is None:
+        return {"text": "not compared", "ci": None, "verdict": row["not_compared"], "sort": None}
+    worse = change["diff"] > 0 if row["lower_is_better"] else change["diff"] < 0
+    verdict = (f"{'worse' if worse else 'better'} unaligned (Welch p = {fmt(change['p'], digits=3)})"
+               if change["separable"] else f"not separable (Welch p = {fmt(change['p'], digits=3)})")
+    return {"text": f"{change['diff'] * scale:+.3g}", "sort": change["diff"], "verdict": verdict,
+            "ci": f"[{fmt(change['ci_low'], scale)}, {fmt(change['ci_high'], scale)}]"}
+
+
+def alignment_sections(alignment: dict, runs: pd.DataFrame, data_uri) -> list[dict]:
+    """One section per alignment study x unaligned dataset: per variant and metric both sides with their CIs
+    and the change, and each variant's first-seed sample grids on both datasets side by side."""
+    sections = []
+    for key, entry in sorted(alignment.items()):
+        rows, grids = [], []
+        for r in entry["rows"]:
+            for m in r["metrics"]:
+                scale = catalog.metric(m["metric"]).scale
+                rows.append({"variant": r["variant"], "href": variant_href(r["variant"]), "metric": m["label"],
+                             "protocol": m["protocol"] or "–", "aligned": _alignment_cell(m["aligned"], scale),
+                             "unaligned": _alignment_cell(m["unaligned"], scale),
+                             "change": _alignment_change(m, scale), "diverged": r["diverged"]})
+            pair = []
+            for study, dataset in ((entry["versus"], entry["aligned_dataset"]), (entry["study"], entry["dataset"])):
+                block = runs[(runs["study"] == study) & (runs["dataset"] == dataset)
+                             & (runs["variant"] == r["variant"])]
+                if not block.empty:
+                    first = block[block["seed"] == block["seed"].min()].iloc[0]
+                    pair.append({"dataset": dataset, "seed": int(first["seed"]), "src": data_uri(first["samples"])})
+            grids.append({"variant": r["variant"], "pair": pair})
+        sections.append({"key": key, "dataset": entry["dataset"], "aligned_dataset": entry["aligned_dataset"],
+                         "versus": entry["versus"], "alpha": entry["alpha"], "rows": rows, "grids": grids})
+    return sections

@@ -10,7 +10,8 @@ variant: paper, origin, families, the full recipe), curves.json (per study x dat
 quality curve over kimg, mean and spread over seeds, the GFLOP spent at each point and each run's wall
 seconds and FLOPs per kimg), budget_leaders.json (per study x dataset: the leading variant at every
 budget on the kimg, GFLOP and wall-second axes),
-ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py) and
+ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py),
+alignment.json (each alignment study: a variant on a centred dataset and on its unaligned copy) and
 comparisons.json (every method that is not one of the harness's own against the baselines of its
 study x dataset: bench/compare.py) and comparisons_equal_flops.json (the same pairs on the quality curve at
 equal training FLOPs), rank_changes.json (a study with `versus`: each shared variant's rank there and here).
@@ -31,6 +32,7 @@ from bench.protocol.names import VariantName
 from bench.protocol.studies import study_files
 from bench.tables import compare
 from bench.tables.ablation import ablation_tables
+from bench.tables.alignment import alignment_tables
 from bench.tables.budgets import budget_leaders, rank_changes
 from bench.tables.stats import best_of_k, summarize, tied_ranks
 
@@ -293,6 +295,7 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     write_json(out / "studies.json", studies)
     write_json(out / "rank_changes.json", rank_changes(runs, studies))
     write_json(out / "ablations.json", ablation_tables(runs, studies))
+    write_json(out / "alignment.json", alignment_tables(runs, studies))
     write_json(out / "conditional.json", conditional_specs(root, runs))
     write_json(out / "truncation.json", truncation_tables(root, runs))
     variants = variant_table(root, runs)

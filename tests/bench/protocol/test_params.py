@@ -126,6 +126,12 @@ BAD_STUDIES = [  # (params edit, extra study file, message)
     (None, "mine:\n  versus: leaderbord\n  datasets: {ring8: [mlp-gan]}\n",
      r"mine\.versus: 'leaderbord' is not another table study; both must be `kind: table` \(table studies: "),
     (None, "mine:\n  versus: mode-collapse\n  datasets: {ring8: [mlp-gan]}\n", r"mine\.versus: 'mode-collapse'"),
+    (None, "mine:\n  kind: alignment\n  datasets: {fmnist32-unaligned: [dcgan]}\n",
+     r"mine\.versus: an alignment study names the table study whose runs on the aligned datasets"),
+    (None, "mine:\n  kind: alignment\n  versus: leaderboard\n  datasets: {fmnist32: [dcgan]}\n",
+     r"mine\.datasets\.fmnist32: an alignment study lists unaligned datasets"),
+    (None, "mine:\n  kind: alignment\n  versus: leaderboard\n  datasets: {fmnist32-unaligned: [mlp-gan]}\n",
+     r"mine\.datasets\.fmnist32-unaligned: mlp-gan not in leaderboard's fmnist32 list, so they have no aligned"),
 ]
 
 

@@ -1,0 +1,107 @@
+"""The data-alignment study's table: each variant on a centred dataset and on its unaligned copy.
+
+The unaligned runs are the alignment study's own; the aligned side is its `versus` study's runs of the same
+variant on the unaligned set's source (fmnist32 for fmnist32-unaligned), so nothing trains twice. Per metric
+(FID on each backbone, each against its own dataset's reference; EQ-T where the generator translates) the two
+sides' mean, std and 95% bootstrap CI over seeds, and the change unaligned - aligned with the bootstrap CI of
+the difference and a Welch test. The two sides are compared only where they were trained under the same
+budget and scored under the same metric protocol (bench/measurement/protocols.py); otherwise the row says why.
+
+Reads the runs table of the aggregate stage; writes plain data for the report (results/tables/alignment.json).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from bench.data.datasets import UnalignedSpec, spec
+from bench.measurement import catalog, protocols
+from bench.tables.compare import ALPHA, difference_ci, welch_p
+from bench.tables.stats import summarize
+
+ALIGNMENT_METRICS = ("fid", "fid_domain", "eq_t", "eq_t_frac")
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _side(values: np.ndarray, seeds: list[int]) -> dict:
+    stats = summarize(values.tolist())
+    return {"n_seeds": int(len(values)), "seeds": seeds,
+            **{k: _finite(stats[k]) for k in ("mean", "std", "ci_low", "ci_high")}}
+
+
+def _protocol(block: pd.DataFrame, metric: str) -> str | None:
+    info = catalog.metric(metric)
+    names = {protocols.of_column(metric, info.backbone, json.loads(s)) for s in block["spec"]}
+    return names.pop() if len(names) == 1 else None
+
+
+def _budget(block: pd.DataFrame) -> set:
+    return {(u, None if pd.isna(a) else float(a)) for u, a in zip(block["budget_unit"], block["budget_amount"],
+                                                                strict=True)}
+
+
+def metric_row(aligned: pd.DataFrame, unaligned: pd.DataFrame, metric: str) -> dict | None:
+    """Both sides of one metric and their difference, or None when neither side measured it."""
+    xa, xu = (b[metric].dropna().to_numpy(dtype=np.float64) for b in (aligned, unaligned))
+    if not len(xa) and not len(xu):
+        return None
+    row = {"metric": metric, "label": catalog.metric(metric).heading,
+           "lower_is_better": catalog.metric(metric).lower_is_better,
+           "aligned": _side(xa, sorted(int(s) for s in aligned.loc[aligned[metric].notna(), "seed"])),
+           "unaligned": _side(xu, sorted(int(s) for s in unaligned.loc[unaligned[metric].notna(), "seed"])),
+           "protocol": None, "change": None, "not_compared": None}
+    if not len(xa) or not len(xu):
+        row["not_compared"] = f"measured on the {'unaligned' if len(xu) else 'aligned'} side only"
+        return row
+    names = (_protocol(aligned, metric), _protocol(unaligned, metric))
+    if names[0] != names[1]:
+        row["not_compared"] = f"different metric protocols ({names[0]} vs {names[1]})"
+        return row
+    row["protocol"] = names[0]
+    low, high = difference_ci(xu, xa)
+    p = welch_p(xu, xa)
+    row["change"] = {"diff": float(xu.mean() - xa.mean()), "ci_low": _finite(low), "ci_high": _finite(high),
+                     "p": _finite(p), "separable": bool(not math.isnan(p) and p < ALPHA)}
+    return row
+
+
+def alignment_tables(runs: pd.DataFrame, studies: dict) -> dict:
+    """`study/dataset` -> {study, dataset, aligned_dataset, versus, title, alpha, rows} per alignment study."""
+    out = {}
+    for name, info in studies.items():
+        if info.get("kind") != "alignment":
+            continue
+        versus = info.get("versus")
+        for dataset, order in (info.get("datasets") or {}).items():
+            ds = spec(dataset)
+            if not isinstance(ds, UnalignedSpec):
+                continue
+            unaligned = runs[(runs["study"] == name) & (runs["dataset"] == dataset) & ~runs["diverged"]]
+            aligned = runs[(runs["study"] == versus) & (runs["dataset"] == ds.aligned) & ~runs["diverged"]]
+            rows = []
+            for variant in [v for v in order if v in set(unaligned["variant"])]:
+                a, u = aligned[aligned["variant"] == variant], unaligned[unaligned["variant"] == variant]
+                budgets = _budget(a) | _budget(u)
+                metrics = [m for m in (metric_row(a, u, m) for m in ALIGNMENT_METRICS) if m is not None]
+                if len(budgets) > 1:
+                    for m in metrics:
+                        m["change"], m["not_compared"] = None, ("different budgets: "
+                                                                + ", ".join(f"{amount} {unit}" for unit, amount in
+                                                                            sorted(budgets, key=str)))
+                rows.append({"variant": variant, "metrics": metrics,
+                             "diverged": int(runs[(runs["variant"] == variant) & runs["diverged"]
+                                                  & (((runs["study"] == name) & (runs["dataset"] == dataset))
+                                                     | ((runs["study"] == versus)
+                                                        & (runs["dataset"] == ds.aligned)))].shape[0])})
+            if rows:
+                out[f"{name}/{dataset}"] = {"study": name, "dataset": dataset, "aligned_dataset": ds.aligned,
+                                            "versus": versus, "title": info.get("title", name), "alpha": ALPHA,
+                                            "rows": rows}
+    return out
