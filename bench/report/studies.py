@@ -191,7 +191,10 @@ def _alignment_change(row: dict, scale: float) -> dict:
     if change is None:
         return {"text": "not compared", "ci": None, "verdict": row["not_compared"], "sort": None}
     worse = change["diff"] > 0 if row["lower_is_better"] else change["diff"] < 0
-    verdict = (f"{'worse' if worse else 'better'} unaligned (Welch p = {fmt(change['p'], digits=3)})"
+    direction = f"{'worse' if worse else 'better'} unaligned"
+    if row["metric"] in ("fid", "fid_domain"):  # each set's FID on its own scale: a direction, not a verdict
+        direction = f"{'higher' if change['diff'] > 0 else 'lower'} on the unaligned set's scale"
+    verdict = (f"{direction} (Welch p = {fmt(change['p'], digits=3)})"
                if change["separable"] else f"not separable (Welch p = {fmt(change['p'], digits=3)})")
     return {"text": f"{change['diff'] * scale:+.3g}", "sort": change["diff"], "verdict": verdict,
             "ci": f"[{fmt(change['ci_low'], scale)}, {fmt(change['ci_high'], scale)}]"}
@@ -205,7 +208,7 @@ def alignment_sections(alignment: dict, runs: pd.DataFrame, data_uri) -> list[di
         rows, grids = [], []
         for r in entry["rows"]:
             for m in r["metrics"]:
-                scale = catalog.metric(m["metric"]).scale
+                scale = catalog.CATALOG[m["metric"]].scale if m["metric"] in catalog.CATALOG else 1.0
                 rows.append({"variant": r["variant"], "href": variant_href(r["variant"]), "metric": m["label"],
                              "protocol": m["protocol"] or "–", "aligned": _alignment_cell(m["aligned"], scale),
                              "unaligned": _alignment_cell(m["unaligned"], scale),

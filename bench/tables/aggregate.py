@@ -295,7 +295,7 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     write_json(out / "studies.json", studies)
     write_json(out / "rank_changes.json", rank_changes(runs, studies))
     write_json(out / "ablations.json", ablation_tables(runs, studies))
-    write_json(out / "alignment.json", alignment_tables(runs, studies))
+    write_json(out / "alignment.json", alignment_tables(runs, studies, root))
     write_json(out / "conditional.json", conditional_specs(root, runs))
     write_json(out / "truncation.json", truncation_tables(root, runs))
     variants = variant_table(root, runs)

@@ -4,8 +4,12 @@ The unaligned runs are the alignment study's own; the aligned side is its `versu
 variant on the unaligned set's source (fmnist32 for fmnist32-unaligned), so nothing trains twice. Per metric
 (FID on each backbone, each against its own dataset's reference; EQ-T where the generator translates) the two
 sides' mean, std and 95% bootstrap CI over seeds, and the change unaligned - aligned with the bootstrap CI of
-the difference and a Welch test. The two sides are compared only where they were trained under the same
-budget and scored under the same metric protocol (bench/measurement/protocols.py); otherwise the row says why.
+the difference and a Welch test. An FID is on its own dataset's scale (the unaligned set's small, varied items
+sit closer together in a classifier's features, so every FID there is smaller), so the table also gives a
+scale-free one: each run's domain FID at its last curve point over its FID at initialisation (the same N and
+latents, from eval/curve.json), the share of the distance to its data that training left. The two sides are
+compared only where they were trained under the same budget and scored under the same metric protocol
+(bench/measurement/protocols.py); otherwise the row says why.
 
 Reads the runs table of the aggregate stage; writes plain data for the report (results/tables/alignment.json).
 """
@@ -14,16 +18,19 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bench.data.datasets import UnalignedSpec, spec
 from bench.measurement import catalog, protocols
+from bench.protocol.io import read_json
 from bench.tables.compare import ALPHA, difference_ci, welch_p
 from bench.tables.stats import summarize
 
-ALIGNMENT_METRICS = ("fid", "fid_domain", "eq_t", "eq_t_frac")
+ALIGNMENT_METRICS = ("fid", "fid_domain", "fid_domain_vs_init", "eq_t", "eq_t_frac")
+RATIO = "fid_domain_vs_init"  # final / initial domain FID on the curve (not a catalog metric: computed here)
 
 
 def _finite(value: float) -> float | None:
@@ -36,7 +43,28 @@ def _side(values: np.ndarray, seeds: list[int]) -> dict:
             **{k: _finite(stats[k]) for k in ("mean", "std", "ci_low", "ci_high")}}
 
 
+def _label(metric: str) -> tuple[str, bool]:
+    if metric == RATIO:
+        return "FID (domain), last curve point / at init", True
+    return catalog.metric(metric).heading, bool(catalog.metric(metric).lower_is_better)
+
+
+def curve_ratio(root: Path, curve: str) -> tuple[float, int | None]:
+    """A run's domain FID at its last curve point over its first (kimg 0), and the curve's N."""
+    path = root / curve
+    if not path.is_file():
+        return math.nan, None
+    data = read_json(path)
+    points = [p for p in data.get("points", []) if p.get("fid_domain") is not None]
+    if data.get("metric") != "fid_domain" or len(points) < 2 or points[0]["kimg"] != 0 or not points[0]["fid_domain"]:
+        return math.nan, None
+    return float(points[-1]["fid_domain"] / points[0]["fid_domain"]), data.get("n")
+
+
 def _protocol(block: pd.DataFrame, metric: str) -> str | None:
+    if metric == RATIO:
+        names = {f"curve N = {n}" for n in block["curve_n"].dropna().astype(int)}
+        return names.pop() if len(names) == 1 else None
     info = catalog.metric(metric)
     names = {protocols.of_column(metric, info.backbone, json.loads(s)) for s in block["spec"]}
     return names.pop() if len(names) == 1 else None
@@ -52,8 +80,8 @@ def metric_row(aligned: pd.DataFrame, unaligned: pd.DataFrame, metric: str) -> d
     xa, xu = (b[metric].dropna().to_numpy(dtype=np.float64) for b in (aligned, unaligned))
     if not len(xa) and not len(xu):
         return None
-    row = {"metric": metric, "label": catalog.metric(metric).heading,
-           "lower_is_better": catalog.metric(metric).lower_is_better,
+    label, lower_is_better = _label(metric)
+    row = {"metric": metric, "label": label, "lower_is_better": lower_is_better,
            "aligned": _side(xa, sorted(int(s) for s in aligned.loc[aligned[metric].notna(), "seed"])),
            "unaligned": _side(xu, sorted(int(s) for s in unaligned.loc[unaligned[metric].notna(), "seed"])),
            "protocol": None, "change": None, "not_compared": None}
@@ -72,9 +100,13 @@ def metric_row(aligned: pd.DataFrame, unaligned: pd.DataFrame, metric: str) -> d
     return row
 
 
-def alignment_tables(runs: pd.DataFrame, studies: dict) -> dict:
+def alignment_tables(runs: pd.DataFrame, studies: dict, root: Path) -> dict:
     """`study/dataset` -> {study, dataset, aligned_dataset, versus, title, alpha, rows} per alignment study."""
     out = {}
+    runs = runs.copy()
+    ratios = [curve_ratio(root, c) if isinstance(c, str) else (math.nan, None) for c in runs["curve"]]
+    runs[RATIO] = [r for r, _ in ratios]
+    runs["curve_n"] = [n for _, n in ratios]
     for name, info in studies.items():
         if info.get("kind") != "alignment":
             continue
