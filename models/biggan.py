@@ -54,10 +54,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.base import FeatureDiscriminator
 from models.blocks import DBlock, GBlock, LinearConditionalBatchNorm2d, ProjectionHead, SelfAttention
 from models.registry import Recipe, Variant, register
-from models.sngan import glorot_init, scaled
+from models.sngan import ProjectionResNetD, glorot_init, scaled
 from models.spectral import spectral_normalize
 
 Z_DIM, SHARED_DIM = 128, 128
@@ -178,7 +177,7 @@ class BigGANGenerator(nn.Module):
         return [p for p in self.parameters() if p.dim() >= 2 and id(p) not in shared]
 
 
-class BigGANDiscriminator(FeatureDiscriminator):
+class BigGANDiscriminator(ProjectionResNetD):
     """The blocks of the resolution's layout (at most one attention block) as `trunk`; ReLU and a sum over
     positions give phi(x); the linear head plus the class projection give one logit."""
 
@@ -203,17 +202,6 @@ class BigGANDiscriminator(FeatureDiscriminator):
         glorot_init(self)
         orthogonal_init(self)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.trunk(x)).sum(dim=(2, 3))
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        phi = self.features(x)
-        out = self.head(phi).flatten()
-        if self.projection is not None:
-            if y is None:
-                raise ValueError("this discriminator is class-conditional: pass the labels y")
-            out = out + self.projection(phi, y)
-        return out
 
 
 register(Variant(

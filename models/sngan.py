@@ -116,7 +116,29 @@ class ResNetGenerator(nn.Module):
         return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
 
 
-class ResNetDiscriminator(FeatureDiscriminator):
+class ProjectionResNetD(FeatureDiscriminator):
+    """What the ResNet discriminators of SNGAN, the projection cGAN and BigGAN share: ReLU of the `trunk`'s
+    output summed over positions is phi(x); the linear `head` gives one logit, plus <embed(y), phi(x)> from
+    the `projection` when conditional (subclasses build the three)."""
+
+    trunk: nn.Module
+    head: nn.Linear
+    projection: ProjectionHead | None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.trunk(x)).sum(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        phi = self.features(x)
+        out = self.head(phi).flatten()
+        if self.projection is not None:
+            if y is None:
+                raise ValueError("this discriminator is class-conditional: pass the labels y")
+            out = out + self.projection(phi, y)
+        return out
+
+
+class ResNetDiscriminator(ProjectionResNetD):
     """The optimized block, then down-sampling and plain blocks (`discriminator_layout`), with an optional
     self-attention block after the block whose output has `attention_at` pixels per side; ReLU and a sum
     over positions give phi(x); the linear head (plus the class projection when conditional) gives one
@@ -143,17 +165,6 @@ class ResNetDiscriminator(FeatureDiscriminator):
         self.projection = ProjectionHead(c_in, n_classes) if n_classes else None
         glorot_init(self)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.trunk(x)).sum(dim=(2, 3))
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        phi = self.features(x)
-        out = self.head(phi).flatten()
-        if self.projection is not None:
-            if y is None:
-                raise ValueError("this discriminator is class-conditional: pass the labels y")
-            out = out + self.projection(phi, y)
-        return out
 
 
 SNGAN_RECIPE = Recipe(loss="hinge", lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.9), n_critic=5, batch=64,
