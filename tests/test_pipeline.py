@@ -80,13 +80,19 @@ FOLDER_DATASET, FOLDER_SIZE = "shapes64", 64
 
 
 def _a_users_64px_image_folder(root: Path, env: dict) -> None:
-    """What a user with their own RGB images does (README "Datasets from files"): a folder of images through
-    `gbench dataset-tool`, the zip declared in params.yaml with a smoke block, and a study that lists it."""
+    """What a user with their own images does (README "Datasets from files"): a folder of mixed sizes and
+    modes (a grayscale, an RGBA and two 96x80 images among 64x64 RGB ones) through `gbench dataset-tool
+    --transform center-crop --channels 3`, the zip declared in params.yaml with a smoke block, and a study."""
     from tests.bench.data.test_declared import SMALL, _shapes
 
-    _shapes(root / "photos", 24, FOLDER_SIZE)
+    photos = root / "photos"
+    _shapes(photos, 24, FOLDER_SIZE)
+    Image.open(photos / "000.png").convert("L").save(photos / "000.png")
+    Image.open(photos / "001.png").convert("RGBA").save(photos / "001.png")
+    for name in ("002.png", "003.png"):
+        Image.open(photos / name).resize((96, 80)).save(photos / name)
     run(["gbench", "dataset-tool", "--source", "photos", "--dest", f"data/{FOLDER_DATASET}.zip",
-         "--resolution", str(FOLDER_SIZE)], root, env)
+         "--resolution", str(FOLDER_SIZE), "--transform", "center-crop", "--channels", "3"], root, env)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["datasets"] = {FOLDER_DATASET: {"source": f"data/{FOLDER_DATASET}.zip", "resolution": FOLDER_SIZE,
                                            "channels": 3, "labels": True, "classes": 3}}

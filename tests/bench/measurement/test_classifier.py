@@ -89,8 +89,8 @@ def test_learns_a_synthetic_problem():
 
 
 def test_a_64px_classifier_sees_64px_images_and_scores_other_sizes_resized_to_them():
-    x, y = bars(400, seed=1, size=64, channels=3)
-    test_x, test_y = bars(200, seed=2, size=64, channels=3)
+    x, y = bars(320, seed=1, size=64, channels=3)
+    test_x, test_y = bars(100, seed=2, size=64, channels=3)
     model = train_classifier(x, y, epochs=2, batch=32, lr=0.003)
     assert model.arch["input_size"] == 64 and model.arch["widths"] == [16, 32, 64, 64]  # 64 -> 4 px
     _, probs = predict(model, test_x)
