@@ -8,12 +8,11 @@ from bench.protocol.metric_protocols import name
 
 def of_spec(backbone_spec: dict, n_gen: int) -> dict[str, str]:
     """Each metric family's protocol name for one backbone of a metric spec (its reference's split, size and
-    the split's size, which the reference stage records)."""
+    the split's size, which the reference stage records; a reference from before it did reads as a subset)."""
     ref = backbone_spec.get("reference") or {}
     split, n_ref, size = ref.get("split"), ref.get("n_ref"), ref.get("split_size")
     if split is None or n_ref is None:
         return {}
-    size = size if size is not None else -1  # a reference from before split sizes were recorded: a subset
     names = {family: name(family, n_gen, split, n_ref, size) for family in ("fid", "kid", "pr", "dc")}
     names["is"] = name("is", n_gen)
     return names

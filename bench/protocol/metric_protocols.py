@@ -42,9 +42,9 @@ def count_value(text: str) -> int:
     return round(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
 
 
-def reference_text(split: str, n_ref: int, split_size: int) -> str:
-    """`full` / `test` for a whole split, else `train<M>` / `test<M>`."""
-    if n_ref == split_size:
+def reference_text(split: str, n_ref: int | None, split_size: int | None) -> str:
+    """`full` / `test` for a whole split (n_ref None, or the split's size), else `train<M>` / `test<M>`."""
+    if n_ref is None or n_ref == split_size:
         return SPLIT_NAMES[split]
     return ("train" if split == "train" else "test") + count_text(n_ref)
 
@@ -71,10 +71,7 @@ class Protocol:
 
     def spec_name(self, family: str) -> str:
         """The same protocol for another metric family (fid50k_full -> kid50k_full, pr50k3_full)."""
-        if self.split is None:
-            return name(family, self.n_gen)
-        whole = self.n_ref is None
-        return name(family, self.n_gen, self.split, 1 if whole else self.n_ref, 1 if whole else None)
+        return name(family, self.n_gen, self.split, self.n_ref)
 
 
 def parse(text: str) -> Protocol:

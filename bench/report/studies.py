@@ -14,7 +14,7 @@ import pandas as pd
 
 from bench.measurement import catalog
 from bench.report.format import figure_svg, fmt, pyplot
-from bench.report.site import variant_href
+from bench.report.site import slug, variant_href
 from bench.tables.published import PUBLISHED_LUCIC_FMNIST, PUBLISHED_MODES
 
 LOSS_COLORS = {"mm": "#1f77b4", "ns": "#ff7f0e", "lsgan": "#2ca02c", "wgan": "#d62728", "wgan-gp": "#9467bd",
@@ -192,7 +192,7 @@ def _alignment_change(row: dict, scale: float) -> dict:
         return {"text": "not compared", "ci": None, "verdict": row["not_compared"], "sort": None}
     worse = change["diff"] > 0 if row["lower_is_better"] else change["diff"] < 0
     direction = f"{'worse' if worse else 'better'} unaligned"
-    if row["metric"] in ("fid", "fid_domain"):  # each set's FID on its own scale: a direction, not a verdict
+    if row["own_scale"]:  # each set's FID on its own scale: a direction, not a verdict
         direction = f"{'higher' if change['diff'] > 0 else 'lower'} on the unaligned set's scale"
     verdict = (f"{direction} (Welch p = {fmt(change['p'], digits=3)})"
                if change["separable"] else f"not separable (Welch p = {fmt(change['p'], digits=3)})")
@@ -222,5 +222,6 @@ def alignment_sections(alignment: dict, runs: pd.DataFrame, data_uri) -> list[di
                     pair.append({"dataset": dataset, "seed": int(first["seed"]), "src": data_uri(first["samples"])})
             grids.append({"variant": r["variant"], "pair": pair})
         sections.append({"key": key, "dataset": entry["dataset"], "aligned_dataset": entry["aligned_dataset"],
-                         "versus": entry["versus"], "alpha": entry["alpha"], "rows": rows, "grids": grids})
+                         "versus": entry["versus"], "versus_href": f"{slug(entry['versus'])}.html",
+                         "alpha": entry["alpha"], "rows": rows, "grids": grids})
     return sections

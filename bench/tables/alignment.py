@@ -30,6 +30,7 @@ from bench.tables.compare import ALPHA, difference_ci, welch_p
 from bench.tables.stats import summarize
 
 ALIGNMENT_METRICS = ("fid", "fid_domain", "fid_domain_vs_init", "eq_t", "eq_t_frac")
+OWN_SCALE = ("fid", "fid_domain")  # each side against its own dataset: a change is a direction, not a verdict
 RATIO = "fid_domain_vs_init"  # final / initial domain FID on the curve (not a catalog metric: computed here)
 
 
@@ -61,6 +62,12 @@ def curve_ratio(root: Path, curve: str) -> tuple[float, int | None]:
     return float(points[-1]["fid_domain"] / points[0]["fid_domain"]), data.get("n")
 
 
+def _with_curve_ratio(block: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """The block with each run's curve ratio and curve N (only this table's runs read their curves)."""
+    ratios = [curve_ratio(root, c) if isinstance(c, str) else (math.nan, None) for c in block["curve"]]
+    return block.assign(**{RATIO: [r for r, _ in ratios], "curve_n": [n for _, n in ratios]})
+
+
 def _protocol(block: pd.DataFrame, metric: str) -> str | None:
     if metric == RATIO:
         names = {f"curve N = {n}" for n in block["curve_n"].dropna().astype(int)}
@@ -84,7 +91,8 @@ def metric_row(aligned: pd.DataFrame, unaligned: pd.DataFrame, metric: str) -> d
     row = {"metric": metric, "label": label, "lower_is_better": lower_is_better,
            "aligned": _side(xa, sorted(int(s) for s in aligned.loc[aligned[metric].notna(), "seed"])),
            "unaligned": _side(xu, sorted(int(s) for s in unaligned.loc[unaligned[metric].notna(), "seed"])),
-           "protocol": None, "change": None, "not_compared": None}
+           "protocol": None, "change": None, "not_compared": None,
+           "own_scale": metric in OWN_SCALE}
     if not len(xa) or not len(xu):
         row["not_compared"] = f"measured on the {'unaligned' if len(xu) else 'aligned'} side only"
         return row
@@ -103,10 +111,6 @@ def metric_row(aligned: pd.DataFrame, unaligned: pd.DataFrame, metric: str) -> d
 def alignment_tables(runs: pd.DataFrame, studies: dict, root: Path) -> dict:
     """`study/dataset` -> {study, dataset, aligned_dataset, versus, title, alpha, rows} per alignment study."""
     out = {}
-    runs = runs.copy()
-    ratios = [curve_ratio(root, c) if isinstance(c, str) else (math.nan, None) for c in runs["curve"]]
-    runs[RATIO] = [r for r, _ in ratios]
-    runs["curve_n"] = [n for _, n in ratios]
     for name, info in studies.items():
         if info.get("kind") != "alignment":
             continue
@@ -115,8 +119,10 @@ def alignment_tables(runs: pd.DataFrame, studies: dict, root: Path) -> dict:
             ds = spec(dataset)
             if not isinstance(ds, UnalignedSpec):
                 continue
-            unaligned = runs[(runs["study"] == name) & (runs["dataset"] == dataset) & ~runs["diverged"]]
-            aligned = runs[(runs["study"] == versus) & (runs["dataset"] == ds.aligned) & ~runs["diverged"]]
+            unaligned = _with_curve_ratio(runs[(runs["study"] == name) & (runs["dataset"] == dataset)
+                                               & ~runs["diverged"]], root)
+            aligned = _with_curve_ratio(runs[(runs["study"] == versus) & (runs["dataset"] == ds.aligned)
+                                             & ~runs["diverged"]], root)
             rows = []
             for variant in [v for v in order if v in set(unaligned["variant"])]:
                 a, u = aligned[aligned["variant"] == variant], unaligned[unaligned["variant"] == variant]
