@@ -10,6 +10,10 @@ equally often (50 times in train, 10 in eval), each channel drawing without repl
 within the matching split, so the true mode distribution is exactly uniform.
 `fmnist32-unaligned` is fmnist32 with every item moved to a random place, angle and size inside the canvas
 (bench/data/unaligned.py, fixed seed, same labels): the data-alignment study's unaligned set.
+`fmnist32-n100`, `-n500`, `-n1k` and `-n5k` are limited-data training sets (Karras et al. 2020, ADA; Zhao et al.
+2020, DiffAugment): a class-balanced subset of fmnist32's train split, nested (n100 in n500 in n1k in n5k, the
+same images for every method and seed), with fmnist32's full eval split; they are scored against fmnist32's
+reference and classifier, as ADA computes FID against the whole dataset (`SubsetSpec`).
 Each source's reader checks it against its published checksum (bench/data/fashion_mnist.py, mnist.py,
 cifar10.py). A prepared dataset is one `.npz` file plus `meta.json` holding its sha256; loading checks it.
 """
@@ -54,6 +58,12 @@ class DatasetSpec:
     def reference_split(self) -> str:
         """The split generated samples are scored against."""
         return "eval"
+
+    @property
+    def reference_dataset(self) -> str:
+        """The dataset whose reference arrays (results/reference/<it>/<backbone>) score this one: itself, except
+        for a subset of another dataset (SubsetSpec), which is scored against its parent's."""
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,50 @@ class UnalignedSpec(DatasetSpec):
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class SubsetSpec(DatasetSpec):
+    """A limited-data training set: a class-balanced, nested subset of `parent`'s train split, read from the
+    parent's source. For each class a fixed permutation of that class's train indices (numpy
+    default_rng([seed, class])) is drawn, and its first n_train / n_classes are taken, so a smaller subset of the
+    same seed lies inside every larger one and every method and seed trains on the same images; labels are
+    kept, and the chosen indices (into the parent's train split, ascending) are stored as `train_index`. The eval
+    split is the parent's, unchanged.
+
+    Scoring follows ADA (Karras et al. 2020): against the parent's reference (`reference_dataset`), computed
+    from the whole dataset, and with the parent's classifier, so a subset has no reference or classifier stage
+    of its own. The memorization metric (the data-copying test) thus tests against the parent's train features:
+    the subset is part of that full train split, so a generator that copies its training images is still
+    flagged. Where the active profile has no block of its own for a subset, it takes its parent's settings
+    (bench/protocol/params.py `settings_dataset`)."""
+
+    parent: str = ""  # the built-in dataset it subsets (same source, eval split, classifier and reference)
+    n_train: int = 0  # train images, a multiple of the class count
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_labels < 1 or self.n_train < self.n_labels or self.n_train % self.n_labels:
+            raise DatasetError(f"dataset {self.name}: n_train = {self.n_train} is not a positive multiple of "
+                               f"{self.parent}'s {self.n_labels} classes; use e.g. {10 * max(self.n_labels, 1)}")
+
+    @property
+    def reference_dataset(self) -> str:
+        return self.parent
+
+    @property
+    def per_class(self) -> int:
+        return self.n_train // self.n_labels
+
+
+def _subset(parent: DatasetSpec, n_train: int, label: str, seed: int = 0) -> SubsetSpec:
+    eval_size = dict(parent.sizes)["eval"]
+    return SubsetSpec(
+        f"{parent.name}-n{label}", parent.kind, parent.shape,
+        f"{n_train} images of {parent.name}'s train split ({n_train // parent.n_labels} per class, nested), "
+        f"scored against {parent.name}'s reference", classifier=parent.classifier, n_labels=parent.n_labels,
+        source=parent.source, sizes=(("train", n_train), ("eval", eval_size)), parent=parent.name, n_train=n_train,
+        seed=seed)
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "fmnist32": DatasetSpec("fmnist32", "images", (1, 32, 32), "Fashion-MNIST, zero-padded to 32x32",
                             classifier="fmnist32", n_labels=len(FMNIST_CLASSES), source="fmnist", sizes=FMNIST_SIZES),
@@ -124,6 +178,8 @@ DATASETS: dict[str, DatasetSpec] = {
                                 "Stacked MNIST: three MNIST digits stacked as RGB (1000 modes), zero-padded to 32x32",
                                 classifier="mnist32", seed=1000, source="mnist"),
 }
+DATASETS.update({ds.name: ds for ds in (_subset(DATASETS["fmnist32"], n, label) for n, label in
+                                         ((100, "100"), (500, "500"), (1000, "1k"), (5000, "5k")))})
 
 
 BUILT_IN = frozenset(DATASETS)
@@ -246,6 +302,14 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
         source.update({"unaligned_from": ds.aligned, "generator": "numpy default_rng([seed, split index])",
                        "seed": ds.seed, "scale": list(SCALE), "rotate_degrees": ROTATE,
                        "transform": "per image (scale, angle in radians, tx, ty) in <split>_transform"})
+    elif isinstance(ds, SubsetSpec):
+        raw, source = load_source(ds.source, params)
+        arrays, chosen = _subset_arrays(ds, raw)
+        source.update({"subset_of": ds.parent, "n_train": ds.n_train, "per_class": ds.per_class,
+                       "generator": "numpy default_rng([seed, class]).permutation(the class's train indices), "
+                                    "first per_class of each (nested across n_train)",
+                       "seed": ds.seed, "train_index": f"indices into {ds.parent}'s train split, in train_index",
+                       "train_index_sha256": chosen, "eval": f"{ds.parent}'s eval split, unchanged"})
     elif isinstance(ds, StackedSpec):
         raw, source = load_source(ds.source, params)
         rng = np.random.default_rng(ds.seed)
@@ -271,6 +335,31 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
     }
     write_json(out / "meta.json", meta)
     return out
+
+
+def subset_indices(labels: np.ndarray, n_train: int, n_classes: int, seed: int, name: str = "") -> np.ndarray:
+    """The train indices of a class-balanced nested subset (ascending): for each class, the first
+    n_train / n_classes of a permutation of its indices drawn from default_rng([seed, class])."""
+    per_class = n_train // n_classes
+    pools = [np.flatnonzero(labels == c) for c in range(n_classes)]
+    smallest = min(len(pool) for pool in pools)
+    if per_class > smallest:
+        raise DatasetError(f"dataset {name}: {n_train} train images are {per_class} per class, but a class of the "
+                           f"source has only {smallest}; use at most {smallest * n_classes}")
+    chosen = [np.random.default_rng([seed, c]).permutation(pool)[:per_class] for c, pool in enumerate(pools)]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def _subset_arrays(ds: SubsetSpec, raw: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
+    """The subset's arrays (the parent's eval split as the parent prepares it) and its indices' sha256."""
+    import hashlib
+
+    padded = pad_to_32 if raw["train_x"].shape[1:] == (28, 28) else (lambda x: x)
+    index = subset_indices(raw["train_y"], ds.n_train, ds.n_labels, ds.seed, ds.name)
+    arrays = {"train_x": padded(raw["train_x"][index]), "train_y": raw["train_y"][index].astype(np.int64),
+              "train_index": index,
+              "eval_x": padded(raw["eval_x"]), "eval_y": raw["eval_y"].astype(np.int64)}
+    return arrays, hashlib.sha256(index.astype("<i8").tobytes()).hexdigest()
 
 
 def _load_folder(ds: FolderSpec, root: Path) -> tuple[dict[str, np.ndarray], dict]:

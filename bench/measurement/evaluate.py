@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from bench.data.datasets import load_prepared
+from bench.data.datasets import spec as dataset_spec
 from bench.measurement import catalog, protocols
 from bench.measurement.inception_head import available_head
 from bench.measurement.metrics.conditional import intra_class_fid, requested_class_accuracy
@@ -108,6 +109,8 @@ class StageInputs:
         return self._nets[key]
 
     def reference(self, dataset: str, name: str) -> tuple[dict[str, np.ndarray], dict]:
+        """The `name` reference that scores `dataset`: that of its `reference_dataset` (a subset's parent)."""
+        dataset = dataset_spec(dataset).reference_dataset
         if (dataset, name) not in self._references:
             self._references[dataset, name] = load_reference(self.root, dataset, name)
         return self._references[dataset, name]
@@ -133,14 +136,15 @@ def _image_metrics(run: ResolvedRun, inputs: StageInputs, images: np.ndarray, de
         arrays = net(images, progress=True)
         save_npz(out / f"features_{name}.npz", **arrays)
         ref, ref_spec = inputs.reference(dataset, name)
+        reference = run.dataset.reference_dataset  # a subset is scored against its parent's reference
         if ref_spec.get("weights_sha256") != net.spec().get("weights_sha256"):
-            raise RuntimeError(f"the {name} reference of {dataset} was computed with other weights; "
-                               f"re-run `gbench reference {dataset} --backbone {name}` (or `dvc repro`)")
+            raise RuntimeError(f"the {name} reference of {reference} was computed with other weights; "
+                               f"re-run `gbench reference {reference} --backbone {name}` (or `dvc repro`)")
         values, how = score_features(name, arrays, ref, metric_settings, head=head, head_missing=head_missing,
                                      reference_hist=ref.get("train_class_hist"))
         metrics.update(values)
         specs[name] = {**net.spec(), **how,
-                       "reference": {"dataset": dataset, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"],
+                       "reference": {"dataset": reference, "split": ref_spec["split"], "n_ref": ref_spec["n_ref"],
                                      "split_size": ref_spec.get("split_size")}}
         specs[name]["protocols"] = protocols.of_spec(specs[name], len(images))
     curve = _image_curve(run, inputs, nets.get(CURVE_BACKBONE), metric_settings)
@@ -185,7 +189,7 @@ def _conditional_metrics(run: ResolvedRun, inputs: StageInputs, g: torch.nn.Modu
     latents = torch.randn(len(labels), run.variant.z_dim, generator=generator(run.run.seed, "eval-class-latents"))
     arrays = net(quantize(generate(g, latents, device, labels)))
     split = inputs.reference(run.run.dataset, "domain")[1]["split"]  # the protocol's reference split
-    ref_labels = load_prepared(run.run.dataset, inputs.root)[f"{split}_y"][ref["indices"]]
+    ref_labels = load_prepared(run.dataset.reference_dataset, inputs.root)[f"{split}_y"][ref["indices"]]
     mean, per_class = intra_class_fid(arrays["features"], labels.numpy(), ref["features"], ref_labels, n_classes)
     accuracy = requested_class_accuracy(arrays["probs"], labels.numpy())
     spec = {"available": True, "backbone": "domain", "n_per_class": INTRA_PER_CLASS,

@@ -89,6 +89,7 @@ def _dataset_reference(net, backbone: str, root: Path, dataset: str, n_ref: int 
     from bench.data.datasets import load_prepared, spec
     from bench.measurement.reference import class_histogram, load_reference, reference_indices
 
+    dataset = spec(dataset).reference_dataset  # a subset of another dataset is scored against its parent's
     try:
         arrays, ref_spec = load_reference(root, dataset, backbone)
         if ref_spec.get("weights_sha256") == net.spec().get("weights_sha256") and (

@@ -40,8 +40,9 @@ def size_problems(params: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}.reference.n_ref: {n_ref} is fewer reference images than "
                                 f"{needing('min_reference', need_ref)} need; use at least {need_ref}")
             split = (stages.get("reference") or {}).get("split", (named and named.split) or "eval")
-            if n_ref is not None and (size := ds.split_size(split)) is not None and n_ref > size:
-                problems.append(f"{where}.reference.n_ref: {n_ref} is more than the {size} images of {dataset}'s "
+            ref = spec(ds.reference_dataset)  # the dataset whose split the reference is drawn from
+            if n_ref is not None and (size := ref.split_size(split)) is not None and n_ref > size:
+                problems.append(f"{where}.reference.n_ref: {n_ref} is more than the {size} images of {ref.name}'s "
                                 f"{split} split; use at most {size}")
             n_train = (stages.get("classifier") or {}).get("n_train")
             if n_train is not None and (size := ds.split_size("train")) is not None and n_train > size:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.data.datasets import BUILT_IN, DATASETS, declare, spec
+from bench.data.datasets import BUILT_IN, DATASETS, SubsetSpec, declare, spec
 from bench.protocol.errors import ConfigError
 from bench.protocol.names import VariantName
 from bench.protocol.schema import Flag, Int, Mapping, Number, Sequence, Text, raise_problems, read_yaml
@@ -185,6 +185,14 @@ def _protocol_problems(profiles: dict[str, Any]) -> list[str]:
             if dataset in ("studies", "group_runs") or not isinstance(block, dict) or dataset not in DATASETS:
                 continue
             where = f"profiles.{profile}.{dataset}"
+            ds = spec(dataset)
+            if isinstance(ds, SubsetSpec):  # scored with its parent's reference and classifier, set there
+                for key in ("reference", "classifier", "protocol"):
+                    if key in block:
+                        problems.append(f"{where}.{key}: {dataset} is scored against {ds.parent}'s reference with "
+                                        f"{ds.parent}'s classifier; remove it (set it in profiles.{profile}."
+                                        f"{ds.parent})")
+                block = {k: v for k, v in block.items() if k not in ("reference", "classifier", "protocol")}
             evaluate, reference = block.get("evaluate") or {}, block.get("reference") or {}
             images = spec(dataset).kind == "images"
             if "protocol" not in block:
@@ -220,18 +228,30 @@ def _protocol_problems(profiles: dict[str, Any]) -> list[str]:
     return problems
 
 
+def settings_dataset(params: dict[str, Any], dataset: str, profile: str | None = None) -> str:
+    """The dataset whose block of the profile (the active one by default) holds `dataset`'s settings: its own
+    where the profile has one; else, for a subset of another dataset (SubsetSpec), its parent's. The DVC stages of
+    `dataset` depend on that block's keys (bench/protocol/pipelines.py)."""
+    blocks = params["profiles"][profile or params["profile"]] or {}
+    while dataset not in blocks and dataset in DATASETS and isinstance(spec(dataset), SubsetSpec):
+        dataset = spec(dataset).parent
+    return dataset
+
+
 def protocol_of(params: dict[str, Any], dataset: str):
     """The active profile's named protocol for `dataset` (bench/protocol/metric_protocols.py Protocol), or None."""
     from bench.protocol.metric_protocols import parse
 
-    block = params["profiles"][params["profile"]].get(dataset) or {}
+    block = params["profiles"][params["profile"]].get(settings_dataset(params, dataset)) or {}
     return parse(block["protocol"]) if "protocol" in block else None
 
 
 def stage_settings(params: dict[str, Any], dataset: str, stage: str) -> dict[str, Any]:
     """The active profile's settings of one stage for one dataset (with what its named protocol implies:
-    evaluate.n_gen; reference.split and n_ref, None for the whole split)."""
+    evaluate.n_gen; reference.split and n_ref, None for the whole split). A subset dataset without a block of
+    its own reads its parent's (`settings_dataset`)."""
     profile = params["profile"]
+    dataset = settings_dataset(params, dataset)
     block = params["profiles"][profile].get(dataset)
     if block is None:
         raise ConfigError(f"params.yaml: profiles.{profile} has no settings for dataset {dataset!r}; add a "
@@ -267,7 +287,9 @@ def run_settings(params: dict[str, Any], study: str, dataset: str, stage: str) -
 
 def reference_backbones(params: dict[str, Any], dataset: str) -> tuple[str, ...]:
     """The image backbones the active profile scores `dataset` with (its evaluate.backbones; the domain
-    backbone only where the dataset has a classifier): the reference stage computes arrays for these."""
+    backbone only where the dataset has a classifier): the reference stage computes arrays for these. Those of
+    the dataset whose reference scores `dataset` (its parent's, for a subset)."""
+    dataset = spec(dataset).reference_dataset
     names = stage_settings(params, dataset, "evaluate").get("backbones", list(BACKBONES))
     return tuple(n for n in names if n != "domain" or spec(dataset).classifier is not None)
 

@@ -28,6 +28,7 @@ import yaml
 
 from bench.data.datasets import SOURCE_PARAMS, FolderSpec, spec
 from bench.protocol.dependencies import closure, module_file, relative_paths
+from bench.protocol.params import settings_dataset
 from bench.protocol.resolve import Protocol, ResolvedRun
 from bench.protocol.studies import Study
 from bench.training.tasks import task_module
@@ -69,11 +70,14 @@ def _group_name(run: ResolvedRun, taken: dict[str, tuple[str, ...]], code: tuple
 def _protocol_param(protocol: Protocol, dataset: str) -> list[str]:
     """The dataset's named metric protocol as a stage parameter, where the active profile names one (it sets the
     reference's split and size and evaluate's N)."""
+    dataset = settings_dataset(protocol.params, dataset)
     block = protocol.params["profiles"][protocol.params["profile"]].get(dataset) or {}
     return [f"profiles.${{profile}}.{dataset}.protocol"] if "protocol" in block else []
 
 
 def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
+    """A dataset's stages: prepare, its classifier and references (where they are its own: a subset dataset is
+    scored with its parent's, whose stages its evaluate stages depend on), and each study's runs on it."""
     root = protocol.root
     ds = spec(dataset)
     data = f"results/data/{dataset}"
@@ -95,7 +99,10 @@ def dataset_pipeline(dataset: str, protocol: Protocol) -> dict:
         }
     references = []
     named = _protocol_param(protocol, dataset)
-    if ds.kind == "images":
+    if ds.kind == "images" and ds.reference_dataset != dataset:  # the parent's reference stages' outs
+        references = [f"results/reference/{ds.reference_dataset}/{backbone}"
+                      for backbone in _backbones(spec(ds.reference_dataset))]
+    elif ds.kind == "images":
         for backbone in _backbones(ds):
             deps = [data, *stage_code("reference", root)]
             if backbone == "domain":
@@ -156,7 +163,7 @@ def _study_stages(study: Study, runs: list[ResolvedRun], protocol: Protocol, dat
     groups, layout, samples = _stage_items(study, runs, root, bool(profile.get("group_runs", False)))
     overrides = profile.get("studies", {}).get(study.name) or {}
     overrides = overrides.get(dataset) or {}
-    profile_key = f"profiles.${{profile}}.{dataset}"
+    profile_key = f"profiles.${{profile}}.{settings_dataset(protocol.params, dataset)}"  # the block it reads
     study_key = f"profiles.${{profile}}.studies.{study.name}.{dataset}"
     train_params = ["profile", f"{profile_key}.train"]
     eval_params = [f"{profile_key}.evaluate", *_protocol_param(protocol, dataset)]
@@ -230,8 +237,9 @@ _NoAliasDumper.add_representer(str, _quoted_runs)
 
 def render_all(root: Path, protocol: Protocol | None = None) -> dict[Path, str]:
     protocol = protocol or Protocol.load(root)
-    in_studies = {ds for s in protocol.studies for ds in s.datasets}
-    datasets = sorted(in_studies | {spec(ds).classifier for ds in in_studies if spec(ds).classifier})
+    needed = {ds for s in protocol.studies for ds in s.datasets}
+    needed |= {spec(ds).reference_dataset for ds in needed}  # a subset's parent: the stages scoring it
+    datasets = sorted(needed | {spec(ds).classifier for ds in needed if spec(ds).classifier})
     files = {root / "dvc.yaml": root_pipeline(protocol)}
     for dataset in datasets:
         files[root / "pipelines" / dataset / "dvc.yaml"] = dataset_pipeline(dataset, protocol)
