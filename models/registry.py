@@ -64,6 +64,10 @@ class Recipe:
     path_length: float = 0.0  # weight of StyleGAN2's path length regularization of G (needs a style-based G)
     pl_every: int = 1  # lazy path length regularization: an extra G step every N G steps, weight x N
     diffaug: str = ""  # DiffAugment policy on every D input, e.g. "color,translation,cutout" (Zhao et al. 2020)
+    ada_target: float = 0.0  # ADA (Karras et al. 2020): adapt p so that E[sign D(augmented reals)] tracks this
+    ada_p: float = 0.0  # ADA's augmentation probability p: its start when adaptive, else a constant (0: no ADA)
+    ada_kimg: float = 0.0  # ADA's speed: p can move 0 -> 1 in this many kimg (scaled to the budget: ada.py)
+    ada_interval: int = 4  # D steps between updates of an adaptive p
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -78,13 +82,17 @@ class Recipe:
         not_finite = [name for name in numbers if not math.isfinite(getattr(self, name))]
         if not_finite or not all(math.isfinite(b) for b in self.betas):
             problems.append(f"{', '.join(not_finite) or 'betas'} must be finite")
-        for name in ("n_critic", "batch", "reg_every", "pl_every"):
+        for name in ("n_critic", "batch", "reg_every", "pl_every", "ada_interval"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.ema_beta is not None and not 0.0 < self.ema_beta < 1.0:
             problems.append(f"ema_beta must be in (0, 1), got {self.ema_beta}")
         if self.ema_kimg and self.ema_beta is not None:
             problems.append("set one of ema_beta (a fixed decay) and ema_kimg (a half-life), not both")
+        if not 0.0 <= self.ada_p <= 1.0 or not 0.0 <= self.ada_target < 1.0:
+            problems.append(f"ada_p must be in [0, 1] and ada_target in [0, 1), got {self.ada_p}, {self.ada_target}")
+        if self.ada_target and self.ada_kimg <= 0:
+            problems.append("an adaptive ADA (ada_target > 0) needs ada_kimg > 0, the speed of p")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         negative = [f for f in ("penalty_weight", "clip", "r1", "r2", "instance_noise", "historical_averaging",
@@ -104,10 +112,11 @@ class Option:
     regularizer/trick with its published weight or interval, or an architecture setting."""
 
     name: str
-    kind: str  # "loss" | "regularizer" | "architecture"
+    kind: str  # "loss" | "regularizer" | "architecture" | "discriminator"
     paper: str
     recipe: dict[str, Any] = field(default_factory=dict)
     arch: dict[str, Any] = field(default_factory=dict)
+    discriminator: Callable[..., nn.Module] | None = None  # replaces the variant's D factory (e.g. `+projected`)
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,7 @@ class Variant:
             "family": self.family,
             "paper": self.paper,
             "recipe": asdict(self.recipe),
+            "discriminator": f"{self.discriminator.__module__}.{self.discriminator.__qualname__}",
             "arch": dict(self.arch),
             "z_dim": self.z_dim,
             "data_kinds": list(self.data_kinds),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +25,20 @@ def write_params(root: Path, **overrides) -> dict:
             params["profiles"]["smoke"][dataset][stage].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
+
+
+class RecordingD(torch.nn.Module):
+    """A linear D on 3x16x16 images that keeps a copy of every input it scores (`seen`): which inputs an
+    augmentation wrapper hands to D (tests/bench/training/test_augment.py, test_ada_control.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.full((3 * 16 * 16,), 0.01))
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return x.flatten(1) @ self.w
 
 
 UNSTABLE_PLUGIN = """from models.mlp_gan import MLPDiscriminator, MLPGenerator

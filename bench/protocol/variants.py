@@ -100,12 +100,13 @@ def compose(registry_name: str) -> Variant:
     name = VariantName.parse(registry_name)
     variant = base(name.base)
     if name.options:
-        recipe, arch = asdict(variant.recipe), dict(variant.arch)
+        recipe, arch, discriminator = asdict(variant.recipe), dict(variant.arch), variant.discriminator
         for option_name in name.options:
             chosen = option(option_name)
             recipe.update(chosen.recipe)
             arch.update(chosen.arch)
-        variant = with_recipe(replace(variant, arch=arch), name.registry_name, recipe)
+            discriminator = chosen.discriminator or discriminator
+        variant = with_recipe(replace(variant, arch=arch, discriminator=discriminator), name.registry_name, recipe)
     return check(variant)
 
 
@@ -160,6 +161,12 @@ def problems(variant: Variant) -> list[str]:
         if "images" not in variant.data_kinds:
             found.append("DiffAugment transforms images; this variant trains on "
                          f"{', '.join(variant.data_kinds)}: drop +diffaug")
+    if r.ada_p or r.ada_target:
+        if "images" not in variant.data_kinds:
+            found.append("ADA augments images; this variant trains on "
+                         f"{', '.join(variant.data_kinds)}: drop +ada")
+        if r.diffaug:
+            found.append("ADA and DiffAugment are two augmentations of D's input; keep one (+ada or +diffaug)")
     loss = LOSSES.get(r.loss)
     if loss is None:
         found.append(f"unknown loss {r.loss!r} (known: {', '.join(sorted(LOSSES))})")
@@ -176,6 +183,10 @@ def problems(variant: Variant) -> list[str]:
         found.append(f"its generator takes no {', '.join(unsupported)} (architecture options apply to the "
                      "families that implement them: see `gbench list`)")
     d_class, g_class = made_class(variant.discriminator), made_class(variant.generator)
+    d_kinds = getattr(d_class, "data_kinds", None)  # a D that reads only some kinds of data (e.g. images)
+    if d_kinds is not None and not set(variant.data_kinds) <= set(d_kinds):
+        found.append(f"its discriminator {d_class.__name__} reads {', '.join(d_kinds)}; this variant trains on "
+                     f"{', '.join(variant.data_kinds)}: drop the discriminator option")
     needs_features = [text for on, text in ((r.feature_matching, "feature matching (+fm)"),
                                             (r.minibatch_stddev, "minibatch stddev (+mbstd)"),
                                             (r.minibatch_discrimination, "minibatch discrimination (+mbd)")) if on]

@@ -87,23 +87,35 @@ def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
     return x
 
 
-class Augmented(nn.Module):
-    """D seeing every input through DiffAugment, whatever calls it: D's loss, G's loss and the penalties (R1/R2
-    are then taken on the un-augmented input, with the gradient through the transform, as the reference)."""
+class DiffAugment(nn.Module):
+    """DiffAugment with one policy, as a module (no parameters or buffers: state dicts are unchanged by it)."""
 
-    def __init__(self, base: nn.Module, policy: str) -> None:
+    def __init__(self, policy: str) -> None:
         super().__init__()
-        self.base, self.policy = base, policy
+        self.policy = policy
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.policy)
+
+
+class Augmented(nn.Module):
+    """D seeing every input through an augmentation (DiffAugment, or ADA's pipeline: bench/training/ada.py),
+    whatever calls it: D's loss, G's loss and the penalties (R1/R2 are then taken on the un-augmented input, with
+    the gradient through the transform, as both references do)."""
+
+    def __init__(self, base: nn.Module, augment: nn.Module) -> None:
+        super().__init__()
+        self.base, self.augment = base, augment
 
     @property
     def head(self) -> nn.Module:
         return self.base.head
 
     def forward(self, x: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
-        return self.base(diff_augment(x, self.policy), *labels)
+        return self.base(self.augment(x), *labels)
 
     def features(self, x: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
-        return self.base.features(diff_augment(x, self.policy), *labels)
+        return self.base.features(self.augment(x), *labels)
 
     def forward_with_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.base.forward_with_classes(diff_augment(x, self.policy))
+        return self.base.forward_with_classes(self.augment(x))

@@ -258,5 +258,7 @@ def _cost_record(run: ResolvedRun, progress: dict[str, Any], clocks: dict[str, A
         "flops_per_g_step": final["g"],
         "flops_total": progress["flops"],
         "diverged": progress.get("diverged"),
+        # pretrained networks the training saw (a D on their features): metrics on them are marked (issue 18)
+        "pretrained_networks": trainer.pretrained_networks(),
         "torch": torch.__version__,
     }

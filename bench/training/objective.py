@@ -19,7 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench.training import regularizers as reg
-from bench.training.augment import Augmented
+from bench.training.ada_control import AdaController
+from bench.training.augment import Augmented, DiffAugment
 from bench.training.losses import get_loss
 from models.base import FeatureDiscriminator
 from models.minibatch import MinibatchDiscrimination, MinibatchStdDev
@@ -76,7 +77,11 @@ def build_discriminator(d: nn.Module, recipe: Recipe) -> nn.Module:
     if recipe.spectral_norm:
         spectral_normalize(d)
     if recipe.diffaug:
-        d = Augmented(d, recipe.diffaug)
+        d = Augmented(d, DiffAugment(recipe.diffaug))
+    if recipe.ada_p or recipe.ada_target:
+        from bench.training.ada import AdaptiveAugment
+
+        d = Augmented(d, AdaptiveAugment(p=recipe.ada_p))
     return d
 
 
@@ -96,10 +101,23 @@ class Objective:
 
     def __init__(self, recipe: Recipe, g: nn.Module, d: nn.Module, budget_images: int,
                  rng: torch.Generator) -> None:
-        self.recipe, self.loss, self.budget, self.rng = recipe, get_loss(recipe.loss), budget_images, rng
+        self.recipe, self.loss, self.rng = recipe, get_loss(recipe.loss), rng
         self.history = ({"G": reg.HistoricalAverage(g), "D": reg.HistoricalAverage(d)}
                         if recipe.historical_averaging else {})
         self.d_steps, self.g_steps, self.pl_mean = 0, 0, 0.0
+        self.ada = AdaController(recipe, d.augment, budget_images) if recipe.ada_p or recipe.ada_target else None
+        self.budget = budget_images
+
+    @property
+    def budget(self) -> int:
+        """The image horizon of the schedules (instance noise's annealing, ADA's speed)."""
+        return self._budget
+
+    @budget.setter
+    def budget(self, images: int) -> None:
+        self._budget = images
+        if self.ada is not None:
+            self.ada.set_budget(images)
 
     @property
     def needs_real_for_g(self) -> bool:
@@ -128,6 +146,8 @@ class Objective:
         fake_out, fake_classes = self._scores(d, fake_in, y_fake)
         adversarial = loss.d_loss(real_out, fake_out, real_label=1.0 - r.label_smoothing)
         total, logs = adversarial, {"loss_d": adversarial.item()}
+        if self.ada is not None and self.ada.adaptive:
+            logs["real_sign"] = real_out.detach().sign().mean().item()  # ADA's r_t, gathered by after_d_step
         if r.drift:
             drift = real_out.pow(2).mean()
             total = total + r.drift * drift
@@ -189,8 +209,11 @@ class Objective:
             return d.forward_with_classes(x)
         return conditioned(d, y)(x), None
 
-    def after_d_step(self, d: nn.Module) -> None:
+    def after_d_step(self, d: nn.Module, logs: dict[str, float] | None = None) -> None:
+        """Count the D step: weight clipping, history, and ADA's p (its `ada_p`/`ada_rt` join `logs`)."""
         self.d_steps += 1
+        if self.ada is not None and logs is not None:
+            logs.update(self.ada.after_d_step(logs.pop("real_sign", None)))
         if self.loss.clip:
             reg.clip_weights(d, self.recipe.clip)
         if self.history:
@@ -263,7 +286,8 @@ class Objective:
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.get_state(), "d_steps": self.d_steps, "g_steps": self.g_steps,
-                "pl_mean": self.pl_mean, "history": {k: h.state_dict() for k, h in self.history.items()}}
+                "pl_mean": self.pl_mean, "history": {k: h.state_dict() for k, h in self.history.items()},
+                **({"ada": self.ada.state_dict()} if self.ada is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.set_state(state["rng"])
@@ -271,3 +295,5 @@ class Objective:
         self.g_steps, self.pl_mean = int(state["g_steps"]), float(state["pl_mean"])
         for k, h in self.history.items():
             h.load_state_dict(state["history"][k])
+        if self.ada is not None:
+            self.ada.load_state_dict(state["ada"])

@@ -51,6 +51,13 @@ REGULARIZERS = [
            "only", recipe={"diffaug": "translation"}),
     Option("diffaug-color-translation", "regularizer", "Zhao et al. 2020 (arXiv:2006.10738), DiffAugment "
            "color,translation", recipe={"diffaug": "color,translation"}),
+    Option("ada", "regularizer", "Karras et al. 2020 (arXiv:2006.06676), adaptive discriminator augmentation: the "
+           "bgc pipeline on every D input, p from 0 adapted towards E[sign D(augmented reals)] = 0.6 every 4 D steps, "
+           "500 kimg for p 0 -> 1 (scaled to the budget)",
+           recipe={"ada_target": 0.6, "ada_p": 0.0, "ada_kimg": 500.0, "ada_interval": 4}),
+    Option("ada-fixed-p", "regularizer", "Karras et al. 2020 (arXiv:2006.06676), the bgc pipeline at a constant p "
+           "= 0.2, no adaptation (the paper's fixed-p comparison, whose best constant depends on the set size)",
+           recipe={"ada_target": 0.0, "ada_p": 0.2, "ada_kimg": 0.0}),
 ]
 for _option in REGULARIZERS:
     register_option(_option)

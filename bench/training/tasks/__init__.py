@@ -74,6 +74,18 @@ class Trainer(ABC):
     @abstractmethod
     def load_state_dict(self, saved: dict[str, Any]) -> None: ...
 
+    def networks(self) -> list[nn.Module]:
+        """Every network the run trains with (default: none named; a kind lists its own)."""
+        return []
+
+    def pretrained_networks(self) -> list[str]:
+        """The pretrained networks the training sees, by name: every module of `networks()` that declares
+        `pretrained_networks` (e.g. a projected or vision-aided D's frozen feature network). A metric computed on
+        one of them is marked where the run is shown (a method can lower a metric by training against its
+        network without better images: Kynkaanniemi et al. 2023)."""
+        return sorted({name for net in self.networks() for module in net.modules()
+                       for name in getattr(module, "pretrained_networks", ())})
+
 
 class TaskKind(ABC):
     name: str

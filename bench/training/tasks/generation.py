@@ -103,6 +103,9 @@ class GanTrainer(Trainer):
     def curve_module(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.g
 
+    def networks(self) -> list[nn.Module]:
+        return [self.g, self.d]
+
     @torch.no_grad()
     def non_finite(self) -> list[str]:
         networks = {"G": self.g, "D": self.d, **({"EMA-G": self.ema.module} if self.ema is not None else {})}
@@ -157,7 +160,7 @@ class GanTrainer(Trainer):
         logs = self.phase.run(self.opt_d, d_loss_of)
         if objective.d_reg_due:
             logs.update(self.phase.run(self.opt_d, d_reg_loss_of))
-        objective.after_d_step(d)
+        objective.after_d_step(d, logs)
         progress["images"] += self.batch
         return logs
 

@@ -7,6 +7,7 @@ import torch
 
 from bench.training import augment
 from bench.training.augment import Augmented, diff_augment
+from tests.conftest import RecordingD
 
 X = torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
 
@@ -83,20 +84,11 @@ def test_diffaug_reaches_every_d_input_of_both_steps_and_the_penalty():
     from bench.protocol import variants
     from bench.training.objective import Objective, build_discriminator
 
-    seen = []
-
-    class Recording(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.full((3 * 16 * 16,), 0.01))
-
-        def forward(self, x):
-            seen.append(x.detach().clone())
-            return x.flatten(1) @ self.w
-
+    recording = RecordingD()
+    seen = recording.seen
     recipe = variants.compose("dcgan+diffaug-translation+r1").recipe
-    d = build_discriminator(Recording(), recipe)
-    assert isinstance(d, Augmented) and d.policy == "translation"
+    d = build_discriminator(recording, recipe)
+    assert isinstance(d, Augmented) and d.augment.policy == "translation"
     g = torch.nn.Linear(2, 3 * 16 * 16)
     objective = Objective(recipe, g, d, 1000, torch.Generator().manual_seed(0))
     torch.manual_seed(0)

@@ -69,11 +69,11 @@ def test_curve_logs_losses_and_keeps_samples_from_kimg_zero(bench_root):
 
 
 @pytest.mark.parametrize("run_id", ["t/ring8/mlp-gan/s0", "t/ring8/mlp-gan+wgan-gp+ha+noise+r1+lazy/s0",
-                                    "t/fmnist32/dcgan+diffaug/s0"])
+                                    "t/fmnist32/dcgan+ada/s0"])
 def test_sigkill_then_restart_equals_uninterrupted_run(bench_root, tmp_path_factory, run_id):
     """The second variant keeps state outside G and D (penalty random stream, historical averages, lazy
-    step count, annealed noise), the third draws its augmentations from the global torch RNG: a resume must
-    restore it all."""
+    step count, annealed noise), the third draws its augmentations from the global torch RNG (as DiffAugment
+    does) and keeps ADA's p and its r_t accumulator between updates: a resume must restore it all."""
     run = RunId.parse(run_id)
     budget = {"ring8": {"train": {"kimg": 12, "checkpoint_every_kimg": 2, "curve_every_kimg": 4, "width": 0.25}},
               "fmnist32": {"train": {"kimg": 1.28, "checkpoint_every_kimg": 0.128, "curve_every_kimg": 0.64,
