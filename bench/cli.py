@@ -17,7 +17,12 @@ def _describe(v) -> list[str]:
         (v.conditional, "class-conditional"), (r.spectral_norm, "SN in D"),
         (r.ortho_reg, f"ortho reg {r.ortho_reg:g}"),
         (r.aux_classifier, f"aux classifier x{r.aux_classifier:g}"), (v.truncation, "truncation curve"),
+        (r.diffaug, f"DiffAugment {r.diffaug}"),
+        (r.ada_target, f"ADA towards r_t {r.ada_target:g} from p {r.ada_p:g}"),
+        (r.ada_p and not r.ada_target, f"ADA at fixed p {r.ada_p:g}"),
         (v.arch, ", ".join(f"{k}={a}" for k, a in v.arch.items()))) if on]
+    if v.discriminator.__module__ != v.generator.__module__:  # a discriminator option: another family's D
+        extras.append(f"D {v.discriminator.__module__}.{v.discriminator.__qualname__}")
     ema = f"{r.ema_beta} from G step {r.ema_start}" if r.ema_beta and r.ema_start else (r.ema_beta or "no")
     if r.ema_kimg:
         ema = f"half-life {r.ema_kimg:g} kimg"
@@ -47,7 +52,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("\n".join(_describe(v)))
     for kind, title in (("loss", "Losses (+<loss>: the loss with its paper's defaults)"),
                         ("regularizer", "Regularizers and training tricks (+<name>)"),
-                        ("architecture", "Architecture options (+<name>)")):
+                        ("architecture", "Architecture options (+<name>)"),
+                        ("discriminator", "Discriminator options (+<name>: another D under the variant's G)")):
         options = [o for o in variants.all_options() if o.kind == kind]
         if not options:
             continue

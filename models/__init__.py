@@ -7,6 +7,7 @@ from models import (  # noqa: F401  (import registers the variants)
     dcgan,
     mlp_gan,
     progan,
+    projected_gan,
     r3gan,
     sagan,
     sngan,
