@@ -9,14 +9,24 @@ The per-backbone metrics (FID, KID, P/R, D/C, IS) exist once per image backbone:
 
 from __future__ import annotations
 
-from bench.measurement.metrics import conditional, equivariance, fid, inception_score, kid, memorization, modes, prdc
+from bench.measurement.metrics import (
+    conditional,
+    equivariance,
+    fid,
+    inception_score,
+    kid,
+    leak,
+    memorization,
+    modes,
+    prdc,
+)
 from bench.measurement.metrics.info import MetricInfo, column
 
 IMAGE_BACKBONES = ("inception", "domain")
 PER_BACKBONE = (*fid.METRICS, *kid.METRICS, *prdc.METRICS, *inception_score.METRICS)
 CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     *(template.on(backbone) for backbone in IMAGE_BACKBONES for template in PER_BACKBONE),
-    *modes.METRICS, *memorization.METRICS, *conditional.METRICS, *equivariance.METRICS)}
+    *modes.METRICS, *memorization.METRICS, *leak.METRICS, *conditional.METRICS, *equivariance.METRICS)}
 
 
 def metric(name: str) -> MetricInfo:

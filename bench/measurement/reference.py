@@ -5,8 +5,10 @@ another (`reference.split`, or a named protocol: `fid50k_full` scores against th
 subset is the first `n_ref` images of a fixed permutation of that split (all of it when the protocol says
 so), so a larger N extends a smaller one. Nothing here depends on any run. The `domain` reference also holds the
 classifier's predicted class histogram of the whole train split: the distribution a generator is
-asked to match, against which its reverse KL is measured. A backbone the active profile does not
-evaluate on this dataset is recorded as skipped (no features), so the pipeline stays static.
+asked to match, against which its reverse KL is measured; every train image's features (the data-copying
+test's neighbours); and the augmentation-leak detectors (bench/measurement/metrics/leak.py). A backbone the
+active profile does not evaluate on this dataset is recorded as skipped (no features), so the pipeline stays
+static.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception", devic
     ds = spec(dataset)
     if ds.kind != "images":
         raise ValueError(f"{dataset} is a 2-D set: its metrics use the known modes, not a reference")
+    if ds.reference_dataset != dataset:
+        raise ConfigError(f"{dataset} is scored against {ds.reference_dataset}'s reference (a training subset of it); "
+                          f"build that one: `gbench reference {ds.reference_dataset} --backbone {backbone}`")
     params = load_params(root)
     out = reference_dir(root, dataset, backbone)
     if backbone not in reference_backbones(params, dataset):
@@ -87,6 +92,11 @@ def build_reference(dataset: str, root: Path, backbone: str = "inception", devic
                                        "data-copying test's nearest neighbours)")
         else:
             extra["train_features"] = "not kept: the reference is the train split, no held-out set to test against"
+        if "eval_x" in data:  # the augmentation-leak detectors (bench/measurement/metrics/leak.py)
+            from bench.measurement.metrics.leak import fit_detectors
+
+            arrays.update(fit_detectors(lambda x: net(x)["features"], data["train_x"], data["eval_x"]))
+            extra["leak"] = "detectors of augmented images fitted on train, rated on eval (leak_<kind>_* arrays)"
     save_npz(out / "features.npz", **arrays, indices=indices)
     write_json(out / "spec.json", {
         **net.spec(), **extra, "dataset": dataset, "split": split, "n_ref": int(len(indices)),

@@ -88,6 +88,11 @@ def score_features(backbone: str, gen: dict[str, np.ndarray], ref: dict[str, np.
         from bench.measurement.metrics.memorization import data_copying
 
         metrics["data_copying_domain"], spec["data_copying"] = data_copying(ref["train_features"], f_ref, f_gen)
+    if backbone == "domain" and "leak_ada_w" in ref:  # the domain reference's augmentation detectors
+        from bench.measurement.metrics.leak import leaks
+
+        leaked, spec["leak"] = leaks(ref, f_gen)
+        metrics.update(leaked)
     if gen.get("probs") is not None and reference_hist is not None:
         predicted = gen["probs"].argmax(axis=1)
         modes = class_histogram_metrics(predicted, reference_hist)

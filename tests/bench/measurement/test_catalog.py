@@ -11,6 +11,12 @@ def test_every_metric_the_scorer_writes_has_one_catalog_entry():
     rng = np.random.default_rng(0)
     gen = {"features": rng.normal(size=(40, 8)), "probs": rng.dirichlet(np.ones(10), size=40)}
     ref = {"features": rng.normal(size=(50, 8)), "train_features": rng.normal(size=(200, 8))}  # as the domain's
+    for kind in ("ada", "diffaug"):  # the domain reference's augmentation detectors (metrics/leak.py)
+        ref.update({f"leak_{kind}_{f}": v for f, v in (("mean", np.zeros(8)), ("scale", np.ones(8)),
+                                                       ("w", rng.normal(size=8)), ("b", np.array(0.0)),
+                                                       ("false_positive", np.array(0.1)), ("true_positive",
+                                                                                          np.array(0.9)),
+                                                       ("accuracy", np.array(0.9)))})
     written = set()
     for backbone in catalog.IMAGE_BACKBONES:
         values, _ = score_features(backbone, gen, ref, MetricSettings(kid_subsets=5, kid_subset_size=20),
