@@ -20,7 +20,7 @@ from bench.protocol.params import DATASET, SEEDS, VARIANT, study_profile
 from bench.protocol.runs import RunId
 from bench.protocol.schema import Int, Mapping, Number, Sequence, Text, did_you_mean, raise_problems, read_yaml
 
-KINDS = ("table", "sweep", "mode-collapse", "ablation", "alignment")
+KINDS = ("table", "sweep", "mode-collapse", "ablation", "alignment", "limited-data")
 SPACES = ("wide",)  # Lucic et al.'s hyperparameter ranges implemented by bench/protocol/sweep.py
 
 SAMPLE = Mapping({"lr": Number(doc="a learning rate > 0", gt=0),
@@ -157,6 +157,8 @@ def load_studies(root: Path, params: dict[str, Any]) -> list[Study]:
         versus = body.get("versus")
         if kind == "alignment":
             _check_alignment(relative, name, body, files)
+        elif kind == "limited-data":
+            _check_limited_data(relative, name, body)
         elif versus is not None and (versus == name or versus not in files
                                      or files[versus][1].get("kind", "table") != "table" or kind != "table"):
             tables = sorted(n for n, (_, b) in files.items() if b.get("kind", "table") == "table" and n != name)
@@ -186,6 +188,19 @@ def _check_alignment(relative: str, name: str, body: dict, files: dict) -> None:
         if missing:
             raise ConfigError(f"{relative}: {name}.datasets.{dataset}: {', '.join(missing)} not in {versus}'s "
                               f"{ds.aligned} list, so they have no aligned side; add them there or remove them here")
+
+
+def _check_limited_data(relative: str, name: str, body: dict) -> None:
+    """A limited-data study lists training subsets of one dataset (bench/data/datasets.py SubsetSpec), and may
+    list that dataset itself as the full size; at least two sizes."""
+    from bench.data.datasets import spec
+
+    listed = list(body.get("datasets") or {})
+    parents = {getattr(spec(d), "parent", None) or d for d in listed}
+    if len(parents) != 1 or len(listed) < 2:
+        raise ConfigError(f"{relative}: {name}.datasets: a limited-data study lists at least two training subsets of "
+                          "one dataset (e.g. fmnist32-n100, fmnist32-n1k, fmnist32), got "
+                          f"{', '.join(listed) or 'none'}")
 
 
 def find_study(studies: list[Study], name: str) -> Study:

@@ -10,6 +10,7 @@ import math
 import pandas as pd
 
 from bench.measurement import catalog, protocols
+from bench.measurement.metrics.info import trained_against
 from bench.protocol import metric_protocols
 from bench.report.format import fmt
 from bench.report.site import Tables, columns_of, compare_href, curve_label, slug, variant_href
@@ -188,10 +189,12 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
             for m in metrics:
                 cell = dict(cells_by_metric[m.name][i])
                 cell["tied"] = cell["rank"] in tied[m.name]
+                cell["trained_against"] = trained_against(m.backbone, row.get("trained_against"))
                 cells.append(cell)
             rows.append({
                 "variant": row["variant"], "href": variant_href(row["variant"]), "paper": info["paper"],
                 "families": info["families"], "family_key": "|".join(info["families"]),
+                "trained_against": str(row.get("trained_against") or "").replace(",", ", "),
                 "compare": compare_href(row["variant"]) if row["variant"] in tables.comparisons else None,
                 "cells": cells, "n_seeds": int(row["n_seeds"]), "diverged": diverged_text(row),
                 "wall_s": fmt(row["wall_s_mean"], digits=0),

@@ -8,6 +8,8 @@ import math
 import pandas as pd
 
 from bench.measurement import catalog
+from bench.measurement.metrics.info import trained_against
+from bench.protocol.io import read_json
 from bench.report.format import figure_svg, fmt, pyplot
 from bench.report.site import Images, Tables, columns_of, compare_href, curve_label, variant_href
 from bench.report.svg_chart import Series, line_chart
@@ -66,6 +68,23 @@ def _curve_chart(curve: dict) -> str:
                       title=f"{curve['study']} / {curve['dataset']}: seeds, mean and min–max band")
 
 
+def _ada_chart(tables: Tables, runs: pd.DataFrame) -> str:
+    """ADA's p (solid) and the r_t it was last updated from (thin) over training, one pair per seed, from the
+    runs' training curves; empty when the runs keep no p."""
+    series = []
+    for _, run in runs.sort_values("seed").iterrows():
+        path = tables.root / str(run["losses"])
+        points = [p for p in read_json(path).get("points", []) if "ada_p" in p] if path.is_file() else []
+        if points:
+            series.append(Series(f"p, seed {int(run['seed'])}", [p["kimg"] for p in points],
+                                 [p["ada_p"] for p in points]))
+            with_rt = [p for p in points if "ada_rt" in p]
+            series.append(Series(f"r_t, seed {int(run['seed'])}", [p["kimg"] for p in with_rt],
+                                 [p["ada_rt"] for p in with_rt], thin=True))
+    return line_chart(series, "kimg (images shown to D, thousands)", "p and r_t (target 0.6)",
+                      title="ADA: augmentation probability p and the overfitting heuristic r_t") if series else ""
+
+
 def _variant_section(tables: Tables, images: Images, variant: str, study: str, dataset: str,
                      row: pd.Series, block: pd.DataFrame) -> dict:
     spec = tables.specs[f"{study}/{dataset}"]
@@ -80,8 +99,10 @@ def _variant_section(tables: Tables, images: Images, variant: str, study: str, d
         shared = int((block[f"{column}_rank"] == rank).sum()) if f"{column}_rank" in block else 0
         n_ranked = int(block[f"{column}_rank"].notna().sum()) if f"{column}_rank" in block else 0
         tie = f" (tied with {shared - 1})" if shared > 1 else ""
+        marked = trained_against(info.backbone, row.get("trained_against"))
         metric_rows.append({
-            "label": label, "mean": fmt(mean, scale), "std": fmt(row.get(f"{column}_std"), scale),
+            "label": label + (f" † trained against {marked}" if marked else ""), "mean": fmt(mean, scale),
+            "std": fmt(row.get(f"{column}_std"), scale),
             "ci": f"[{fmt(row.get(f'{column}_ci_low'), scale)}, {fmt(row.get(f'{column}_ci_high'), scale)}]",
             "rank": "–" if rank is None or pd.isna(rank) else f"{'=' if tie else ''}{int(rank)} of {n_ranked}{tie}",
         })
@@ -103,6 +124,8 @@ def _variant_section(tables: Tables, images: Images, variant: str, study: str, d
                  "gflops": fmt(row.get("flops_total_mean"), 1e-9, digits=0),
                  "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0)},
         "curve_svg": _curve_chart(curve) if curve else "",
+        "ada_svg": _ada_chart(tables, runs),
+        "trained_against": str(row.get("trained_against") or "").replace(",", ", "),
         "truncation_svg": _truncation_svg([truncation]) if truncation else "",
         "truncation": {**truncation, "rows": _truncation_rows(truncation)} if truncation else None,
     }

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bench.protocol.io import write_bytes, write_text
 from bench.report.leaderboard import leaderboard_sections
+from bench.report.limited_data import limited_data_sections, published_rows
 from bench.report.pages import compare_pages, variant_pages
 from bench.report.site import Images, Tables, compare_href, provenance, slug
 from bench.report.studies import ablation_sections, alignment_sections, mode_collapse_sections, sweep_sections
@@ -43,6 +44,13 @@ def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
             sections = alignment_sections({k: v for k, v in tables.alignment.items() if v["study"] == name},
                                           tables.runs, images)
             pages[page] = ("alignment.html", {"title": info["title"], "sections": sections})
+        elif info["kind"] == "limited-data" and name in tables.limited_data:
+            entry = tables.limited_data[name]
+            pages[page] = ("limited_data.html", {
+                "title": info["title"], "sections": limited_data_sections(entry, tables.runs, images),
+                "published": published_rows(entry), "alpha": entry["alpha"],
+                "headline": next(m["label"] for m in entry["metrics"] if m["metric"] == entry["headline"]),
+                "parent": ", ".join(s["dataset"] for s in entry["sizes"][-1:])})
         elif info["kind"] == "mode-collapse":
             sections = mode_collapse_sections(name, tables.summary, tables.runs, images)
             pages[page] = ("mode_collapse.html", {"title": info["title"], "sections": sections})

@@ -77,6 +77,7 @@ class Tables:
         self.sweeps = optional("sweeps.json")
         self.ablations = optional("ablations.json")
         self.alignment = optional("alignment.json")
+        self.limited_data = optional("limited_data.json")
 
     def kind(self, study: str) -> str:
         return self.kinds.get(study, {}).get("kind", "table")

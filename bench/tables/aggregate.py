@@ -11,7 +11,9 @@ quality curve over kimg, mean and spread over seeds, the GFLOP spent at each poi
 seconds and FLOPs per kimg), budget_leaders.json (per study x dataset: the leading variant at every
 budget on the kimg, GFLOP and wall-second axes),
 ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py),
-alignment.json (each alignment study: a variant on a centred dataset and on its unaligned copy) and
+alignment.json (each alignment study: a variant on a centred dataset and on its unaligned copy),
+limited_data.json (each limited-data study: quality against training-set size per backbone and augmentation,
+bench/tables/limited_data.py) and
 comparisons.json (every method that is not one of the harness's own against the baselines of its
 study x dataset: bench/compare.py) and comparisons_equal_flops.json (the same pairs on the quality curve at
 equal training FLOPs), rank_changes.json (a study with `versus`: each shared variant's rank there and here).
@@ -34,6 +36,7 @@ from bench.tables import compare
 from bench.tables.ablation import ablation_tables
 from bench.tables.alignment import alignment_tables
 from bench.tables.budgets import budget_leaders, rank_changes
+from bench.tables.limited_data import limited_data_tables
 from bench.tables.stats import best_of_k, summarize, tied_ranks
 
 METRICS = catalog.summarized()  # every metric column of the tables, in table order (bench/measurement/catalog.py)
@@ -45,9 +48,9 @@ SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional", "equ
 TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
 
 
-# per backbone: KID's subset seed; why IS is unavailable (a path); the data-copying test's per-run outcome
-# (its cells and z-scores are results of the run, not how it was measured)
-RUN_OUTCOMES = {"kid": ("seed",), "data_copying": ("cells_used", "cell_z", "copying")}
+# per backbone: KID's subset seed; why IS is unavailable (a path); the data-copying test's and the leak check's
+# per-run outcomes (cells and z-scores, shares flagged: results of the run, not how it was measured)
+RUN_OUTCOMES = {"kid": ("seed",), "data_copying": ("cells_used", "cell_z", "copying"), "leak": ("flagged",)}
 PER_RUN_DETAIL = {**RUN_OUTCOMES, "is": ("reason",)}
 
 
@@ -95,6 +98,7 @@ def collect_runs(root: Path) -> pd.DataFrame:
             "sweep_loss": name.sweep_loss, "sweep_sample": name.sample,
             "n_modes": record["metrics"].get("n_modes"),
             "device": cost.get("device"),
+            "trained_against": ",".join(cost.get("pretrained_networks") or []),
             **_budget_columns(cost),
             "config_hash": record["spec"]["config_hash"],
             "spec": json.dumps(spec, sort_keys=True),
@@ -143,7 +147,9 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
                    "seeds": ",".join(str(s) for s in sorted(group["seed"])), "n_diverged": len(diverged),
                    "diverged_kimg": float(diverged["diverged_kimg"].min()) if len(diverged) else None,
                    "diverged_seeds": ",".join(str(s) for s in sorted(diverged["seed"])),
-                   "budget_unit": budgets[0][0], "budget_amount": budgets[0][1]}
+                   "budget_unit": budgets[0][0], "budget_amount": budgets[0][1],
+                   "trained_against": ",".join(sorted({n for t in group["trained_against"] for n in str(t).split(",")
+                                                       if n}))}
             for m in metrics:
                 for key, value in summarize(group[m].tolist()).items():
                     row[f"{m}_{key}"] = value
@@ -296,6 +302,7 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     write_json(out / "rank_changes.json", rank_changes(runs, studies))
     write_json(out / "ablations.json", ablation_tables(runs, studies))
     write_json(out / "alignment.json", alignment_tables(runs, studies, root))
+    write_json(out / "limited_data.json", limited_data_tables(runs, studies, root))
     write_json(out / "conditional.json", conditional_specs(root, runs))
     write_json(out / "truncation.json", truncation_tables(root, runs))
     variants = variant_table(root, runs)

@@ -88,3 +88,19 @@ PUBLISHED_CIFAR10 = [
      "source": "Huang et al. 2024, R3GAN paper; not read here, and the brownvc/R3GAN README gives no number",
      "note": "protocol from the README (fid50k_full, CIFAR-10 trained with --cond=1)"},
 ]
+
+# Zhao et al. 2020 (DiffAugment), mit-han-lab/data-efficient-gans README (../shared/REFERENCES.md "Limited data"):
+# FID baseline -> + DiffAugment at each share of the training set. CIFAR-10: 10k samples (against the test
+# split); FFHQ 256: 50k samples against the train split. Other datasets, resolutions, N and budgets than ours: the
+# limited-data page shows them as labeled reference rows for the direction of the effect, never compared.
+# StyleGAN2-ADA's FFHQ subset curve (Karras et al. 2020, Fig. 7) is not listed: REFERENCES.md asks for it to be
+# checked against the paper's figure first, which could not be done here.
+PUBLISHED_LIMITED_DATA = [
+    {"source": "DiffAugment README", "dataset": "CIFAR-10", "model": "StyleGAN2", "protocol": "FID 10k vs test",
+     "points": [("10%", 5000, 36.02, 14.50), ("20%", 10000, 23.08, 12.15), ("100%", 50000, 11.07, 9.89)]},
+    {"source": "DiffAugment README", "dataset": "CIFAR-10", "model": "BigGAN", "protocol": "FID 10k vs test",
+     "points": [("10%", 5000, 39.78, 22.40), ("20%", 10000, 21.58, 14.04), ("100%", 50000, 9.59, 8.70)]},
+    {"source": "DiffAugment README", "dataset": "FFHQ 256", "model": "StyleGAN2", "protocol": "FID 50k vs train",
+     "points": [("1k", 1000, 62.16, 25.66), ("5k", 5000, 26.60, 10.45), ("10k", 10000, 14.75, 7.86),
+                ("30k", 30000, 6.16, 5.05), ("70k", 70000, 3.81, 4.24)]},
+]

@@ -6,6 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 BACKBONE_LABELS = {"inception": "Inception", "domain": "domain"}
+# The pretrained network each image backbone runs, by the name a trained network declares when its training sees
+# it (`pretrained_networks`, e.g. a vision-aided D on the Inception trunk): the metrics of that backbone are then
+# marked for that run.
+BACKBONE_NETWORKS = {"inception": "tf-inception-v3", "domain": "domain-classifier"}
+
+
+def trained_against(backbone: str, networks: str | list[str] | None) -> str | None:
+    """The network of `backbone` when the run's training saw it (`networks`: names, or comma-joined), else None."""
+    names = networks.split(",") if isinstance(networks, str) else list(networks or [])
+    network = BACKBONE_NETWORKS.get(backbone)
+    return network if network is not None and network in names else None
 
 
 def column(name: str, backbone: str) -> str:

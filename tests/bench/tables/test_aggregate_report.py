@@ -448,3 +448,61 @@ def test_a_study_versus_another_shows_each_shared_variants_rank_in_both(tmp_path
     page = (tmp_path / "reports" / "index.html").read_text()
     section = page[page.index("<h3>Ranks here against leaderboard</h3>"):]
     assert "2 kimg → leaderboard-flops at 50 GFLOP" in section and f"Moved: {EVIL_NAME}, mlp-gan." in section
+
+
+def test_a_metric_on_a_network_the_run_trained_against_is_marked_in_table_and_page(tmp_path):
+    """Issue 18's honesty rule: a variant whose D saw TF-Inception (recorded by the train stage in cost.json) gets
+    its Inception columns marked, its domain columns not; a variant that saw no pretrained network, nothing."""
+    from bench.protocol.io import read_json
+
+    backbone = {"n_gen": 200, "reference": {"split": "eval", "n_ref": 2000}}
+    spec = {**SPEC, "kind": "images", "n_gen": 200, "backbones": {
+        "inception": {"backbone": "inception", **backbone}, "domain": {"backbone": "domain", **backbone}}}
+    for seed in range(2):
+        for variant, fid in (("dcgan", 50.0), ("dcgan+sn", 40.0)):
+            fake_run(tmp_path, variant, seed, 8, spec=spec, dataset="fmnist32",
+                     metrics={"fid": fid + seed, "fid_domain": fid * 2 + seed})
+        cost_file = tmp_path / f"results/leaderboard/fmnist32/dcgan+sn/s{seed}/train/cost.json"
+        networks = ["efficientnet-lite0", "tf-inception-v3"]
+        write_json(cost_file, {**read_json(cost_file), "pretrained_networks": networks})
+    aggregate(tmp_path)
+    summary = pd.read_csv(tmp_path / "results/tables/summary.csv").set_index("variant")
+    assert summary.loc["dcgan+sn", "trained_against"] == "efficientnet-lite0,tf-inception-v3"
+    assert pd.isna(summary.loc["dcgan", "trained_against"])
+    html = render(tmp_path).read_text()
+    table = html[html.index('id="table-leaderboard-fmnist32"'):html.index("</table>")]
+    marked, plain = (table[table.index(f'>{v}</a>'):] for v in ("dcgan+sn", "dcgan"))
+    marked_row, plain_row = marked[:marked.index("</tr>")], plain[:plain.index("</tr>")]
+    assert marked_row.count('class="trained-against"') == 1  # Inception FID only; the domain FID stands
+    assert "trained against pretrained efficientnet-lite0, tf-inception-v3" in marked_row
+    assert "trained-against" not in plain_row
+    from bench.report.site import variant_href
+
+    page = tmp_path / "reports" / variant_href("dcgan+sn")
+    assert "FID (Inception) † trained against tf-inception-v3" in page.read_text()
+
+
+def test_the_limited_data_page_draws_fid_against_size_with_ada_p_and_published_rows(tmp_path):
+    backbone = {"n_gen": 200, "reference": {"split": "eval", "n_ref": 2000, "dataset": "fmnist32"}}
+    spec = {**SPEC, "kind": "images", "n_gen": 200, "backbones": {"domain": {"backbone": "domain", **backbone}}}
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines/limited-data.yaml").write_text(yaml.safe_dump({"limited-data": {
+        "title": "Limited data", "kind": "limited-data",
+        "datasets": {"fmnist32-n100": ["dcgan", "dcgan+ada"], "fmnist32": ["dcgan", "dcgan+ada"]}}}))
+    for dataset, fid in (("fmnist32-n100", 300.0), ("fmnist32", 100.0)):
+        for seed in range(2):
+            for variant, gain in (("dcgan", 0.0), ("dcgan+ada", -50.0)):
+                metrics = {"fid_domain": fid + gain + seed, "leak_ada_domain": 0.1, "leak_diffaug_domain": 0.2}
+                fake_run(tmp_path, variant, seed, 8, spec=spec, study="limited-data", dataset=dataset, metrics=metrics)
+                if variant == "dcgan+ada":
+                    write_json(tmp_path / f"results/limited-data/{dataset}/{variant}/s{seed}/train/curve.json",
+                               {"points": [{"kimg": 0.0}, {"kimg": 2.0, "ada_p": 0.3, "ada_rt": 0.7}]})
+    aggregate(tmp_path)
+    render(tmp_path)
+    page = (tmp_path / "reports/limited-data.html").read_text()
+    assert "<svg" in page and "training images (log10)" in page and "dcgan+ada: augmentation strength p" in page
+    assert "DiffAugment README" in page and "36.02 → 14.50" in page  # the published rows, labeled
+    assert "better than the baseline (Welch p" in page  # -50 at both sizes, seeds 1 apart: separable
+    assert page.count('<tr><td><a href="variant-dcgan') == 4  # two methods x two sizes
+    variant_page = (tmp_path / "reports/variant-dcgan+ada.html").read_text()
+    assert "ADA&#39;s augmentation strength" in variant_page or "ADA's augmentation strength" in variant_page
