@@ -12,6 +12,8 @@ from pathlib import Path
 
 def _describe(v) -> list[str]:
     """Two lines of `gbench list` for one variant: its paper, then its recipe in words."""
+    from models.registry import factory_name
+
     r = v.recipe
     extras = [text for on, text in (
         (v.conditional, "class-conditional"), (r.spectral_norm, "SN in D"),
@@ -21,8 +23,9 @@ def _describe(v) -> list[str]:
         (r.ada_target, f"ADA towards r_t {r.ada_target:g} from p {r.ada_p:g}"),
         (r.ada_p and not r.ada_target, f"ADA at fixed p {r.ada_p:g}"),
         (v.arch, ", ".join(f"{k}={a}" for k, a in v.arch.items()))) if on]
-    if v.discriminator.__module__ != v.generator.__module__:  # a discriminator option: another family's D
-        extras.append(f"D {v.discriminator.__module__}.{v.discriminator.__qualname__}")
+    module = lambda factory: getattr(factory, "func", factory).__module__  # noqa: E731
+    if module(v.discriminator) != module(v.generator):  # a D from another module (e.g. +projected's)
+        extras.append(f"D {factory_name(v.discriminator)}")
     ema = f"{r.ema_beta} from G step {r.ema_start}" if r.ema_beta and r.ema_start else (r.ema_beta or "no")
     if r.ema_kimg:
         ema = f"half-life {r.ema_kimg:g} kimg"

@@ -154,13 +154,23 @@ class Variant:
             "family": self.family,
             "paper": self.paper,
             "recipe": asdict(self.recipe),
-            "discriminator": f"{self.discriminator.__module__}.{self.discriminator.__qualname__}",
+            "discriminator": factory_name(self.discriminator),
             "arch": dict(self.arch),
             "z_dim": self.z_dim,
             "data_kinds": list(self.data_kinds),
             "conditional": self.conditional,
             "truncation": self.truncation,
         }
+
+
+def factory_name(factory: Callable[..., nn.Module]) -> str:
+    """A network factory as text: `module.name`, with a functools.partial's bound arguments, e.g.
+    `models.stylegan2.StyleGAN2Discriminator(config='a')`."""
+    func = getattr(factory, "func", factory)
+    name = f"{func.__module__}.{func.__qualname__}"
+    bound = [*map(repr, getattr(factory, "args", ())),
+             *(f"{k}={v!r}" for k, v in sorted((getattr(factory, "keywords", None) or {}).items()))]
+    return f"{name}({', '.join(bound)})" if bound else name
 
 
 def _file_of(factory: Callable[..., nn.Module]) -> str:

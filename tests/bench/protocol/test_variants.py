@@ -89,3 +89,15 @@ def test_registered_names_must_follow_the_grammar():
 def test_recipes_out_of_range_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
         Recipe(**fields)
+
+
+def test_a_runs_config_names_its_discriminator_factory_with_bound_arguments():
+    """The D factory is part of the config (and its hash): a discriminator option changes it, and a partial's
+    bound arguments are spelled out."""
+    from bench.protocol import variants
+
+    assert variants.compose("dcgan").describe()["discriminator"] == "models.dcgan.DCGANDiscriminator"
+    assert (variants.compose("dcgan+projected-64").describe()["discriminator"]
+            == "models.projected_gan.projected_discriminator_64")
+    assert (variants.compose("stylegan2-a").describe()["discriminator"]
+            == "models.progan.ProGANDiscriminator(downsample='blur')")
