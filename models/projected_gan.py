@@ -53,8 +53,9 @@ Cost (forward, per image, torch.utils.flop_counter's FLOPs = 2 x multiply-adds):
 lite0 trunk at `feature_resolution`, CCM, CSM) 1.03 GFLOP at 224, 0.34 at 128, 0.08 at 64; the patch
 discriminators 2.26 / 1.34 / 0.47 GFLOP at width 1 and 0.15 / 0.08 / 0.03 at width 1/8 (the 4x4 convs on the
 112x112 and 56x56 maps dominate at 224). Every D pass (reals, fakes, G's step) runs all of it forward, and
-backward through the frozen part for fakes, so a CPU profile sets `feature_resolution` (an `arch` setting) to
-128 or 64 (a whole D forward at width 1/8: 1.18 GFLOP at 224, 0.42 at 128, 0.11 at 64).
+backward through the frozen part for fakes, so on a CPU the option `+projected-64` (or a variant of ours with
+`arch={"feature_resolution": 64}`) is the affordable one (a whole D forward at width 1/8: 1.18 GFLOP at 224, 0.42
+at 128, 0.11 at 64).
 
 Generator (`FastGANLiteGenerator`, the reference's FastganSynthesis with lite=True, ngf 128, z_dim 256): z is
 scaled to unit second moment (z / sqrt(mean z^2)); a spectrally normalised 4x4 transposed conv (no bias) to
