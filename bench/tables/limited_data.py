@@ -62,6 +62,11 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
+def _values(runs: pd.DataFrame, metric: str) -> np.ndarray:
+    """The measured seeds' values of one metric."""
+    return runs[metric].dropna().to_numpy(dtype=np.float64)
+
+
 def _cell(values: np.ndarray) -> dict:
     stats = summarize(values.tolist())
     return {"n_seeds": int(len(values)), **{k: _finite(stats[k]) for k in ("mean", "std", "ci_low", "ci_high")}}
@@ -115,6 +120,29 @@ def _direction(changes: list[dict]) -> dict | None:
             "separable_at_smallest": bool(separable), "verdict": verdict}
 
 
+def _method_row(block: pd.DataFrame, method: str, variant: str, baseline: str | None, sizes: dict[str, int | None],
+                order: list[str], root: Path) -> dict:
+    """One method of a backbone: its cells per size, its changes against `baseline` (the backbone's variant without
+    augmentation, None for the baseline itself), the direction verdict and ADA's p."""
+    healthy = block[~block["diverged"]]
+    cells, changes, ada = [], [], []
+    for dataset in order:
+        mine = healthy[(healthy["dataset"] == dataset) & (healthy["variant"] == variant)]
+        diverged = int(((block["dataset"] == dataset) & (block["variant"] == variant) & block["diverged"]).sum())
+        cells.append({"dataset": dataset, "size": sizes[dataset], "diverged": diverged,
+                      "metrics": {m: _cell(_values(mine, m)) for m in LIMITED_METRICS if m in mine}})
+        if baseline is not None and HEADLINE in mine:
+            base = healthy[(healthy["dataset"] == dataset) & (healthy["variant"] == baseline)]
+            changes.append({"dataset": dataset, "size": sizes[dataset],
+                            "change": _change(_values(mine, HEADLINE), _values(base, HEADLINE)),
+                            "leak": {m: _change(_values(mine, m), _values(base, m))
+                                     for m in LEAKS if m in mine and mine[m].notna().any()}})
+        if (curves := ada_curves(mine, root)) is not None:
+            ada.append({"dataset": dataset, "size": sizes[dataset], **curves})
+    return {"method": method, "variant": variant, "cells": cells, "changes": changes,
+            "direction": _direction(changes), "ada": ada}
+
+
 def limited_data_tables(runs: pd.DataFrame, studies: dict, root: Path) -> dict:
     """study -> {title, sizes, metrics, backbones: [{backbone, methods: [{method, variant, cells, changes,
     direction, ada}]}], published} for every limited-data study."""
@@ -127,7 +155,6 @@ def limited_data_tables(runs: pd.DataFrame, studies: dict, root: Path) -> dict:
         block = runs[runs["study"] == name]
         sizes = {d: training_size(d) for d in block["dataset"].unique()}
         order = sorted(sizes, key=lambda d: sizes[d] or 0)
-        healthy = block[~block["diverged"]]
         by_backbone: dict[str, dict[str, str]] = {}
         for variant in dict.fromkeys(v for vs in (info.get("datasets") or {}).values() for v in vs):
             backbone, method = split_method(variant, augmentations)
@@ -136,27 +163,8 @@ def limited_data_tables(runs: pd.DataFrame, studies: dict, root: Path) -> dict:
         for backbone, methods in by_backbone.items():
             rows = []
             for method, variant in sorted(methods.items(), key=lambda kv: (kv[0] != BASELINE, kv[0])):
-                cells, changes, ada = [], [], []
-                for dataset in order:
-                    mine = healthy[(healthy["dataset"] == dataset) & (healthy["variant"] == variant)]
-                    base = healthy[(healthy["dataset"] == dataset) & (healthy["variant"] == methods.get(BASELINE))]
-                    diverged = int(block[(block["dataset"] == dataset) & (block["variant"] == variant)
-                                         & block["diverged"]].shape[0])
-                    cells.append({"dataset": dataset, "size": sizes[dataset], "diverged": diverged,
-                                  "metrics": {m: _cell(mine[m].dropna().to_numpy(dtype=np.float64))
-                                              for m in LIMITED_METRICS if m in mine}})
-                    if method != BASELINE and BASELINE in methods and HEADLINE in mine:
-                        def values(frame: pd.DataFrame, metric: str) -> np.ndarray:
-                            return frame[metric].dropna().to_numpy(dtype=np.float64)
-
-                        changes.append({"dataset": dataset, "size": sizes[dataset],
-                                        "change": _change(values(mine, HEADLINE), values(base, HEADLINE)),
-                                        "leak": {m: _change(values(mine, m), values(base, m))
-                                                 for m in LEAKS if m in mine and mine[m].notna().any()}})
-                    if (curves := ada_curves(mine, root)) is not None:
-                        ada.append({"dataset": dataset, "size": sizes[dataset], **curves})
-                rows.append({"method": method, "variant": variant, "cells": cells, "changes": changes,
-                             "direction": _direction(changes), "ada": ada})
+                baseline = methods.get(BASELINE) if method != BASELINE else None
+                rows.append(_method_row(block, method, variant, baseline, sizes, order, root))
             backbones.append({"backbone": backbone, "methods": rows})
         out[name] = {"study": name, "title": info.get("title", name), "alpha": ALPHA, "headline": HEADLINE,
                      "sizes": [{"dataset": d, "size": sizes[d]} for d in order],
