@@ -419,6 +419,13 @@ def _check_protocol(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # a process of its own: a stage DVC started runs in a warm server when one is up
+        from bench.protocol import warm
+
+        if warm.wanted():
+            code = warm.run(sys.argv)
+            if code is not None:
+                return code
     args = build_parser().parse_args(argv)
     from bench.protocol.errors import UserError
     from bench.protocol.io import DiskFull

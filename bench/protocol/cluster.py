@@ -310,6 +310,7 @@ def stage_environment(checkout: Path, threads: int) -> dict[str, str]:
     `threads` CPU threads."""
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(threads)
+    env["GBENCH_WARM"] = "0"  # a fresh checkout per stage: a warm server (bench/protocol/warm.py) never hits
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(checkout), env.get("PYTHONPATH", "")] if p)
     return env
