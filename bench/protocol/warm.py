@@ -60,7 +60,7 @@ def wanted(environ: dict[str, str] | None = None) -> bool:
     """Whether this `gbench` process should ask a warm server to run it: a DVC stage, not a rank, not off."""
     env = os.environ if environ is None else environ
     return (not _in_worker and "DVC_STAGE" in env and env.get("GBENCH_WARM", "1") != "0"
-            and "WORLD_SIZE" not in env)
+            and "WORLD_SIZE" not in env and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds"))
 
 
 def server_key(environ: dict[str, str], path: list[str]) -> str:
@@ -211,7 +211,11 @@ class _Server:
 
     def _accept(self) -> None:
         conn, _ = self.listener.accept()
-        request, fds = _receive_request(conn)
+        try:
+            request, fds = _receive_request(conn)
+        except (OSError, ValueError, KeyError, struct.error):  # a client that died or was not one of ours
+            conn.close()
+            return
         if _changed(self.imported):  # this server's imports are not what a cold stage would import now
             for fd in fds:
                 os.close(fd)
@@ -264,13 +268,16 @@ class _Server:
             code = _run_stage(request, fds, self.entry)
         except SystemExit as exc:
             code = exc.code
+        except KeyboardInterrupt:  # the interpreter reports it, then ends by SIGINT
+            sys.excepthook(*sys.exc_info())
+            _exit_like_the_interpreter(1, by_signal=signal.SIGINT)
         except BaseException:  # noqa: BLE001 - reported as the interpreter would, then the exit status 1
             sys.excepthook(*sys.exc_info())
             code = 1
         _exit_like_the_interpreter(code)
 
 
-def _exit_like_the_interpreter(code) -> None:
+def _exit_like_the_interpreter(code, by_signal: int | None = None) -> None:
     """End the worker as a cold process ends, less the teardown of every module: non-daemon threads joined,
     atexit handlers run, the streams flushed, SystemExit's code turned into a status. Tearing down torch's
     modules takes ~1.4 s here, and Python does not promise to finalise objects still alive at exit anyway."""
@@ -290,14 +297,28 @@ def _exit_like_the_interpreter(code) -> None:
                 stream.flush()
             except (OSError, ValueError):
                 pass
+        if by_signal is not None:
+            signal.signal(by_signal, signal.SIG_DFL)
+            os.kill(os.getpid(), by_signal)
         os._exit(status & 0xFF)
 
 
 def _receive_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    """The request and the client's three standard streams (file descriptors) that came with it."""
     message, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
-    length = struct.unpack("!I", message[:4])[0]
-    rest = _read_exactly(conn, 4 + length - len(message)) if len(message) < 4 + length else b""
-    return json.loads((message[4:] + (rest or b"")).decode()), list(fds)
+    try:
+        length = struct.unpack("!I", message[:4])[0]
+        rest = _read_exactly(conn, 4 + length - len(message)) if len(message) < 4 + length else b""
+        if rest is None or len(fds) != 3:
+            raise ValueError("an incomplete request")
+        request = json.loads((message[4:] + rest).decode())
+        if not {"argv", "cwd", "env"} <= request.keys():
+            raise ValueError("a request without argv, cwd and env")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return request, list(fds)
 
 
 def _run_stage(request: dict, fds: list[int], entry: str) -> int | str | None:
@@ -306,8 +327,8 @@ def _run_stage(request: dict, fds: list[int], entry: str) -> int | str | None:
     global _in_worker
     _in_worker = True
     os.setsid()
-    for signum in FORWARDED_SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
+    for signum in FORWARDED_SIGNALS:  # the interpreter's own: SIGINT raises KeyboardInterrupt, the rest default
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
     _die_with_parent(signal.SIGTERM)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)

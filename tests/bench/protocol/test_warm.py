@@ -32,6 +32,8 @@ STAGE = textwrap.dedent("""
             raise RuntimeError("boom")
         if what == "exit-message":
             sys.exit("a message")
+        if what == "interrupt":
+            raise KeyboardInterrupt
         if what == "die-by-signal":
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(30)
@@ -122,6 +124,18 @@ def test_an_exception_and_a_message_exit_as_the_interpreter_would_end_them(serve
 def test_a_worker_killed_by_a_signal_ends_its_client_by_the_same_signal(server):
     code, _, _ = finished(client(server, "die-by-signal"))
     assert code == -signal.SIGTERM
+    code, _, err = finished(client(server, "interrupt"))  # as an uncaught KeyboardInterrupt ends Python
+    assert code == -signal.SIGINT and "KeyboardInterrupt" in err
+
+
+def test_a_connection_that_is_not_a_stage_leaves_the_server_serving(server):
+    import socket
+
+    for payload in (b"", b"\x00\x00\x00\x05{}", b"\xff" * 10):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(server))
+            sock.sendall(payload)
+    assert finished(client(server, "echo", "4"))[0] == 4
 
 
 def test_a_signal_to_the_client_reaches_the_worker(server, tmp_path):
