@@ -6,5 +6,5 @@ run id `study/dataset/variant/sN` into one frozen `ResolvedRun` (bench/protocol/
 with its options and sweep sample, its settings, its config hash). Writes the generated
 pipelines/<dataset>/dvc.yaml files and the root dvc.yaml (`gbench pipelines`) with exact code
 dependencies. Also home to what every stage shares: atomic file writes (io), seed streams and devices
-(seeding) and the errors a user can fix (errors).
+(seeding), the errors a user can fix (errors), and the warm start of stage processes (warm).
 """
