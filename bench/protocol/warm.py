@@ -192,9 +192,12 @@ class _Server:
         last_active = time.monotonic()
         try:
             while self.listener is not None or self.stages:
-                timeout = None if self.stages else max(0.0, last_active + idle_s - time.monotonic())
+                busy = bool(self.stages)
+                timeout = None if busy else max(0.0, last_active + idle_s - time.monotonic())
                 ready = set(select.select(self._watched() + ([self.listener] if self.listener else []), [], [],
                                           timeout)[0])
+                if busy:  # idle time counts from the end of the last stage, however long it ran
+                    last_active = time.monotonic()
                 if not ready and not self.stages:
                     break  # idle
                 self._settle(ready)

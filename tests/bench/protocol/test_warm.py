@@ -32,6 +32,9 @@ STAGE = textwrap.dedent("""
             raise RuntimeError("boom")
         if what == "exit-message":
             sys.exit("a message")
+        if what == "sleep":
+            time.sleep(float(sys.argv[2]))
+            return 0
         if what == "interrupt":
             raise KeyboardInterrupt
         if what == "die-by-signal":
@@ -70,17 +73,17 @@ CLIENT = ("import sys; from pathlib import Path; from bench.protocol import warm
           "code = warm.run(sys.argv[2:], path=Path(sys.argv[1])); sys.exit(200 if code is None else code)")
 
 
-def start_server(tmp_path: Path) -> tuple[Path, subprocess.Popen]:
+def start_server(tmp_path: Path, idle_s: float = 60) -> tuple[Path, subprocess.Popen]:
     """A warm server on a socket in tmp_path whose workers run the tests' `stage_under_test.main`, its imports
     (torch, numpy and a module of the test's) loaded."""
     (tmp_path / "stage_under_test.py").write_text(STAGE)
     (tmp_path / "preloaded_dep.py").write_text("VALUE = 1\n")
     path = tmp_path / "s.sock"
     code = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); from bench.protocol.warm import serve; "
-            "serve(sys.argv[2], preload=('numpy', 'torch', 'preloaded_dep'), idle_s=60, "
+            "serve(sys.argv[2], preload=('numpy', 'torch', 'preloaded_dep'), idle_s=float(sys.argv[3]), "
             "entry='stage_under_test:main')")
-    process = subprocess.Popen([sys.executable, "-c", code, json.dumps([str(tmp_path), *sys.path]), str(path)],
-                               cwd="/")
+    process = subprocess.Popen([sys.executable, "-c", code, json.dumps([str(tmp_path), *sys.path]), str(path),
+                                str(idle_s)], cwd="/")
     deadline = time.monotonic() + 60
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -126,6 +129,20 @@ def test_a_worker_killed_by_a_signal_ends_its_client_by_the_same_signal(server):
     assert code == -signal.SIGTERM
     code, _, err = finished(client(server, "interrupt"))  # as an uncaught KeyboardInterrupt ends Python
     assert code == -signal.SIGINT and "KeyboardInterrupt" in err
+
+
+def test_a_stage_longer_than_the_idle_time_does_not_end_the_server(tmp_path):
+    """Idle time counts from the end of the last stage: DVC's bookkeeping between two stages takes seconds."""
+    path, process = start_server(tmp_path, idle_s=1.5)
+    try:
+        assert finished(client(path, "sleep", "3"))[0] == 0
+        time.sleep(0.5)
+        assert finished(client(path, "echo", "0"))[0] == 0  # 200 if the server had gone
+        time.sleep(3)
+        assert process.poll() == 0  # and it does end when idle
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_a_connection_that_is_not_a_stage_leaves_the_server_serving(server):
