@@ -333,9 +333,10 @@ def _run_stage(request: dict, fds: list[int], entry: str) -> int | str | None:
     for signum in FORWARDED_SIGNALS:  # the interpreter's own: SIGINT raises KeyboardInterrupt, the rest default
         signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
     _die_with_parent(signal.SIGTERM)
-    for target, fd in enumerate(fds):
+    for target, fd in enumerate(fds):  # received descriptors are >= 3: the server's own 0-2 are open
         os.dup2(fd, target)
-        os.close(fd)
+        if fd > 2:
+            os.close(fd)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
