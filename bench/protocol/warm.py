@@ -1,8 +1,9 @@
 """Warm start for stage processes: one server per environment keeps torch and friends imported, and forks a
 worker for each `gbench` stage that DVC starts.
 
-Every stage is its own process (DVC's model), and importing torch, torchvision, scipy, pandas and clean-fid
-costs ~4.5 s of a 2-core CPU before a stage does any work: minutes over a default `dvc repro` of ~200 stages.
+Every stage is its own process (DVC's model). Importing torch, torchvision, scipy, pandas, clean-fid and
+matplotlib costs a stage 2-5 s of a 2-core CPU before it does any work (4.6 s for all of them), and tearing
+them down at exit another ~1.4 s: minutes over a default `dvc repro` of ~140 stages.
 Here the first stage of a `dvc repro` runs cold and starts a server in the background; the later ones connect
 to it over a Unix socket, pass their argv, cwd, environment and standard streams (the file descriptors
 themselves), and the server forks a worker that runs `bench.cli.main` exactly as the process would have.
