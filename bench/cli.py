@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+SCORE_METRICS = "fid,kid,pr,dc,is,copying,leak"  # bench.measurement.scoring.ALL (not imported: start-up)
+
 
 def _describe(v) -> list[str]:
     """Two lines of `gbench list` for one variant: its paper, then its recipe in words."""
@@ -330,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="every metric of a folder of images against a folder or a dataset")
     p.add_argument("--images", required=True, help="folder of PNG/JPEG images (any size)")
     p.add_argument("--reference", required=True, help="folder of images, or a dataset name (e.g. fmnist32)")
-    p.add_argument("--metrics", default="fid,kid,pr,dc,is", help="comma list of fid,kid,pr,dc,is")
+    p.add_argument("--metrics", default=SCORE_METRICS, help=f"comma list of {SCORE_METRICS}")
     p.add_argument("--backbone", default="inception", choices=["inception", "domain"])
     p.add_argument("--dataset", default=None, help="whose classifier the domain backbone uses "
                    "(default: the reference dataset)")

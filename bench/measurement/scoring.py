@@ -20,9 +20,11 @@ from bench.measurement.metrics.info import column
 from bench.measurement.metrics.kid import kernel_inception_distance
 from bench.measurement.metrics.prdc import K_DC, K_PR, precision_recall_density_coverage
 
-ALL = ("fid", "kid", "pr", "dc", "is")
+ALL = ("fid", "kid", "pr", "dc", "is", "copying", "leak")  # copying, leak: domain backbone, dataset references
 FID_IMPL = ("exact nuclear-norm/eigen form of the Frechet distance; equals cleanfid.fid.frechet_distance "
             "to 1e-4 relative (tests/bench/measurement/metrics/test_fid.py)")
+KID_IMPL = ("the subsets of cleanfid.fid.kernel_distance, whole-set kernels where cheaper; equals it to 1e-9 "
+            "relative (tests/bench/measurement/metrics/test_kid.py)")
 PRDC_SPEC = {"pr": "improved precision/recall (Kynkaanniemi et al. 2019), k=3, squared Euclidean, <=, "
                    "k-NN radius counts the point itself (NVlabs convention)",
              "dc": "density/coverage (Naeem et al. 2020), k=5, as the official prdc package",
@@ -59,7 +61,7 @@ def score_features(backbone: str, gen: dict[str, np.ndarray], ref: dict[str, np.
         metrics[name("kid")] = kernel_inception_distance(
             f_gen, f_ref, seed=settings.kid_seed, num_subsets=settings.kid_subsets,
             max_subset_size=settings.kid_subset_size)
-        spec["kid"] = {"impl": "cleanfid.fid.kernel_distance", "kernel": "(x.y/d + 1)^3",
+        spec["kid"] = {"impl": KID_IMPL, "kernel": "(x.y/d + 1)^3",
                        "subsets": settings.kid_subsets, "max_subset_size": settings.kid_subset_size,
                        "seed": settings.kid_seed}
     if {"pr", "dc"} & set(settings.which):
@@ -84,11 +86,11 @@ def score_features(backbone: str, gen: dict[str, np.ndarray], ref: dict[str, np.
             source = ("softmax(pool3 @ W^T), W = TF-Inception fc weights without bias (as the original IS)"
                       if backbone == "inception" else f"softmax of the {backbone} classifier")
             spec["is"] = {"available": True, "splits": IS_SPLITS, "probabilities": source}
-    if backbone == "domain" and "train_features" in ref:  # the domain reference keeps every train image's features
+    if "copying" in settings.which and backbone == "domain" and "train_features" in ref:  # every train image's
         from bench.measurement.metrics.memorization import data_copying
 
         metrics["data_copying_domain"], spec["data_copying"] = data_copying(ref["train_features"], f_ref, f_gen)
-    if backbone == "domain" and "leak_ada_w" in ref:  # the domain reference's augmentation detectors
+    if "leak" in settings.which and backbone == "domain" and "leak_ada_w" in ref:  # its augmentation detectors
         from bench.measurement.metrics.leak import leaks
 
         leaked, spec["leak"] = leaks(ref, f_gen)

@@ -7,7 +7,7 @@ from bench.measurement.metrics.modes import mode_metrics
 from bench.measurement.scoring import MetricSettings, score_features
 
 
-def test_every_metric_the_scorer_writes_has_one_catalog_entry():
+def _domain_inputs():
     rng = np.random.default_rng(0)
     gen = {"features": rng.normal(size=(40, 8)), "probs": rng.dirichlet(np.ones(10), size=40)}
     ref = {"features": rng.normal(size=(50, 8)), "train_features": rng.normal(size=(200, 8))}  # as the domain's
@@ -17,6 +17,11 @@ def test_every_metric_the_scorer_writes_has_one_catalog_entry():
                                                        ("false_positive", np.array(0.1)), ("true_positive",
                                                                                           np.array(0.9)),
                                                        ("accuracy", np.array(0.9)))})
+    return rng, gen, ref
+
+
+def test_every_metric_the_scorer_writes_has_one_catalog_entry():
+    rng, gen, ref = _domain_inputs()
     written = set()
     for backbone in catalog.IMAGE_BACKBONES:
         values, _ = score_features(backbone, gen, ref, MetricSettings(kid_subsets=5, kid_subset_size=20),
@@ -25,6 +30,18 @@ def test_every_metric_the_scorer_writes_has_one_catalog_entry():
     written |= set(mode_metrics(rng.normal(size=(30, 2)), np.zeros((2, 2)), 1.0))
     written |= {"intra_fid_domain", "class_accuracy_domain", "eq_t", "eq_t_frac"}  # evaluate's metric groups
     assert written == set(catalog.CATALOG)
+
+
+def test_curve_and_truncation_points_skip_the_copying_test_and_the_leak_detectors(monkeypatch):
+    """Only what `which` asks for is computed: the evaluate stage's curve (FID) and truncation (FID, IS) points
+    used to run the data-copying test and the leak detectors at every point and drop their values."""
+    from bench.measurement.metrics import leak, memorization
+
+    _, gen, ref = _domain_inputs()
+    for module, name in ((memorization, "data_copying"), (leak, "leaks")):
+        monkeypatch.setattr(module, name, lambda *a, name=name: (_ for _ in ()).throw(AssertionError(name)))
+    values, _ = score_features("domain", gen, ref, MetricSettings(which=("fid", "is")), reference_hist=np.full(10, 0.1))
+    assert set(values) == {"fid_domain", "is_domain", "is_std_domain", "modes_covered", "reverse_kl", "n_modes"}
 
 
 def test_directions_scales_and_labels():

@@ -213,7 +213,7 @@ def test_the_data_copying_test_on_the_domain_backbone(built):
     assert ref["train_features"].shape == (60_000, 128) and "data-copying" in spec["train_features"]
     data, net = load_prepared("fmnist32", built), BackboneSet("domain", built, "fmnist32")
     unused = np.setdiff1d(np.arange(10_000), ref["indices"])[:1000]
-    settings = MetricSettings(which=("fid",))
+    settings = MetricSettings(which=("copying",))
     copied, how = score_features("domain", net(data["train_x"][5000:6000]), ref, settings)
     fresh, _ = score_features("domain", net(data["eval_x"][unused]), ref, settings)
     assert copied["data_copying_domain"] < -10 and how["data_copying"]["copying"]

@@ -157,3 +157,10 @@ def test_images_with_no_exact_8_bit_form_are_refused(tmp_path):
     (tmp_path / "float.png").write_bytes((tmp_path / "float.tiff").read_bytes())  # a TIFF under a .png name
     with pytest.raises(ScoreError, match="'F' image, which has no exact 8-bit form"):
         read_images([tmp_path / "float.png"], "RGB")
+
+
+def test_the_cli_default_scores_every_metric_group():
+    from bench.cli import SCORE_METRICS
+    from bench.measurement.scoring import ALL
+
+    assert SCORE_METRICS.split(",") == list(ALL)
