@@ -50,3 +50,30 @@ def test_seeded_and_leaves_global_rng_alone():
     assert a == b
     assert (np.random.get_state()[1] == before).all()
     assert kernel_inception_distance(x, y, seed=2, num_subsets=5, max_subset_size=20) != a
+
+
+@pytest.mark.parametrize("whole_sets", [True, False])
+@pytest.mark.parametrize(("n_gen", "n_ref", "size"), [(120, 300, 1000), (300, 120, 50), (64, 64, 64)])
+def test_both_paths_equal_clean_fid_on_its_own_subsets(whole_sets, n_gen, n_ref, size):
+    from cleanfid.fid import kernel_distance
+
+    rng = np.random.default_rng(6)
+    gen, ref = rng.standard_normal((n_gen, 16)) + 0.1, rng.standard_normal((n_ref, 16))
+    np.random.seed(21)
+    expected = kernel_distance(gen, ref, num_subsets=9, max_subset_size=size)
+    kid = kernel_inception_distance(gen, ref, seed=21, num_subsets=9, max_subset_size=size, whole_sets=whole_sets)
+    assert kid == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_the_cheaper_path_is_chosen_by_kernel_entries(monkeypatch):
+    from bench.measurement.metrics import kid
+
+    calls = []
+    real = kid._clean_fid_loop
+    monkeypatch.setattr(kid, "_clean_fid_loop", lambda *args: calls.append(args) or real(*args))
+    rng = np.random.default_rng(7)
+    small, large = rng.standard_normal((40, 4)), rng.standard_normal((400, 4))
+    kernel_inception_distance(small, large, seed=0, num_subsets=100, max_subset_size=40)  # 0.18M < 0.48M entries
+    assert not calls
+    kernel_inception_distance(small, large, seed=0, num_subsets=2, max_subset_size=40)  # 0.18M > 9.6k entries
+    assert len(calls) == 1
