@@ -33,9 +33,18 @@ METRICS = (MetricInfo("data_copying_domain", "data-copying C_T", lower_is_better
 
 
 def _nearest_distances(queries: np.ndarray, points: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    from scipy.spatial.distance import cdist
-
-    return np.concatenate([cdist(queries[i:i + chunk], points).min(axis=1) for i in range(0, len(queries), chunk)])
+    """Each query's Euclidean distance to its nearest point. Squared distances come from one matrix product
+    (|q|^2 + |p|^2 - 2 q.p: BLAS, ~20x faster here than scipy's cdist); the nearest point's distance is then
+    recomputed directly, so the value returned is exact whenever the product picks the nearest point (the
+    product's float64 rounding can only swap points whose distances agree to ~1e-12 relative)."""
+    points_sq = np.einsum("ij,ij->i", points, points)
+    out = np.empty(len(queries))
+    for start in range(0, len(queries), chunk):
+        q = queries[start:start + chunk]
+        squared = points_sq[None, :] - 2.0 * (q @ points.T)  # |q|^2 is the same along a row: argmin needs none
+        nearest = points[squared.argmin(axis=1)]
+        out[start:start + len(q)] = np.sqrt(((q - nearest) ** 2).sum(axis=1))
+    return out
 
 
 def _z_u(generated: np.ndarray, held_out: np.ndarray) -> float:

@@ -60,3 +60,15 @@ def test_the_partition_is_reused_for_the_same_training_set_and_skipped_when_no_c
     monkeypatch.setattr(memorization, "_partition", refuse)
     value, spec = data_copying(TRAIN, HELD_OUT, _mixture(19, 6))
     assert value is None and spec["cells_used"] == []
+
+
+def test_nearest_distances_equal_scipy_cdist():
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(8)
+    points = rng.normal(3.0, 2.0, (700, 12))
+    queries = np.concatenate([rng.normal(3.0, 2.0, (300, 12)), points[:50] + 1e-9, points[50:60]])
+    got = memorization._nearest_distances(queries, points, chunk=128)
+    expected = cdist(queries, points).min(axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert (got[-10:] == 0).all()  # a training point itself is at distance exactly 0
