@@ -34,9 +34,9 @@ METRICS = (MetricInfo("data_copying_domain", "data-copying C_T", lower_is_better
 
 def _nearest_distances(queries: np.ndarray, points: np.ndarray, chunk: int = 2048) -> np.ndarray:
     """Each query's Euclidean distance to its nearest point. Squared distances come from one matrix product
-    (|q|^2 + |p|^2 - 2 q.p: BLAS, ~20x faster here than scipy's cdist); the nearest point's distance is then
-    recomputed directly, so the value returned is exact whenever the product picks the nearest point (the
-    product's float64 rounding can only swap points whose distances agree to ~1e-12 relative)."""
+    (|q|^2 + |p|^2 - 2 q.p, in BLAS; scipy's cdist loop was 7.3 s of a 26 s evaluate stage here); the nearest
+    point's distance is then recomputed directly, so the value returned is exact whenever the product picks the
+    nearest point (its float64 rounding can only swap points whose distances agree to ~1e-12 relative)."""
     points_sq = np.einsum("ij,ij->i", points, points)
     out = np.empty(len(queries))
     for start in range(0, len(queries), chunk):
