@@ -272,6 +272,13 @@ def _cmd_pipelines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fingerprint(args: argparse.Namespace) -> int:
+    from bench.protocol.fingerprint import write_fingerprint
+
+    print(f"wrote {write_fingerprint(args.root, args.stage, *args.modules)}")
+    return 0
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from bench.protocol.cluster import sweep
 
@@ -369,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipelines", help="write the dvc.yaml files from the studies in pipelines/")
     p.add_argument("--check", action="store_true", help="only report whether they are up to date")
     p.set_defaults(fn=_cmd_pipelines)
+    p = sub.add_parser("fingerprint", help="code stage: the sha256 of every file a kind of stage executes -> "
+                       "results/code/<kind>.json (the one code dependency of each such stage)")
+    p.add_argument("stage", help="the stage kind: prepare, classifier, reference, train, evaluate, aggregate, report")
+    p.add_argument("modules", nargs="*", help="its task kind's module (train, evaluate), e.g. "
+                   "bench.training.tasks.generation")
+    p.set_defaults(fn=_cmd_fingerprint)
     p = sub.add_parser("sweep", help="run the out-of-date stages on a Ray cluster (`dvc repro --pull STAGE` + "
                        "`dvc push --run-cache` per stage, in clean checkouts of the pushed commit)")
     p.add_argument("targets", nargs="*", help="studies (leaderboard), STUDY/DATASET (leaderboard/ring8) or DVC "

@@ -21,6 +21,10 @@ from bench.protocol.errors import ConfigError
 
 PACKAGES = ("bench", "models")
 NOT_FOLLOWED = {"models"}  # the package __init__ that registers every family
+STAGE_MODULES = {"prepare": "bench.data.datasets", "classifier": "bench.measurement.classifier",
+                 "reference": "bench.measurement.reference", "train": "bench.training.loop",
+                 "evaluate": "bench.measurement.evaluate", "aggregate": "bench.tables.aggregate",
+                 "report": "bench.report.render"}
 
 
 def source_root() -> Path:
@@ -125,3 +129,8 @@ def relative_paths(files: Iterable[Path], root: Path) -> list[str]:
             raise ConfigError(f"{file} is not a file of the repository at {root}: keep plugin files inside the "
                               "repository, and run gbench from a checkout of the harness it imports")
     return sorted(set(out))
+
+
+def stage_code(stage: str, root: Path, *modules: str) -> list[str]:
+    """The repository files a stage's code executes (its entry module and `modules`, with their imports)."""
+    return relative_paths(closure([module_file(m) for m in (STAGE_MODULES[stage], *modules)]), root)

@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 STAGE = re.compile(r"Running stage '(?:(?P<file>[^']*dvc\.yaml):)?(?P<name>[^'@]+)(?:@(?P<item>[^']+))?'")
-KINDS = ("prepare", "classifier", "reference", "train", "evaluate", "aggregate", "report")
+KINDS = ("code", "prepare", "classifier", "reference", "train", "evaluate", "aggregate", "report")
 
 
 def timed_repro(args: list[str]) -> tuple[float, list[dict], bool]:

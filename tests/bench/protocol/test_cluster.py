@@ -26,11 +26,12 @@ from bench.training.loop import resume_dir
 from tests.conftest import copy_of_the_repository
 
 PIPELINE = "pipelines/ring8/dvc.yaml"
-TARGET = "leaderboard/ring8"  # prepare, 2 train and 2 evaluate stages (smoke: seeds 0 and 1)
+TARGET = "leaderboard/ring8"  # prepare, 2 train and 2 evaluate stages (smoke: seeds 0 and 1), and their code stages
 S0 = RunId.parse("leaderboard/ring8/mlp-gan/s0")
 TRAIN_S0 = f"{PIPELINE}:train-leaderboard-mlp-gan@mlp-gan-s0"
-STAGES = [f"{PIPELINE}:prepare"] + [f"{PIPELINE}:{kind}-leaderboard-mlp-gan@mlp-gan-s{seed}"
-                                    for kind in ("train", "evaluate") for seed in (0, 1)]
+CODE = {kind: f"dvc.yaml:code-{kind}" for kind in ("prepare", "train-generation", "evaluate-generation")}
+STAGES = [*CODE.values(), f"{PIPELINE}:prepare"] + [f"{PIPELINE}:{kind}-leaderboard-mlp-gan@mlp-gan-s{seed}"
+                                                    for kind in ("train", "evaluate") for seed in (0, 1)]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:dvc")  # DVC's own, from its pygtrie use
 # long enough to be caught mid-run (a checkpoint every 0.5 kimg)
 LONG = {"kimg": 16, "checkpoint_every_kimg": 0.5, "curve_every_kimg": 8}
@@ -92,18 +93,24 @@ def test_the_plan_is_dvcs_graph_of_the_ring8_part(project):
     root, _, _ = project
     planned = cluster.plan(root, [TARGET], gpus=True)
     names = [s.name for s in planned.stages]
-    assert sorted(names) == sorted(STAGES) and names[0] == f"{PIPELINE}:prepare"
+    assert sorted(names) == sorted(STAGES)
     by_name = {s.name: s for s in planned.stages}
+    prepare = f"{PIPELINE}:prepare"
+    assert by_name[prepare].upstream == (CODE["prepare"],) and all(not by_name[c].upstream for c in CODE.values())
     for seed in (0, 1):
         train, evaluate = (f"{PIPELINE}:{kind}-leaderboard-mlp-gan@mlp-gan-s{seed}" for kind in ("train", "evaluate"))
-        assert by_name[train].upstream == (f"{PIPELINE}:prepare",) and by_name[train].gpus == 1  # params nproc 1
-        assert set(by_name[evaluate].upstream) == {train, f"{PIPELINE}:prepare"} and by_name[evaluate].gpus == 0
-        assert names.index(train) < names.index(evaluate)
-    assert by_name[f"{PIPELINE}:prepare"].gpus == 0
+        assert set(by_name[train].upstream) == {prepare, CODE["train-generation"]}
+        assert by_name[train].gpus == 1  # params nproc 1
+        assert set(by_name[evaluate].upstream) == {train, prepare, CODE["evaluate-generation"]}
+        assert by_name[evaluate].gpus == 0
+        assert names.index(prepare) < names.index(train) < names.index(evaluate)
+    assert all(by_name[name].gpus == 0 for name in (prepare, *CODE.values()))
     assert all(s.gpus == 0 for s in cluster.plan(root, [TARGET]).stages)  # without --gpus
     assert planned.restore == [f"{PIPELINE}:evaluate-leaderboard-mlp-gan"]
     single = cluster.plan(root, [TRAIN_S0])
-    assert [s.name for s in single.stages] == [f"{PIPELINE}:prepare", TRAIN_S0] and single.restore == [TRAIN_S0]
+    assert sorted(s.name for s in single.stages) == sorted([CODE["prepare"], CODE["train-generation"], prepare,
+                                                            TRAIN_S0])
+    assert single.stages[-1].name == TRAIN_S0 and single.restore == [TRAIN_S0]
 
 
 def test_bad_input_is_one_line_and_exit_2(project, capsys, monkeypatch):
@@ -180,7 +187,7 @@ def test_every_stage_runs_once_and_a_fresh_clone_restores_all_running_none(proje
     assert sorted(done) == sorted(STAGES), output
     for stage, how in done.items():  # each ran in its own task, none ran an upstream stage again
         assert how.startswith("ran, ") and "also ran" not in how, (stage, how)
-    assert "sweep: 5 done\n" in output
+    assert f"sweep: {len(STAGES)} done\n" in output
     nodes = {done[f"{PIPELINE}:train-leaderboard-mlp-gan@mlp-gan-s{seed}"].split("Ray node ")[1] for seed in (0, 1)}
     assert len(nodes) == 2, output  # ready at once, one CPU per node: the two train stages ran on both nodes
     assert not list((base / "work").rglob("*.log")), "a done stage leaves no checkout behind"
@@ -189,7 +196,8 @@ def test_every_stage_runs_once_and_a_fresh_clone_restores_all_running_none(proje
     subprocess.run(["git", "clone", "-q", str(base / "origin.git"), str(fresh)], check=True)
     _, restored = run(["dvc", "repro", "--pull", f"{PIPELINE}:evaluate-leaderboard-mlp-gan"], fresh, env)
     assert "Running stage" not in restored, restored
-    for stage in STAGES:
+    for stage in STAGES:  # DVC names the root dvc.yaml's stages without their file
+        stage = stage.removeprefix("dvc.yaml:")
         assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in restored, restored
     metrics = json.loads((S0.folder(fresh) / "eval" / "metrics.json").read_text())
     assert 0 <= metrics["metrics"]["modes_covered"] <= 8
@@ -273,7 +281,10 @@ def test_a_failing_stage_is_reported_not_retried_and_pushes_nothing(project, ray
             in output
     assert "RuntimeError: broken" in output  # the stage's own output, for the user to see why
     assert attempts.read_text() == "x\n" * 2  # one attempt per train stage: Ray does not retry a stage's own failure
-    assert remote_runs(base) == before  # no run-cache entry pushed, none changed
+    after = remote_runs(base)
+    assert {k: v for k, v in after.items() if k in before} == before  # none changed
+    added = [v for k, v in after.items() if k not in before]  # only the code stage that hashed the edit succeeded
+    assert len(added) == 1 and b"cmd: exec gbench fingerprint train" in added[0], added
     broken.write_text(original)
     commit_and_push(root, "the model repaired")
 
