@@ -7,9 +7,9 @@ budget spent, or the run diverged). A file that does not match its checksum, or 
 (a truncated copy, a disk fault): training starts afresh with a warning, evaluation refuses it.
 
 The checkpoint and its checksum are two files, each replaced atomically, so replacing them is a small
-protocol: the checksum file first lists the new hash and the old one, then the checkpoint is replaced, then
-the old hash is dropped. A process killed, or a disk full, at any point leaves a checkpoint whose hash is
-listed: the old one or the new one, never neither.
+protocol: the checksum file first lists the new hash and the old one (the new one alone before a run's first
+checkpoint), then the checkpoint is replaced, then the old hash is dropped. A process killed, or a disk full,
+at any point leaves either no checkpoint or one whose hash is listed: the old one or the new one, never neither.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         old = hashlib.sha256(path.read_bytes()).hexdigest()
         if old in _listed(checksum):
             write_text(checksum, f"{new}\n{old}\n")
+    else:  # the first one too: never a checkpoint without its checksum (a kill there lost a run's first interval)
+        write_text(checksum, new + "\n")
     write_bytes(path, data)
     write_text(checksum, new + "\n")
 

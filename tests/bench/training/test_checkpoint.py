@@ -48,6 +48,23 @@ def test_a_replacement_stopped_at_any_write_leaves_a_loadable_checkpoint(tmp_pat
         hashlib.sha256(path.read_bytes()).hexdigest()]
 
 
+@pytest.mark.parametrize("stop_at", [1, 2, 3])
+def test_a_first_save_stopped_at_any_write_leaves_no_checkpoint_or_a_loadable_one(tmp_path, monkeypatch, stop_at):
+    """A run killed while writing its first checkpoint resumes from it or from scratch, never from a checkpoint
+    without its checksum (which a resume reports as corrupt and throws away)."""
+    path = tmp_path / CHECKPOINT
+    _stopping_at(monkeypatch, stop_at)
+    with pytest.raises(Stopped):
+        save_checkpoint(path, {"step": torch.tensor(1)})
+    monkeypatch.undo()
+    if stop_at <= 2:  # writes: the new hash, the checkpoint, the new hash alone
+        assert not path.exists()
+    else:
+        assert load_checkpoint(path)["step"].item() == 1
+    save_checkpoint(path, {"step": torch.tensor(2)})
+    assert load_checkpoint(path)["step"].item() == 2
+
+
 def test_only_the_listed_hashes_are_accepted(tmp_path):
     path = tmp_path / CHECKPOINT
     save_checkpoint(path, {"step": torch.tensor(1)})
