@@ -36,6 +36,14 @@ Covered (our variant: reference repository, what was matched):
   hinge loss, n_dis = our n_critic, the models' own `train_step`s in the order of training/trainer.py.
   As in R3GAN, G's last conv and D's first block hard-code 3 channels; they are rebuilt with the reference's
   classes (nn.Conv2d with its Xavier init, resblocks.DBlockOptimized) at 1 channel.
+- `sngan-proj`: the same checkout, nets/cgan_pd/cgan_pd_32.py (Miyato & Koyama's projection cGAN: conditional BN
+  in G, projection D) at our width, with its conditional models' `train_step`s (real labels for D's real pass,
+  uniform random labels for the fakes); the 3-channel layers rebuilt as in `sngan`.
+- `sagan`: the same checkout, nets/sagan/sagan_32.py (cgan_pd_32 with SN in G and mimicry's BigGAN-style
+  SelfAttention) at our width, with our two time-scale Adam. Its G attends after the 8 -> 16 block as ours;
+  its D attends after its second block (8x8 at 32x32), ours after the first (16x16, where the authors' 32x32
+  configurations attend: models/sagan.py), so the benchmark moves the reference's own SelfAttention module to
+  after its first block (same parameters, the FLOPs of our network). G's last conv is rebuilt with its SNConv2d.
 - `biggan`: ajbrock/BigGAN-PyTorch, BigGAN.py `arch[32]` (4 x ch channels per block: G_ch = D_ch = 64 x
   width), train.py's parser defaults with scripts/launch_cifar_ema.sh's settings, then ours where they differ:
   hierarchical z and the shared embedding (128-d) as our BigGAN and the authors' paper, orthogonal init and
@@ -60,7 +68,7 @@ nothing.
 
     python tests/benchmarks/reference_throughput.py --repo r3gan=/src/R3GAN \\
         --repo stylegan2=/src/stylegan2-ada-pytorch --repo stylegan3-t=/src/stylegan3 --repo sngan=/src/mimicry \\
-        --repo biggan=/src/BigGAN-PyTorch
+        --repo biggan=/src/BigGAN-PyTorch --repo sagan=/src/mimicry --repo sngan-proj=/src/mimicry
     python tests/benchmarks/reference_throughput.py --repo sngan=/src/mimicry --blocks 5 --json sngan.json
 
 Each repository's commit is read with `git -C PATH rev-parse HEAD` ('unknown' if that fails) and printed with
@@ -453,28 +461,21 @@ def build_stylegan3(s: Setting) -> ReferenceStep:
 # --- mimicry -----------------------------------------------------------------------------------------------------
 
 
-def build_sngan(s: Setting) -> ReferenceStep:
-    """kwotsin/mimicry nets/sngan/sngan_32.py at our width, stepped as training/trainer.py Trainer.train does:
-    n_dis D train_steps on fresh real batches, G's train_step after the last one."""
-    import torch
-    import torch.nn as nn
-
-    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
-
+def import_mimicry(s: Setting) -> None:
+    """mimicry's subpackages, without its package __init__ (it imports tensorboard and the TensorFlow metrics)."""
     package = s.path / "torch_mimicry"
-    bare_package("torch_mimicry", package)  # its __init__ imports tensorboard and the TensorFlow metrics
+    bare_package("torch_mimicry", package)
     bare_package("torch_mimicry.training", package / "training")
-    from torch_mimicry.modules.resblocks import DBlockOptimized
-    from torch_mimicry.nets.sngan.sngan_32 import SNGANDiscriminator32, SNGANGenerator32
+
+
+def mimicry_steps(g, d, s: Setting) -> ReferenceStep:
+    """mimicry's models stepped as training/trainer.py Trainer.train steps them: n_dis D train_steps on fresh
+    real batches, G's train_step after the last one; Adam as examples/sngan_example.py makes it, at our recipe."""
+    import torch
     from torch_mimicry.training.metric_log import MetricLog
 
-    r, ngf, ndf = s.recipe, scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width)
-    g = SNGANGenerator32(nz=s.run.variant.z_dim, ngf=ngf)
-    d = SNGANDiscriminator32(ndf=ndf)
-    g.c5 = nn.Conv2d(ngf, s.channels, 3, 1, padding=1)  # sngan_32.py hard-codes 3 channels here and in block1
-    nn.init.xavier_uniform_(g.c5.weight.data, 1.0)
-    d.block1 = DBlockOptimized(s.channels, ndf)
-    opt_g = torch.optim.Adam(g.parameters(), r.lr_g, betas=r.betas)  # examples/sngan_example.py
+    r = s.recipe
+    opt_g = torch.optim.Adam(g.parameters(), r.lr_g, betas=r.betas)
     opt_d = torch.optim.Adam(d.parameters(), r.lr_d, betas=r.betas)
     reals, cpu, global_step = s.reals(), torch.device("cpu"), [0]
 
@@ -491,6 +492,66 @@ def build_sngan(s: Setting) -> ReferenceStep:
         return r.n_critic * r.batch
 
     return ReferenceStep(g, d, step)
+
+
+def one_channel_mimicry(g, d, s: Setting, ngf: int, ndf: int, conv) -> None:
+    """mimicry's 32x32 networks hard-code 3 channels in G's last conv (c5) and D's first block: rebuilt at our
+    channels with its own classes and G's Xavier init."""
+    import torch.nn as nn
+    from torch_mimicry.modules.resblocks import DBlockOptimized
+
+    g.c5 = conv(ngf, s.channels, 3, 1, padding=1)
+    nn.init.xavier_uniform_(g.c5.weight.data, 1.0)
+    d.block1 = DBlockOptimized(s.channels, ndf)
+
+
+def build_sngan(s: Setting) -> ReferenceStep:
+    """kwotsin/mimicry nets/sngan/sngan_32.py at our width."""
+    import torch.nn as nn
+
+    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
+
+    import_mimicry(s)
+    from torch_mimicry.nets.sngan.sngan_32 import SNGANDiscriminator32, SNGANGenerator32
+
+    ngf, ndf = scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width)
+    g, d = SNGANGenerator32(nz=s.run.variant.z_dim, ngf=ngf), SNGANDiscriminator32(ndf=ndf)
+    one_channel_mimicry(g, d, s, ngf, ndf, nn.Conv2d)
+    return mimicry_steps(g, d, s)
+
+
+def build_sngan_proj(s: Setting) -> ReferenceStep:
+    """kwotsin/mimicry nets/cgan_pd/cgan_pd_32.py at our width."""
+    import torch.nn as nn
+
+    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
+
+    import_mimicry(s)
+    from torch_mimicry.nets.cgan_pd.cgan_pd_32 import CGANPDDiscriminator32, CGANPDGenerator32
+
+    ngf, ndf, classes = scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width), s.run.dataset.n_labels
+    g = CGANPDGenerator32(num_classes=classes, nz=s.run.variant.z_dim, ngf=ngf)
+    d = CGANPDDiscriminator32(num_classes=classes, ndf=ndf)
+    one_channel_mimicry(g, d, s, ngf, ndf, nn.Conv2d)
+    return mimicry_steps(g, d, s)
+
+
+def build_sagan(s: Setting) -> ReferenceStep:
+    """kwotsin/mimicry nets/sagan/sagan_32.py at our width, its D's attention after its first block as ours."""
+    import torch.nn as nn
+
+    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
+
+    import_mimicry(s)
+    from torch_mimicry.modules.layers import SNConv2d
+    from torch_mimicry.nets.sagan.sagan_32 import SAGANDiscriminator32, SAGANGenerator32
+
+    ngf, ndf, classes = scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width), s.run.dataset.n_labels
+    g = SAGANGenerator32(num_classes=classes, nz=s.run.variant.z_dim, ngf=ngf)
+    d = SAGANDiscriminator32(num_classes=classes, ndf=ndf)
+    one_channel_mimicry(g, d, s, ngf, ndf, SNConv2d)
+    d.block1, d.attn_block = nn.Sequential(d.block1, d.attn_block), nn.Identity()  # 16x16, not 8x8
+    return mimicry_steps(g, d, s)
 
 
 # --- BigGAN-PyTorch ----------------------------------------------------------------------------------------------
@@ -577,6 +638,8 @@ FAMILIES = {
     "stylegan2": Reference("NVlabs/stylegan2-ada-pytorch", build_stylegan2),
     "stylegan3-t": Reference("NVlabs/stylegan3", build_stylegan3),
     "sngan": Reference("kwotsin/mimicry", build_sngan),
+    "sngan-proj": Reference("kwotsin/mimicry", build_sngan_proj),
+    "sagan": Reference("kwotsin/mimicry", build_sagan),
     "biggan": Reference("ajbrock/BigGAN-PyTorch", build_biggan),
 }
 NOT_COVERED = {
