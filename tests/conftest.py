@@ -152,7 +152,9 @@ def kill_at_first_checkpoint(root: Path, run) -> dict:
 def write_studies(root: Path) -> None:
     """The repository's study files (params.yaml's profiles refer to them) and the test study `t`."""
     (root / "pipelines").mkdir(exist_ok=True)
-    for path in (REPO / "pipelines").glob("*.yaml"):
+    from bench.protocol.studies import study_paths
+
+    for path in study_paths(REPO):
         shutil.copy(path, root / "pipelines" / path.name)
     (root / "pipelines" / "t.yaml").write_text(TEST_STUDY)
 

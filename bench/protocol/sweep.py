@@ -1,9 +1,9 @@
 """Hyperparameter samples of a loss sweep ("Are GANs Created Equal?", Lucic, Kurach et al. 2018).
 
-The samples are drawn once by a seeded sampler and written into the study file (`sweep.drawn.<loss>.hNN`),
-so the pipeline is static, every run's recipe can be read in the repository, and each run's DVC stage
-depends on its own sample only. Sample h00 of each loss is
-its paper's defaults (bench/training/losses.py); the others come from the paper's "wide" ranges:
+The samples are drawn once by a seeded sampler and written beside the study file, into
+pipelines/<file>.samples.json (`<study>.drawn.<loss>.hNN`), so the pipeline is static, every run's recipe
+can be read in the repository, and each run's DVC stage depends on its own sample only. Sample h00 of each
+loss is its paper's defaults (bench/training/losses.py); the others come from the paper's "wide" ranges:
 learning rate 10^U[-5,-2] (G and D alike), beta1 U[0,1], n_critic in {1, 5}, gradient-penalty weight
 10^U[-1,2] (WGAN-GP, DRAGAN; R1 = R2 gamma for RpGAN), WGAN clipping bound 10^U[-3,0]. A profile uses
 the first `samples` of them, so a larger profile extends a smaller one.
@@ -11,18 +11,18 @@ the first `samples` of them, so a larger profile extends a smaller one.
 
 from __future__ import annotations
 
+import json
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from bench.protocol.errors import ConfigError
-from bench.protocol.io import write_text
+from bench.protocol.io import write_json
 from bench.protocol.names import sample_name
 from bench.protocol.schema import did_you_mean
-from bench.protocol.studies import study_files
+from bench.protocol.studies import samples_file, study_files
 from bench.training.losses import get_loss
 
 WIDE = {"log10_lr": (-5.0, -2.0), "beta1": (0.0, 1.0), "n_critic": (1, 5), "log10_penalty": (-1.0, 2.0),
@@ -81,7 +81,7 @@ def recipe_changes(loss_name: str, sample: dict[str, Any], beta2: float) -> dict
 
 
 def write_samples(root: Path, study: str, k: int) -> Path:
-    """Draw k samples per loss of a sweep study into its file (the comment header above it is kept)."""
+    """Draw k samples per loss of a sweep study into its samples file (other studies' samples there are kept)."""
     files = study_files(root)
     if study not in files:
         raise ConfigError(f"no study {study!r} in pipelines/*.yaml{did_you_mean(study, files)}")
@@ -91,13 +91,9 @@ def write_samples(root: Path, study: str, k: int) -> Path:
     if not losses:
         raise ConfigError(f"{path}: study {study!r} has no `sweep: losses:` to sample")
     seed = int(sweep.get("sampler_seed", 0))
-    sweep["drawn"] = {loss: {sample_name(i): sample for i, sample in enumerate(draw(loss, k, seed))}
-                      for loss in losses}
-    body["sweep"] = sweep
-    text = path.read_text()
-    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#")
-                     and text.index(line) < text.index(f"{study}:"))
-    doc = yaml.safe_load(text)
-    doc[study] = body
-    dumped = yaml.safe_dump(doc, sort_keys=False, width=120, default_flow_style=None)
-    return write_text(path, header + dumped)
+    out = samples_file(path)
+    doc = json.loads(out.read_text()) if out.is_file() else {}
+    doc[study] = {"space": sweep.get("space", "wide"), "sampler_seed": seed,
+                  "drawn": {loss: {sample_name(i): sample for i, sample in enumerate(draw(loss, k, seed))}
+                            for loss in losses}}
+    return write_json(out, doc)

@@ -43,7 +43,9 @@ def scratch_root(dest: Path, profile: str, datasets: dict, settings: dict, devic
     the profile's dataset blocks) and studies, plus a study of the check's own runs. The code is the
     repository's own."""
     (dest / "pipelines").mkdir(parents=True, exist_ok=True)
-    for path in (REPO / "pipelines").glob("*.yaml"):
+    from bench.protocol.studies import study_paths
+
+    for path in study_paths(REPO):
         shutil.copy(path, dest / "pipelines" / path.name)
     (dest / "pipelines" / f"{STUDY}.yaml").write_text(yaml.safe_dump({STUDY: {"datasets": datasets, "seeds": [0]}}))
     params = yaml.safe_load((REPO / "params.yaml").read_text())

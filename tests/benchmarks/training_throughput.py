@@ -38,7 +38,9 @@ def scratch_root(dest: Path, profile: str, variants: list[str], widths: dict[str
     """A results root: the repository's params.yaml (profile set, widths overridden) and studies, plus a study of
     `variants` on `dataset`, with the prepared data linked from the repository (or prepared here)."""
     (dest / "pipelines").mkdir(parents=True)
-    for path in (REPO / "pipelines").glob("*.yaml"):  # params.yaml's study blocks name them
+    from bench.protocol.studies import study_paths
+
+    for path in study_paths(REPO):  # params.yaml's study blocks name them
         shutil.copy(path, dest / "pipelines" / path.name)
     (dest / "pipelines" / f"{STUDY}.yaml").write_text(yaml.safe_dump(
         {STUDY: {"datasets": {dataset: variants}, "seeds": [0]}}))

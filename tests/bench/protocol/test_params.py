@@ -7,7 +7,7 @@ import yaml
 from bench.protocol.checks import check_sizes
 from bench.protocol.errors import ConfigError
 from bench.protocol.params import load_params, run_settings, stage_settings
-from bench.protocol.studies import load_studies
+from bench.protocol.studies import load_studies, study_paths
 from tests.conftest import REPO, write_params
 
 
@@ -97,7 +97,7 @@ def test_study_overrides_replace_the_datasets_settings_for_that_study_only(tmp_p
 
 def _repo_studies(tmp_path, edit_params=None, study_text=None):
     (tmp_path / "pipelines").mkdir(parents=True)
-    for path in (REPO / "pipelines").glob("*.yaml"):
+    for path in study_paths(REPO):
         (tmp_path / "pipelines" / path.name).write_text(path.read_text())
     if study_text is not None:
         (tmp_path / "pipelines" / "extra.yaml").write_text(study_text)

@@ -1,5 +1,6 @@
 """The loss sweep: seeded samples from the wide ranges, sample h00 = the paper's defaults, run naming."""
 
+import json
 import math
 
 import numpy as np
@@ -70,17 +71,28 @@ def _sweep_root(tmp_path, samples=2, seeds=(0, 1)):
     return tmp_path
 
 
+def _samples(root) -> dict:
+    return json.loads((root / "pipelines/sweep.samples.json").read_text())
+
+
+def _write_samples(root, doc) -> None:
+    (root / "pipelines/sweep.samples.json").write_text(json.dumps(doc))
+
+
 def test_written_samples_make_a_static_run_list_with_the_drawn_recipes(tmp_path):
     root = _sweep_root(tmp_path)
     with pytest.raises(ConfigError, match="gbench sweep-sample are-gans-equal --k 2"):
         load_studies(root, load_params(root))
+    study_text = (root / "pipelines/sweep.yaml").read_text()
     write_samples(root, "are-gans-equal", 5)
-    text = (root / "pipelines/sweep.yaml").read_text()
-    assert text.startswith("# header kept\n") and "drawn:" in text
+    assert (root / "pipelines/sweep.yaml").read_text() == study_text  # the study file is the user's: untouched
+    written = _samples(root)["are-gans-equal"]
+    assert written["sampler_seed"] == 7 and written["space"] == "wide" and len(written["drawn"]["ns"]) == 5
+    assert written["drawn"]["wgan"] == {f"h{k:02d}": sample for k, sample in enumerate(draw("wgan", 5, 7))}
     (study,) = load_studies(root, load_params(root))
     runs = study.runs()
     assert len(runs) == 4 * 2 * 2 and RunId("are-gans-equal", "ring8", "mlp-gan+wgan-gp~h01", 1) in runs
-    drawn = yaml.safe_load(text)["are-gans-equal"]["sweep"]["drawn"]["wgan-gp"]["h01"]
+    drawn = written["drawn"]["wgan-gp"]["h01"]
     protocol = Protocol.load(root)
     run = protocol.resolve(RunId("are-gans-equal", "ring8", "mlp-gan+wgan-gp~h01", 0))
     variant = run.variant
@@ -95,15 +107,41 @@ def test_written_samples_make_a_static_run_list_with_the_drawn_recipes(tmp_path)
 def test_a_sample_that_makes_an_invalid_recipe_is_a_clear_error(tmp_path):
     root = _sweep_root(tmp_path)
     write_samples(root, "are-gans-equal", 2)
-    doc = yaml.safe_load((root / "pipelines/sweep.yaml").read_text())
-    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["n_critic"] = 0
-    (root / "pipelines/sweep.yaml").write_text(yaml.safe_dump(doc))
-    with pytest.raises(ConfigError, match="drawn.wgan.h01.n_critic: 0 must be >= 1"):
+    doc = _samples(root)
+    doc["are-gans-equal"]["drawn"]["wgan"]["h01"]["n_critic"] = 0
+    _write_samples(root, doc)
+    with pytest.raises(ConfigError, match=r"pipelines/sweep\.samples\.json: are-gans-equal\.drawn\.wgan\.h01\."
+                                          r"n_critic: 0 must be >= 1"):
         Protocol.load(root)
-    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["n_critic"] = 1
-    doc["are-gans-equal"]["sweep"]["drawn"]["wgan"]["h01"]["beta1"] = 1.5  # refused even if no profile runs h01
-    (root / "pipelines/sweep.yaml").write_text(yaml.safe_dump(doc))
+    doc["are-gans-equal"]["drawn"]["wgan"]["h01"]["n_critic"] = 1
+    doc["are-gans-equal"]["drawn"]["wgan"]["h01"]["beta1"] = 1.5  # refused even if no profile runs h01
+    _write_samples(root, doc)
     with pytest.raises(ConfigError, match=r"drawn\.wgan\.h01\.beta1: 1\.5 must be < 1; write Adam's beta1 in \[0, 1\)"):
+        Protocol.load(root)
+
+
+def test_samples_drawn_with_other_sampler_settings_or_left_in_the_study_file_are_refused(tmp_path):
+    """A changed sampler_seed makes the written samples stale, and samples still inside the study file (the
+    old layout) would be silently ignored: both are an error naming the fix."""
+    root = _sweep_root(tmp_path)
+    write_samples(root, "are-gans-equal", 2)
+    study = root / "pipelines/sweep.yaml"
+    study.write_text(study.read_text().replace("sampler_seed: 7", "sampler_seed: 8"))
+    with pytest.raises(ConfigError, match=r"drawn with \{'space': 'wide', 'sampler_seed': 7\}, but pipelines/"
+                                          r"sweep\.yaml now asks for \{'space': 'wide', 'sampler_seed': 8\}; run "
+                                          r"`gbench sweep-sample are-gans-equal --k 2`"):
+        Protocol.load(root)
+    write_samples(root, "are-gans-equal", 2)
+    Protocol.load(root)
+    doc = yaml.safe_load(study.read_text())
+    doc["are-gans-equal"]["sweep"]["drawn"] = _samples(root)["are-gans-equal"]["drawn"]
+    study.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match=r"are-gans-equal\.sweep\.drawn: the drawn samples live in "
+                                          r"pipelines/sweep\.samples\.json now; delete `drawn:` here"):
+        Protocol.load(root)
+    (root / "pipelines/sweep.samples.json").write_text("{not json")
+    study.write_text(STUDY.replace("sampler_seed: 7", "sampler_seed: 8"))
+    with pytest.raises(ConfigError, match=r"pipelines/sweep\.samples\.json:1:2: not valid JSON"):
         Protocol.load(root)
 
 
