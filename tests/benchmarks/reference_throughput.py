@@ -494,62 +494,53 @@ def mimicry_steps(g, d, s: Setting) -> ReferenceStep:
     return ReferenceStep(g, d, step)
 
 
-def one_channel_mimicry(g, d, s: Setting, ngf: int, ndf: int, conv) -> None:
-    """mimicry's 32x32 networks hard-code 3 channels in G's last conv (c5) and D's first block: rebuilt at our
-    channels with its own classes and G's Xavier init."""
+def mimicry_networks(s: Setting, generator, discriminator, conv, conditional: bool):
+    """mimicry's 32x32 G and D at our width (ngf 256 x width, ndf 128 x width, our z; our classes where
+    conditional). They hard-code 3 channels in G's last conv (c5) and D's first block: both are rebuilt at our
+    channels with mimicry's own classes (`conv`, its DBlockOptimized) and G's Xavier init."""
     import torch.nn as nn
     from torch_mimicry.modules.resblocks import DBlockOptimized
 
+    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
+
+    ngf, ndf = scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width)
+    classes = {"num_classes": s.run.dataset.n_labels} if conditional else {}
+    g, d = generator(nz=s.run.variant.z_dim, ngf=ngf, **classes), discriminator(ndf=ndf, **classes)
     g.c5 = conv(ngf, s.channels, 3, 1, padding=1)
     nn.init.xavier_uniform_(g.c5.weight.data, 1.0)
     d.block1 = DBlockOptimized(s.channels, ndf)
+    return g, d
 
 
 def build_sngan(s: Setting) -> ReferenceStep:
     """kwotsin/mimicry nets/sngan/sngan_32.py at our width."""
     import torch.nn as nn
 
-    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
-
     import_mimicry(s)
     from torch_mimicry.nets.sngan.sngan_32 import SNGANDiscriminator32, SNGANGenerator32
 
-    ngf, ndf = scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width)
-    g, d = SNGANGenerator32(nz=s.run.variant.z_dim, ngf=ngf), SNGANDiscriminator32(ndf=ndf)
-    one_channel_mimicry(g, d, s, ngf, ndf, nn.Conv2d)
-    return mimicry_steps(g, d, s)
+    return mimicry_steps(*mimicry_networks(s, SNGANGenerator32, SNGANDiscriminator32, nn.Conv2d, False), s)
 
 
 def build_sngan_proj(s: Setting) -> ReferenceStep:
     """kwotsin/mimicry nets/cgan_pd/cgan_pd_32.py at our width."""
     import torch.nn as nn
 
-    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
-
     import_mimicry(s)
     from torch_mimicry.nets.cgan_pd.cgan_pd_32 import CGANPDDiscriminator32, CGANPDGenerator32
 
-    ngf, ndf, classes = scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width), s.run.dataset.n_labels
-    g = CGANPDGenerator32(num_classes=classes, nz=s.run.variant.z_dim, ngf=ngf)
-    d = CGANPDDiscriminator32(num_classes=classes, ndf=ndf)
-    one_channel_mimicry(g, d, s, ngf, ndf, nn.Conv2d)
-    return mimicry_steps(g, d, s)
+    return mimicry_steps(*mimicry_networks(s, CGANPDGenerator32, CGANPDDiscriminator32, nn.Conv2d, True), s)
 
 
 def build_sagan(s: Setting) -> ReferenceStep:
     """kwotsin/mimicry nets/sagan/sagan_32.py at our width, its D's attention after its first block as ours."""
     import torch.nn as nn
 
-    from models.sngan import D_CHANNELS, G_CHANNELS, scaled
-
     import_mimicry(s)
     from torch_mimicry.modules.layers import SNConv2d
     from torch_mimicry.nets.sagan.sagan_32 import SAGANDiscriminator32, SAGANGenerator32
 
-    ngf, ndf, classes = scaled(G_CHANNELS, s.width), scaled(D_CHANNELS, s.width), s.run.dataset.n_labels
-    g = SAGANGenerator32(num_classes=classes, nz=s.run.variant.z_dim, ngf=ngf)
-    d = SAGANDiscriminator32(num_classes=classes, ndf=ndf)
-    one_channel_mimicry(g, d, s, ngf, ndf, SNConv2d)
+    g, d = mimicry_networks(s, SAGANGenerator32, SAGANDiscriminator32, SNConv2d, True)
     d.block1, d.attn_block = nn.Sequential(d.block1, d.attn_block), nn.Identity()  # 16x16, not 8x8
     return mimicry_steps(g, d, s)
 
