@@ -10,8 +10,8 @@ stage's harness modules and its task kind's module, through the code stage that 
 (bench/protocol/fingerprint.py: one dependency instead of ~50 per stage), and directly on the import closure
 of its variant's own modules, so editing one family re-runs only the runs of variants that import it.
 DVC's `foreach` takes one list of dependencies for all its items, so each study's runs are grouped by the
-code they depend on: stage
-`train-<study>-<module>@<variant>-s<seed>`, where <module> names the module that registers the variant.
+code they depend on: stage `train-<study>-<module>@<variant>-s<seed>`, where <module> names the module that
+registers the variant.
 With the profile's `group_runs: true` an item is a variant (its seeds), or a sweep's loss (its samples and
 seeds), and its stages run all those runs in turn in one process (`train-<study>-<module>@<variant>`): each
 stage costs seconds of process start-up and DVC bookkeeping whatever it does, which on a CPU profile of small

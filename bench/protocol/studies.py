@@ -5,8 +5,7 @@ A plain study (`kind: table`, `mode-collapse`, `ablation`) lists variants per da
 sweep`) crosses each listed base variant with every loss of `sweep.losses` and the first `samples`
 hyperparameter samples the active profile asks for, as runs named `<base>+<loss>~hNN`
 (bench/protocol/sweep.py draws the samples into pipelines/<file>.samples.json beside the study file). The
-active profile's block
-`profiles.<p>.studies.<study>` in params.yaml picks seeds, datasets and variants to skip.
+active profile's block `profiles.<p>.studies.<study>` in params.yaml picks seeds, datasets and variants to skip.
 """
 
 from __future__ import annotations
@@ -91,7 +90,7 @@ class Study:
 def samples_file(path: Path) -> Path:
     """pipelines/<file>.samples.json: the drawn samples of the sweep studies defined in pipelines/<file>.yaml.
     JSON, not YAML: the sampler writes it, nobody edits it, and each sweep stage's DVC params read it on every
-    `dvc repro` (~2 ms to parse where the same samples in YAML took ~80 ms, 16 times per no-op repro)."""
+    `dvc repro` (~1 ms to parse where the same samples in YAML took ~80 ms, 16 times per no-op repro)."""
     return path.with_name(path.stem + ".samples.json")
 
 

@@ -91,8 +91,12 @@ def write_samples(root: Path, study: str, k: int) -> Path:
     if not losses:
         raise ConfigError(f"{path}: study {study!r} has no `sweep: losses:` to sample")
     seed = int(sweep.get("sampler_seed", 0))
-    out = samples_file(path)
-    doc = json.loads(out.read_text()) if out.is_file() else {}
+    out, doc = samples_file(path), {}
+    if out.is_file():
+        try:
+            doc = json.loads(out.read_text())
+        except json.JSONDecodeError:  # a damaged samples file: redrawing is its fix (the other studies' too)
+            doc = {}
     doc[study] = {"space": sweep.get("space", "wide"), "sampler_seed": seed,
                   "drawn": {loss: {sample_name(i): sample for i, sample in enumerate(draw(loss, k, seed))}
                             for loss in losses}}

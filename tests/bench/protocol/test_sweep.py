@@ -143,6 +143,8 @@ def test_samples_drawn_with_other_sampler_settings_or_left_in_the_study_file_are
     study.write_text(STUDY.replace("sampler_seed: 7", "sampler_seed: 8"))
     with pytest.raises(ConfigError, match=r"pipelines/sweep\.samples\.json:1:2: not valid JSON"):
         Protocol.load(root)
+    write_samples(root, "are-gans-equal", 2)  # the fix the message names works on the damaged file
+    Protocol.load(root)
 
 
 def _expected_min_of_k(values, k):
