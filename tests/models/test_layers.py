@@ -89,6 +89,22 @@ def test_minibatch_discrimination_matches_the_naive_sum():
     assert out[:, a:].min().item() > 1e-3
 
 
+def test_minibatch_discrimination_gradients_match_the_pairwise_differences():
+    """The same gradients as autograd through the explicit (n, n, B, C) differences, ties (equal rows) included."""
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(4, kernels=3, kernel_dim=2).double()
+    x = torch.cat([_randn(5, 4, seed=7), _randn(1, 4, seed=7)]).requires_grad_()  # rows 0 and 5 are equal
+    weights = _randn(6, 7, seed=8)
+    (layer(x) * weights).sum().backward()
+    ours = (x.grad.clone(), layer.T.grad.clone())
+    x.grad, layer.T.grad = None, None
+    m = (x @ layer.T).view(6, 3, 2)
+    l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(dim=3)
+    naive = (torch.exp(-l1) * (1 - torch.eye(6, dtype=x.dtype)).unsqueeze(2)).sum(dim=1)
+    (torch.cat([x, naive], dim=1) * weights).sum().backward()
+    torch.testing.assert_close(ours, (x.grad, layer.T.grad), rtol=1e-12, atol=1e-12)
+
+
 def test_minibatch_discrimination_of_identical_samples_is_n_minus_one():
     torch.manual_seed(0)
     layer = MinibatchDiscrimination(3, kernels=4)
