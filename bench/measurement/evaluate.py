@@ -30,9 +30,9 @@ from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
 from bench.protocol.seeding import generator, resolve_device, stream_seed
 from bench.training.checkpoint import finished_checkpoint
-from bench.training.snapshots import load_snapshots, quantize
+from bench.training.snapshots import generate, load_snapshots, quantize
 from bench.training.tasks import task_of
-from bench.training.tasks.generation import generate, requested_labels
+from bench.training.tasks.generation import requested_labels
 
 CURVE_BACKBONE = "domain"
 

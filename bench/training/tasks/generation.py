@@ -33,7 +33,7 @@ from bench.training.ema import EmaDecay, update_ema
 from bench.training.flops import count_flops
 from bench.training.objective import Batch, Objective, build_discriminator, conditioned, d_reg_due_at, g_reg_due_at
 from bench.training.regularizers import lazy_adam
-from bench.training.snapshots import CurveSnapshots
+from bench.training.snapshots import CurveSnapshots, generate
 from bench.training.tasks import TaskKind, Trainer
 
 if TYPE_CHECKING:
@@ -44,16 +44,6 @@ def requested_labels(n: int, n_classes: int) -> torch.Tensor | None:
     """The classes a conditional G is asked for: 0, 1, ..., C-1, 0, ... (equal per class, as the eval
     split); None for an unconditional G."""
     return torch.arange(n) % n_classes if n_classes else None
-
-
-@torch.no_grad()
-def generate(g: nn.Module, latents: torch.Tensor, device: torch.device, labels: torch.Tensor | None = None,
-             batch: int = 256) -> torch.Tensor:
-    g = g.to(device).eval()
-    if labels is None:
-        return torch.cat([g(z.to(device)).cpu() for z in latents.split(batch)])
-    return torch.cat([g(z.to(device), y.to(device)).cpu()
-                      for z, y in zip(latents.split(batch), labels.split(batch), strict=True)])
 
 
 def translatable(g: nn.Module) -> bool:
