@@ -52,23 +52,49 @@ Covered (our variant: reference repository, what was matched):
   itself. G's output conv and D's first block hard-code 3 channels; they are rebuilt at 1 channel with the
   networks' own layer factories and the weights and optimizers re-made as the constructors make them.
 
+- `dcgan`: pytorch/examples dcgan/main.py. The script parses arguments, loads data and trains when run, so only
+  its import statements and its Generator, Discriminator and weights_init are compiled from its file and run
+  (`script_definitions`), with its module-level settings set to ours (ngf = ndf = 64 x width, nz, nc). Its
+  networks are 64x64; at 32x32 G's first block starts at ngf x 4 channels and D's ndf x 8 block goes (the
+  paper's rule, as models/dcgan.py applies it). BCE on D's sigmoid; G's step reuses the D step's fakes, as the
+  script does.
+- `acgan`: clvrai/ACGAN-PyTorch network.py `_netG_CIFAR10` / `_netD_CIFAR10` (the layer sizes models/acgan.py
+  follows) and utils.weights_init, loaded from their files; the loop body of main.py (BCE and NLL on D's two
+  heads, the class one-hot in the latents' first entries, G's step on the D step's fakes). Its channels are
+  fixed, so both sides run at width 1 (the quick profile trains 1/4). Its 3-channel first D conv and last G
+  transposed conv are rebuilt at 1 channel.
+- `progan`: facebookresearch/pytorch_GAN_zoo models/progressive_gan.py, a PyTorch re-implementation (the
+  authors' code, tkarras/progressive_growing_of_gans, is TensorFlow 1 and does not run here). ProgressiveGAN at
+  our width and z, WGAN-GP with the drift term, minibatch stddev, equalized lr, grown to 32x32 by addScale with
+  alpha 0, stepped by its own optimizeParameters (which also updates its G average). Ours is timed in its last
+  segment (`at` 0.95: 32x32, no fade-in). Its `models` package is imported under another name. Its G has 480
+  parameters more at the quick width (327,524 against 327,044; D equal): its dense 4x4 layer has a bias per
+  output unit (16 x nf), the authors' code and ours one per channel (nf); the FLOPs are the same, so the table
+  says DIFFERENT NETWORKS for that.
+
 Not covered:
-- `dcgan`: mimicry's `dcgan_cifar` / `dcgan_32` are the ResNet DCGAN of Kurach et al. (GBlock/DBlock residual
-  networks), not Radford et al.'s transposed-convolution network our `dcgan` is, so the parameter counts
-  cannot be made equal (our DCGAN has pytorch/examples' counts, but that reference is a script that parses
-  arguments and loads data when imported).
+- `cgan`: no reference implements this network (Mirza & Osindero's conditioning on the DCGAN backbone; their
+  own networks are MLPs); its backbone's step is `dcgan`'s.
+- `stylegan`: the authors' code (NVlabs/stylegan) is TensorFlow 1 and does not run here. Not yet measured
+  against a PyTorch port: rosinality/style-based-gan-pytorch, the usual one, fixes 512 channels (our quick width
+  is 1/16) and builds every resolution up to 1024 in one progression, so it needs width 1 and its progression
+  cut at 32x32 before the parameter counts can agree.
 
 Requirements met at run time, without editing the references: `pkg_resources` (gone from setuptools >= 81;
 NVlabs' torch_utils and R3GAN import `parse_version` from it) is stood in for by packaging's `parse`; mimicry's
 package __init__ (tensorboard, TensorFlow metrics) is skipped by importing its subpackages directly; BigGAN's
 utils.py imports its datasets.py, which imports h5py for ImageNet HDF5 files: an empty module stands in where
-h5py is not installed. The references' own prints (BigGAN prints a line per step) are discarded. NVlabs'
+h5py is not installed; pytorch_GAN_zoo builds Adam with betas=[0, 0.99], an int beside a float, which current
+torch refuses: its progressive_gan module's `optim` name is given an Adam that casts them to floats; its
+updateAlpha assumes DataParallel networks (GPU), so alpha is set with the networks' own setNewAlpha as it would.
+The references' own prints (BigGAN prints a line per step) are discarded. NVlabs'
 custom CUDA ops (bias_act, upfirdn2d, filtered_lrelu) use their reference PyTorch paths on CPU and compile
 nothing.
 
     python tests/benchmarks/reference_throughput.py --repo r3gan=/src/R3GAN \\
         --repo stylegan2=/src/stylegan2-ada-pytorch --repo stylegan3-t=/src/stylegan3 --repo sngan=/src/mimicry \\
-        --repo biggan=/src/BigGAN-PyTorch --repo sagan=/src/mimicry --repo sngan-proj=/src/mimicry
+        --repo biggan=/src/BigGAN-PyTorch --repo sagan=/src/mimicry --repo sngan-proj=/src/mimicry \\
+        --repo dcgan=/src/examples --repo acgan=/src/ACGAN-PyTorch --repo progan=/src/pytorch_GAN_zoo
     python tests/benchmarks/reference_throughput.py --repo sngan=/src/mimicry --blocks 5 --json sngan.json
 
 Each repository's commit is read with `git -C PATH rev-parse HEAD` ('unknown' if that fails) and printed with
@@ -97,15 +123,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def load_throughput_module() -> types.ModuleType:
-    """tests/benchmarks/training_throughput.py, our side of the comparison."""
-    spec = importlib.util.spec_from_file_location("training_throughput", HERE / "training_throughput.py")
+def module_from_file(path: Path, name: str) -> types.ModuleType:
+    """The Python file at `path` as a module named `name`, whatever else of that name sys.path would find."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-OURS = load_throughput_module()
+OURS = module_from_file(HERE / "training_throughput.py", "training_throughput")  # our side of the comparison
 
 
 # --- the reference checkouts -------------------------------------------------------------------------------------
@@ -615,6 +641,170 @@ def build_biggan(s: Setting) -> ReferenceStep:
     return ReferenceStep(g, d, step)
 
 
+# --- pytorch/examples DCGAN and clvrai/ACGAN-PyTorch: networks defined in training scripts -----------------------
+
+
+def script_definitions(script: Path, names: set[str], values: dict) -> dict:
+    """The top-level classes and functions `names` of a training script, run without the rest of it (it parses
+    arguments, loads data and trains when run): the script's own import statements and those definitions are
+    compiled from its file and executed in a namespace holding `values`, the module-level settings they read
+    (e.g. nz, ngf)."""
+    import ast
+
+    tree = ast.parse(script.read_text(), filename=str(script))
+    defined = {node.name: node for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+    if names - defined.keys():
+        raise SystemExit(f"{script}: no top-level {', '.join(sorted(names - defined.keys()))}")
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    namespace = dict(values)
+    code = compile(ast.Module(body=imports + [defined[name] for name in sorted(names)], type_ignores=[]),
+                   str(script), "exec")
+    exec(code, namespace)  # noqa: S102 - the user's checkout of the reference, as importing it would run it
+    return namespace
+
+
+def dcgan_at_resolution(g, d, resolution: int, nz: int, ngf: int, ndf: int) -> None:
+    """pytorch/examples' networks are its 64x64 ones (4 stride-2 layers each side). At 32x32 DCGAN's rule (the
+    paper's, and our models/dcgan.py's) has one fewer: G starts at ngf x 4 channels and D's last stride-2 conv
+    goes. Built from the reference's own Sequential, its first G block and D's 8ndf block replaced by
+    the layers one doubling down would have (same kernels, bias=False)."""
+    import torch.nn as nn
+
+    if resolution == 64:
+        return
+    if resolution != 32:
+        raise SystemExit(f"dcgan reference: pytorch/examples' network is 64x64; {resolution}x{resolution} is not "
+                         "mapped onto it here")
+    g.main = nn.Sequential(nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), *list(g.main)[4:])
+    d.main = nn.Sequential(*list(d.main)[:8], nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+
+
+def build_dcgan(s: Setting) -> ReferenceStep:
+    """pytorch/examples dcgan/main.py's Generator, Discriminator and weights_init at our width (ngf = ndf = 64 x
+    width, nz = our z, nc = our channels) and resolution, stepped as its loop body (lines 228-259): BCE on D's
+    sigmoid, D on reals then on G(z).detach(), Adam; G's loss on the same fakes, Adam."""
+    import torch
+    import torch.nn as nn
+
+    from models.dcgan import channels_at
+
+    c, nz = channels_at(s.width), s.run.variant.z_dim
+    script = script_definitions(s.path / "dcgan" / "main.py", {"Generator", "Discriminator", "weights_init"},
+                                {"nz": nz, "ngf": c, "ndf": c, "nc": s.channels})
+    g, d = script["Generator"](1), script["Discriminator"](1)
+    dcgan_at_resolution(g, d, s.resolution, nz, c, c)
+    g.apply(script["weights_init"])
+    d.apply(script["weights_init"])
+    r, criterion, reals = s.recipe, nn.BCELoss(), s.reals()
+    opt_d = torch.optim.Adam(d.parameters(), lr=r.lr_d, betas=r.betas)
+    opt_g = torch.optim.Adam(g.parameters(), lr=r.lr_g, betas=r.betas)
+
+    def step() -> int:
+        real, _ = reals()
+        batch = real.shape[0]
+        d.zero_grad()
+        label = torch.full((batch,), 1.0)
+        criterion(d(real), label).backward()
+        fake = g(torch.randn(batch, nz, 1, 1))
+        label.fill_(0.0)
+        criterion(d(fake.detach()), label).backward()
+        opt_d.step()
+        g.zero_grad()
+        label.fill_(1.0)
+        criterion(d(fake), label).backward()
+        opt_g.step()
+        return batch
+
+    return ReferenceStep(g, d, step)
+
+
+def build_acgan(s: Setting) -> ReferenceStep:
+    """clvrai/ACGAN-PyTorch network.py `_netG_CIFAR10` / `_netD_CIFAR10` (fixed channels: our width 1) with its
+    utils.weights_init, stepped as main.py's loop body (lines 176-228): D's BCE real/fake and NLL class losses on
+    reals and on G's fakes, whose latents carry the one-hot class in their first entries, Adam; then G's on the
+    same fakes. Its first D conv and last G transposed conv hard-code 3 channels: rebuilt at ours (nn layers of
+    the same shape, bias=False) before weights_init."""
+    import numpy as np
+    import torch
+    import torch.nn as nn
+
+    network, utils = (module_from_file(s.path / f"{name}.py", f"acgan_{name}") for name in ("network", "utils"))
+    weights_init = utils.weights_init
+    n_classes, nz = s.run.dataset.n_labels, s.run.variant.z_dim + s.run.dataset.n_labels  # 110 = fc1's inputs
+    g, d = network._netG_CIFAR10(1, nz), network._netD_CIFAR10(1, n_classes)
+    g.tconv5[0] = nn.ConvTranspose2d(g.tconv5[0].in_channels, s.channels, 4, 2, 1, bias=False)
+    d.conv1[0] = nn.Conv2d(s.channels, d.conv1[0].out_channels, 3, 2, 1, bias=False)
+    g.apply(weights_init)
+    d.apply(weights_init)
+    r, reals, rng = s.recipe, s.reals(), np.random.default_rng(s.run.run.seed)
+    dis_criterion, aux_criterion = nn.BCELoss(), nn.NLLLoss()
+    opt_d = torch.optim.Adam(d.parameters(), lr=r.lr_d, betas=r.betas)
+    opt_g = torch.optim.Adam(g.parameters(), lr=r.lr_g, betas=r.betas)
+
+    def losses(images, dis_label, aux_label):
+        dis_output, aux_output = d(images)
+        return dis_criterion(dis_output, dis_label) + aux_criterion(aux_output, aux_label)
+
+    def step() -> int:
+        real, label = reals()
+        batch = real.shape[0]
+        d.zero_grad()
+        losses(real, torch.full((batch,), 1.0), label).backward()
+        classes = rng.integers(0, n_classes, batch)
+        noise = rng.normal(0, 1, (batch, nz))
+        noise[np.arange(batch), :n_classes] = np.eye(n_classes)[classes]
+        fake = g(torch.from_numpy(noise).float().view(batch, nz, 1, 1))
+        aux_label = torch.from_numpy(classes)
+        losses(fake.detach(), torch.full((batch,), 0.0), aux_label).backward()
+        opt_d.step()
+        g.zero_grad()
+        losses(fake, torch.full((batch,), 1.0), aux_label).backward()
+        opt_g.step()
+        return batch
+
+    return ReferenceStep(g, d, step)
+
+
+# --- facebookresearch/pytorch_GAN_zoo: ProGAN ---------------------------------------------------------------------
+
+
+def build_progan(s: Setting) -> ReferenceStep:
+    """facebookresearch/pytorch_GAN_zoo models/progressive_gan.py ProgressiveGAN (a PyTorch re-implementation of
+    the authors' TensorFlow code, which cannot run here) at our width (every scale nf = 512 x width deep), our z,
+    WGAN-GP (lambda 10) with the drift term (epsilon 0.001), minibatch stddev, equalized lr, our lr; grown to our
+    resolution with addScale and alpha 0 (the stable phase, no fade-in), stepped by its own optimizeParameters,
+    which also updates its G average. Its `models` package is imported as `gan_zoo_models` (ours is `models`)."""
+    import torch
+
+    from models.progan import feature_maps
+
+    bare_package("gan_zoo_models", s.path / "models")
+    progressive_gan = importlib.import_module("gan_zoo_models.progressive_gan")
+
+    def adam(params, betas, lr):  # its betas=[0, 0.99] mix an int and a float, which torch >= 2.10 refuses
+        return torch.optim.Adam(params, betas=tuple(float(b) for b in betas), lr=lr)
+
+    progressive_gan.optim = types.SimpleNamespace(Adam=adam)
+    depth, r = feature_maps(s.resolution, s.width), s.recipe  # the same at every scale up to 32x32
+    model = progressive_gan.ProgressiveGAN(
+        dimLatentVector=s.run.variant.z_dim, depthScale0=depth, miniBatchStdDev=True, equalizedlR=True,
+        dimOutput=s.channels, useGPU=False, baseLearningRate=r.lr_g, lossMode="WGANGP",
+        lambdaGP=r.penalty_weight, epsilonD=r.drift)
+    for _ in range(s.resolution.bit_length() - 3):  # 4x4 -> the resolution
+        model.addScale(depth)
+    for net in (model.getOriginalG(), model.getOriginalD(), model.getOriginalAvgG()):  # what updateAlpha does on
+        net.setNewAlpha(0.0)  # a GPU; on the CPU it reaches for a DataParallel `.module` that is not there
+    model.config.alpha = 0.0
+    reals = s.reals()
+
+    def step() -> int:
+        real, _ = reals()
+        model.optimizeParameters(real)
+        return real.shape[0]
+
+    return ReferenceStep(model.getOriginalG(), model.getOriginalD(), step)
+
+
 # --- the families ------------------------------------------------------------------------------------------------
 
 
@@ -622,6 +812,8 @@ def build_biggan(s: Setting) -> ReferenceStep:
 class Reference:
     repo: str  # GitHub owner/name
     build: Callable[[Setting], ReferenceStep]
+    width: float | None = None  # where the reference's channels are fixed: both sides at this width
+    at: float = 0.0  # where in our budget our side is timed: growing families at the reference's stage
 
 
 FAMILIES = {
@@ -632,10 +824,13 @@ FAMILIES = {
     "sngan-proj": Reference("kwotsin/mimicry", build_sngan_proj),
     "sagan": Reference("kwotsin/mimicry", build_sagan),
     "biggan": Reference("ajbrock/BigGAN-PyTorch", build_biggan),
+    "dcgan": Reference("pytorch/examples", build_dcgan),
+    "acgan": Reference("clvrai/ACGAN-PyTorch", build_acgan, width=1.0),
+    "progan": Reference("facebookresearch/pytorch_GAN_zoo", build_progan, at=0.95),  # 32x32, stable
 }
 NOT_COVERED = {
-    "dcgan": "kwotsin/mimicry's dcgan_cifar/dcgan_32 are the ResNet DCGAN of Kurach et al., not Radford et al.'s "
-             "network: the parameter counts cannot be made equal",
+    "cgan": "no reference implements this network (Mirza & Osindero's conditioning on the DCGAN backbone; their "
+            "own code is MLPs): its backbone's step is `dcgan`'s",
 }
 
 
@@ -692,7 +887,7 @@ def measure(family: str, path: Path, run, data, args) -> dict:
         counts = check_same_network(family, run, first)
         ours, theirs = [], []
         for block in range(args.blocks):
-            ours += OURS.images_per_second(run, data, 0.0, args.warmup, args.steps, args.repeats)
+            ours += OURS.images_per_second(run, data, reference.at, args.warmup, args.steps, args.repeats)
             theirs += reference_images_per_second(build, args.warmup, args.steps, args.repeats)
             print(f"  {family}: block {block + 1}/{args.blocks}: ours {statistics.median(ours):.2f}, reference "
                   f"{statistics.median(theirs):.2f} img/s so far", flush=True)
@@ -749,7 +944,8 @@ def main() -> None:
     stand_in_pkg_resources()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        root = OURS.scratch_root(Path(tmp) / "root", args.profile, list(repos), {})
+        widths = {family: FAMILIES[family].width for family in repos if FAMILIES[family].width is not None}
+        root = OURS.scratch_root(Path(tmp) / "root", args.profile, list(repos), widths)
         protocol, data = Protocol.load(root), load_prepared("fmnist32", root)
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, profile {args.profile}; images shown "
               f"to D per second, median of {args.blocks} blocks x {args.repeats} x {args.steps} steps after "
