@@ -72,13 +72,17 @@ Covered (our variant: reference repository, what was matched):
   output unit (16 x nf), the authors' code and ours one per channel (nf); the FLOPs are the same, so the table
   says DIFFERENT NETWORKS for that.
 
+- `stylegan`: rosinality/style-based-gan-pytorch, a PyTorch re-implementation (the authors' NVlabs/stylegan is
+  TensorFlow 1). Its lists of blocks are fixed (512 channels to 32x32, then narrower, up to 1024x1024) and its
+  mapping is z wide, so its StyledGenerator and Discriminator get their mapping, progression, toRGB and fromRGB
+  rebuilt from its own classes (PixelNorm, EqualLinear, StyledConvBlock, ConvBlock, EqualConv2d) at our width
+  and w_dim, 4x4 to 32x32. Its train.py loop body with `--loss r1 --mixing` at the last step, alpha 1; ours
+  timed at `at` 0.95 (32x32, no fade-in). Its G has 32 parameters fewer (106,340 against 106,372; D equal):
+  its 4x4 constant has no bias before the first noise and AdaIN, NVlabs' and ours one per channel.
+
 Not covered:
 - `cgan`: no reference implements this network (Mirza & Osindero's conditioning on the DCGAN backbone; their
   own networks are MLPs); its backbone's step is `dcgan`'s.
-- `stylegan`: the authors' code (NVlabs/stylegan) is TensorFlow 1 and does not run here. Not yet measured
-  against a PyTorch port: rosinality/style-based-gan-pytorch, the usual one, fixes 512 channels (our quick width
-  is 1/16) and builds every resolution up to 1024 in one progression, so it needs width 1 and its progression
-  cut at 32x32 before the parameter counts can agree.
 
 Requirements met at run time, without editing the references: `pkg_resources` (gone from setuptools >= 81;
 NVlabs' torch_utils and R3GAN import `parse_version` from it) is stood in for by packaging's `parse`; mimicry's
@@ -94,7 +98,8 @@ nothing.
     python tests/benchmarks/reference_throughput.py --repo r3gan=/src/R3GAN \\
         --repo stylegan2=/src/stylegan2-ada-pytorch --repo stylegan3-t=/src/stylegan3 --repo sngan=/src/mimicry \\
         --repo biggan=/src/BigGAN-PyTorch --repo sagan=/src/mimicry --repo sngan-proj=/src/mimicry \\
-        --repo dcgan=/src/examples --repo acgan=/src/ACGAN-PyTorch --repo progan=/src/pytorch_GAN_zoo
+        --repo dcgan=/src/examples --repo acgan=/src/ACGAN-PyTorch --repo progan=/src/pytorch_GAN_zoo \\
+        --repo stylegan=/src/style-based-gan-pytorch
     python tests/benchmarks/reference_throughput.py --repo sngan=/src/mimicry --blocks 5 --json sngan.json
 
 Each repository's commit is read with `git -C PATH rev-parse HEAD` ('unknown' if that fails) and printed with
@@ -805,6 +810,94 @@ def build_progan(s: Setting) -> ReferenceStep:
     return ReferenceStep(model.getOriginalG(), model.getOriginalD(), step)
 
 
+# --- rosinality/style-based-gan-pytorch: StyleGAN -----------------------------------------------------------------
+
+
+def rosinality_networks(model, s: Setting, channels: int, w_dim: int):
+    """Its StyledGenerator and Discriminator with their layers rebuilt from its own classes at our width and
+    resolution (its lists are 512 channels wide down to 32x32, then narrower, up to 1024x1024; its mapping is z_dim
+    wide): the mapping (pixel norm, 8 x EqualLinear + leaky ReLU) from z to our w_dim; G a constant-input
+    StyledConvBlock and upsampling ones with w_dim styles, a 1x1 toRGB per level; D a from-RGB 1x1 conv (with its
+    leaky ReLU, train.py's default) per level, downsampling ConvBlocks and the 4x4 block after the
+    minibatch-stddev channel."""
+    import torch.nn as nn
+
+    levels = s.resolution.bit_length() - 2  # 4x4 ... resolution
+    g = model.StyledGenerator(s.run.variant.z_dim)
+    dims = [s.run.variant.z_dim] + [w_dim] * 8
+    g.style = nn.Sequential(model.PixelNorm(), *(layer for a, b in zip(dims[:-1], dims[1:], strict=True)
+                                                 for layer in (model.EqualLinear(a, b), nn.LeakyReLU(0.2))))
+    g.generator.progression = nn.ModuleList(
+        [model.StyledConvBlock(channels, channels, 3, 1, style_dim=w_dim, initial=True)]
+        + [model.StyledConvBlock(channels, channels, 3, 1, style_dim=w_dim, upsample=True) for _ in range(levels - 1)])
+    g.generator.to_rgb = nn.ModuleList([model.EqualConv2d(channels, s.channels, 1) for _ in range(levels)])
+    d = model.Discriminator(from_rgb_activate=True)
+    d.progression = nn.ModuleList([model.ConvBlock(channels, channels, 3, 1, downsample=True)
+                                   for _ in range(levels - 1)] + [model.ConvBlock(channels + 1, channels, 3, 1, 4, 0)])
+    d.from_rgb = nn.ModuleList([nn.Sequential(model.EqualConv2d(s.channels, channels, 1), nn.LeakyReLU(0.2))
+                                for _ in range(levels)])
+    d.n_layer, d.linear = levels, model.EqualLinear(channels, 1)
+    return g, d, levels - 1
+
+
+def build_stylegan(s: Setting) -> ReferenceStep:
+    """rosinality/style-based-gan-pytorch (a PyTorch re-implementation; NVlabs/stylegan is TensorFlow 1) model.py
+    at our width, stepped as its train.py loop body (lines 126-214) with `--loss r1 --mixing` at the last, stable
+    step (alpha 1): D on reals with R1 (its gamma 10), on G's fakes, Adam; G's non-saturating loss with style
+    mixing 0.9, Adam (the mapping at lr x 0.01), then its running average (accumulate, decay 0.999)."""
+    import random
+
+    import torch
+    import torch.nn.functional as F
+
+    from models.progan import feature_maps
+
+    model = module_from_file(s.path / "model.py", "rosinality_model")
+    ours = s.run.build_models()[0]
+    g, d, step_index = rosinality_networks(model, s, feature_maps(s.resolution, s.width), ours.w_dim)
+    g_running = copy.deepcopy(g).train(False)
+    r, reals, code_size = s.recipe, s.reals(), s.run.variant.z_dim
+    g_optimizer = torch.optim.Adam(g.generator.parameters(), lr=r.lr_g, betas=(0.0, 0.99))
+    g_optimizer.add_param_group({"params": g.style.parameters(), "lr": r.lr_g * 0.01, "mult": 0.01})
+    d_optimizer = torch.optim.Adam(d.parameters(), lr=r.lr_d, betas=(0.0, 0.99))
+
+    def requires_grad(module, flag: bool) -> None:  # train.py lines 20-22
+        for p in module.parameters():
+            p.requires_grad = flag
+
+    def latents(b: int):
+        if random.random() < 0.9:
+            return list(torch.randn(2, b, code_size).unbind(0))
+        return torch.randn(b, code_size)
+
+    requires_grad(g, False)
+
+    def step() -> int:
+        d.zero_grad()
+        real = reals()[0].requires_grad_(True)
+        b = real.shape[0]
+        real_scores = d(real, step=step_index, alpha=1)
+        F.softplus(-real_scores).mean().backward(retain_graph=True)
+        grad_real = torch.autograd.grad(outputs=real_scores.sum(), inputs=real, create_graph=True)[0]
+        (10 / 2 * (grad_real.view(b, -1).norm(2, dim=1) ** 2).mean()).backward()
+        gen_in1, gen_in2 = latents(b), latents(b)
+        F.softplus(d(g(gen_in1, step=step_index, alpha=1), step=step_index, alpha=1)).mean().backward()
+        d_optimizer.step()
+        g.zero_grad()
+        requires_grad(g, True)
+        requires_grad(d, False)
+        F.softplus(-d(g(gen_in2, step=step_index, alpha=1), step=step_index, alpha=1)).mean().backward()
+        g_optimizer.step()
+        with torch.no_grad():  # train.py accumulate(g_running, generator), lines 25-30
+            for p_running, p in zip(g_running.parameters(), g.parameters(), strict=True):
+                p_running.mul_(0.999).add_(p, alpha=0.001)
+        requires_grad(g, False)
+        requires_grad(d, True)
+        return b
+
+    return ReferenceStep(g, d, step)
+
+
 # --- the families ------------------------------------------------------------------------------------------------
 
 
@@ -827,6 +920,7 @@ FAMILIES = {
     "dcgan": Reference("pytorch/examples", build_dcgan),
     "acgan": Reference("clvrai/ACGAN-PyTorch", build_acgan, width=1.0),
     "progan": Reference("facebookresearch/pytorch_GAN_zoo", build_progan, at=0.95),  # 32x32, stable
+    "stylegan": Reference("rosinality/style-based-gan-pytorch", build_stylegan, at=0.95),
 }
 NOT_COVERED = {
     "cgan": "no reference implements this network (Mirza & Osindero's conditioning on the DCGAN backbone; their "
