@@ -786,7 +786,7 @@ def build_progan(s: Setting) -> ReferenceStep:
     bare_package("gan_zoo_models", s.path / "models")
     progressive_gan = importlib.import_module("gan_zoo_models.progressive_gan")
 
-    def adam(params, betas, lr):  # its betas=[0, 0.99] mix an int and a float, which torch >= 2.10 refuses
+    def adam(params, betas, lr):  # its betas=[0, 0.99] mix an int and a float, which torch 2.14 refuses
         return torch.optim.Adam(params, betas=tuple(float(b) for b in betas), lr=lr)
 
     progressive_gan.optim = types.SimpleNamespace(Adam=adam)
