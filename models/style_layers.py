@@ -154,9 +154,7 @@ class AdaIN(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         scale, shift = self.affine(w).unsqueeze(2).unsqueeze(3).chunk(2, dim=1)
-        x = x - x.mean(dim=(2, 3), keepdim=True)
-        x = x * torch.rsqrt(x.pow(2).mean(dim=(2, 3), keepdim=True) + 1e-8)
-        return x * (scale + 1.0) + shift
+        return torch.addcmul(shift, F.instance_norm(x, eps=1e-8), scale + 1.0)  # (x - mean) / sqrt(var + eps)
 
 
 class ModulatedConv2d(nn.Module):
