@@ -2,9 +2,10 @@
 ImageNet network) and 64x64 (derived, see below); other sizes are refused.
 
 Layer sizes follow the widely used PyTorch re-implementation clvrai/ACGAN-PyTorch (network.py,
-`_netG_CIFAR10` / `_netD_CIFAR10` at 32x32, `_netG` / `_netD` at 128x128). G takes z with the one-hot class
-(110 inputs: 100 noise + 10 classes) into a linear layer read as a 1x1 map, then transposed convolutions
-with BN and ReLU, and a last transposed convolution to the image with tanh:
+`_netG_CIFAR10` / `_netD_CIFAR10` at 32x32, `_netG` / `_netD` at 128x128), whose loop G's step also follows: it
+takes the D step's fakes (`g_on_d_fakes`). G takes z with the one-hot class (110 inputs: 100 noise + 10
+classes) into a linear layer read as a 1x1 map, then transposed convolutions with BN and ReLU, and a last
+transposed convolution to the image with tanh:
 
 - 32x32: linear to 384; 4x4 kernels 384 -> 192 (4x4) -> 96 (8x8) -> 48 (16x16) -> image (32x32).
 - 128x128: linear to 768; 5x5 kernels, stride 2, no padding, 768 -> 384 (5x5) -> 256 (13x13) -> 192 (29x29)
@@ -140,6 +141,7 @@ register(Variant(
     paper="Odena, Olah & Shlens 2017, Conditional Image Synthesis with Auxiliary Classifier GANs "
           "(arXiv:1610.09585)",
     generator=ACGANGenerator, discriminator=ACGANDiscriminator,
-    recipe=Recipe(loss="ns", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, batch=100, aux_classifier=1.0),
+    recipe=Recipe(loss="ns", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, batch=100, aux_classifier=1.0,
+                  g_on_d_fakes=True),
     data_kinds=("images",), z_dim=100, conditional=True,
 ))

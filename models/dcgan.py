@@ -5,7 +5,8 @@ Generator: z -> 4x4 transposed conv -> log2(R) - 2 stride-2 transposed convs (4x
 and ReLU, tanh output. Discriminator: stride-2 4x4 convs with LeakyReLU(0.2), BatchNorm on every layer but
 the first, down to 4x4, then a final 4x4 conv to one logit. Weights ~ N(0, 0.02); Adam lr 2e-4, beta1 0.5.
 The published width is 64 channels at the last generator layer, doubling towards 4x4 (ngf = ndf = 64 of
-the authors' and pytorch/examples' code: 512-256-128-64 at 64x64); `width` scales it.
+the authors' and pytorch/examples' code: 512-256-128-64 at 64x64); `width` scales it. G's step takes the D
+step's fakes, as pytorch/examples' loop (and dcgan.torch's before it) does: one G forward per iteration.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ register(
         "Convolutional GANs (arXiv:1511.06434)",
         generator=DCGANGenerator,
         discriminator=DCGANDiscriminator,
-        recipe=Recipe(loss="ns", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, batch=64),
+        recipe=Recipe(loss="ns", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, batch=64, g_on_d_fakes=True),
         data_kinds=("images",),
         z_dim=100,
     )

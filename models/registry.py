@@ -40,6 +40,7 @@ class Recipe:
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     n_critic: int = 1  # D steps per G step
+    g_on_d_fakes: bool = False  # G's step takes the last D step's fakes (pytorch/examples' DCGAN loop), not new ones
     ema_beta: float | None = None  # EMA of G weights when set (e.g. 0.999); evaluation then uses EMA-G
     batch: int = 64
     penalty_weight: float = 0.0  # lambda of the loss's own gradient penalty (wgan-gp, dragan)

@@ -150,7 +150,11 @@ class Phase:
         if n_micro % ranks.world:
             raise ValueError(f"{n_micro} micro-batches cannot be shared among {ranks.world} ranks")
         self.ranks, self.n_micro, self.objective, self.device = ranks, n_micro, objective, device
-        self.buffers = [b for net in networks for b in net.buffers()]
+        # `.data`: aliases outside autograd's version counters, so that restoring the buffers between micro-batches
+        # (and taking the last rank's) leaves valid the graphs of earlier micro-batches that saved them: G's
+        # graph from the D phase lives until G's step under g_on_d_fakes, and BatchNorm saves its running
+        # statistics, which its training-mode backward never reads
+        self.buffers = [b.data for net in networks for b in net.buffers()]
 
     def run(self, optimizer: torch.optim.Optimizer,
             loss_of: Callable[[int, int], tuple[torch.Tensor, dict[str, float]]]) -> dict[str, float]:

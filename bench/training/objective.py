@@ -219,14 +219,15 @@ class Objective:
         if self.history:
             self.history["D"].update(d)
 
-    def g_loss(self, g: nn.Module, d: nn.Module, opt_d: torch.optim.Adam, z: torch.Tensor,
+    def g_loss(self, g: nn.Module, d: nn.Module, opt_d: torch.optim.Adam, z: torch.Tensor | None,
                next_real: Callable[[], Batch], next_z: Callable[[], Batch], images: int,
-               y: torch.Tensor | None = None) -> torch.Tensor:
-        """G's loss on one batch of latents (and requested labels), through D (or D unrolled k steps)."""
+               y: torch.Tensor | None = None, fake: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss on one batch of latents (and requested labels), through D (or D unrolled k steps); on `fake`,
+        G's output already drawn with its graph (the D step's, under `g_on_d_fakes`), instead of G(z)."""
         r = self.recipe
         real, y_real = next_real() if self.needs_real_for_g else (None, None)
         real = self._noisy(real, images) if real is not None else None
-        fake = self._noisy(conditioned(g, y)(z), images)
+        fake = self._noisy(conditioned(g, y)(z) if fake is None else fake, images)
         if r.feature_matching:
             total = reg.feature_matching_loss(d.features(real), d.features(fake))
         elif r.unrolled_steps:

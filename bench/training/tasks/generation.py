@@ -108,15 +108,19 @@ class GanTrainer(Trainer):
         if self.growing:
             self._grow(progress, budget)
         d.requires_grad_(True)
-        for _ in range(recipe.n_critic):
-            logs = self._d_step(progress)
+        for i in range(recipe.n_critic):
+            logs, fakes = self._d_step(progress, keep_g_graph=recipe.g_on_d_fakes and i == recipe.n_critic - 1)
         d.requires_grad_(False)
         latents, reals = SharedDraws(self._next_z), SharedDraws(self._next_real)
 
         def g_loss_of(m: int, n: int) -> tuple[torch.Tensor, dict]:
             next_z = latents.part(m, n)
-            z, y_fake = next_z()
-            loss = objective.g_loss(g, d, self.opt_d, z, reals.part(m, n), next_z, progress["images"], y_fake)
+            if fakes:
+                z, (fake, y_fake) = None, fakes[m]
+            else:
+                (z, y_fake), fake = next_z(), None
+            loss = objective.g_loss(g, d, self.opt_d, z, reals.part(m, n), next_z, progress["images"], y_fake,
+                                    fake)
             return loss, {"loss_g": loss.item()}
 
         logs.update(phase.run(self.opt_g, g_loss_of))
@@ -130,18 +134,20 @@ class GanTrainer(Trainer):
             update_ema(self.ema, g, averaging=progress["step"] > recipe.ema_start)
         return logs
 
-    def _d_step(self, progress: dict[str, Any]) -> dict[str, float]:
-        """One D step on a fresh real batch and fakes, and the lazy R1/R2 step on the same batch when due."""
+    def _d_step(self, progress: dict[str, Any], keep_g_graph: bool = False) -> tuple[dict[str, float], dict]:
+        """One D step on a fresh real batch and fakes, and the lazy R1/R2 step on the same batch when due. With
+        `keep_g_graph` G's forward keeps its graph and the fakes come back, per micro-batch, as (fake, labels)
+        for G's step; else the second value is empty."""
         objective, g, d = self.objective, self.g, self.d
         reals, latents = SharedDraws(self._next_real), SharedDraws(self._next_z)
         batches: dict[int, tuple] = {}  # micro-batch -> (real, fake, y_real, y_fake), for the lazy R1/R2 step
 
         def d_loss_of(m: int, n: int) -> tuple[torch.Tensor, dict]:
             (real, y_real), (z, y_fake) = reals.part(m, n)(), latents.part(m, n)()
-            with torch.no_grad():
+            with torch.set_grad_enabled(keep_g_graph):
                 fake = conditioned(g, y_fake)(z)
             batches[m] = (real, fake, y_real, y_fake)
-            return objective.d_loss(d, real, fake, progress["images"], y_real, y_fake)
+            return objective.d_loss(d, real, fake, progress["images"], y_real, y_fake)  # on fake.detach()
 
         def d_reg_loss_of(m: int, n: int) -> tuple[torch.Tensor, dict]:
             real, fake, y_real, y_fake = batches[m]
@@ -152,7 +158,7 @@ class GanTrainer(Trainer):
             logs.update(self.phase.run(self.opt_d, d_reg_loss_of))
         objective.after_d_step(d, logs)
         progress["images"] += self.batch
-        return logs
+        return logs, {m: (fake, y_fake) for m, (_, fake, _, y_fake) in batches.items()} if keep_g_graph else {}
 
     def step_flops(self, progress: dict[str, Any], budget: int) -> int:
         """FLOPs of the step that starts at `progress` (its `images` and `step`) of a `budget`: n_critic D steps
@@ -199,8 +205,8 @@ class GanTrainer(Trainer):
         objective = Objective(recipe, g, d, self.objective.budget, torch.Generator().manual_seed(0))
         opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
 
-        def fake() -> torch.Tensor:
-            with torch.no_grad():
+        def fake() -> torch.Tensor:  # G's forward is part of the D phase, with its graph under g_on_d_fakes
+            with torch.set_grad_enabled(recipe.g_on_d_fakes):
                 return conditioned(g, y)(z)
 
         parts = {"d": count_flops(lambda: objective.d_loss(d, real, fake(), 0, y, y)[0].backward())}
@@ -208,8 +214,9 @@ class GanTrainer(Trainer):
             made = fake()  # the lazy step reuses the D step's fakes
             parts["d_reg"] = count_flops(lambda: objective.d_reg_loss(d, real, made, 0, y, y)[0].backward())
         d.requires_grad_(False)  # as in the G phase: no gradients for D's weights
+        d_phase_fake = fake() if recipe.g_on_d_fakes else None
         parts["g"] = count_flops(lambda: objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y), 0,
-                                                          y).backward())
+                                                          y, d_phase_fake).backward())
         if recipe.pl_every > 1 and recipe.path_length:
             parts["g_reg"] = count_flops(lambda: objective.g_reg_loss(g, lambda: (z, y)).backward())
         return parts

@@ -45,24 +45,26 @@ def _layers(module: nn.Module, x: torch.Tensor) -> list[tuple[nn.Module, float]]
     return found
 
 
-def _analytic_steps(g: nn.Module, d: nn.Module, z: torch.Tensor, real: torch.Tensor) -> tuple[float, float]:
+def _analytic_steps(g: nn.Module, d: nn.Module, z: torch.Tensor, real: torch.Tensor,
+                    g_on_d_fakes: bool) -> tuple[float, float]:
     """A D step (G forward for the fakes; D forward and backward on reals and fakes: weight gradients of every
-    layer, input gradients of all but the first) and a G step (G forward and backward with input gradients
-    of all but its first layer; D forward and input gradients only: its weights are frozen)."""
+    layer, input gradients of all but the first) and a G step (G forward, unless it takes the D step's fakes,
+    and backward with input gradients of all but its first layer; D forward and input gradients only: its
+    weights are frozen)."""
     g_layers, d_layers = _layers(g, z), _layers(d, real)
     forward_g, forward_d = sum(f for _, f in g_layers), sum(f for _, f in d_layers)
     d_backward = forward_d + (forward_d - d_layers[0][1])
     d_step = forward_g + 2 * (forward_d + d_backward)
-    g_step = forward_g + forward_d + forward_d + forward_g + (forward_g - g_layers[0][1])
+    g_step = (0 if g_on_d_fakes else forward_g) + forward_d + forward_d + forward_g + (forward_g - g_layers[0][1])
     return d_step, g_step
 
 
-@pytest.mark.parametrize("run_id", ["t/ring8/mlp-gan/s0", "t/fmnist32/dcgan/s0"])
+@pytest.mark.parametrize("run_id", ["t/ring8/mlp-gan/s0", "t/fmnist32/dcgan/s0", "t/fmnist32/dcgan+ncritic5/s0"])
 def test_phase_flops_equal_an_analytic_layer_by_layer_count(bench_root, run_id):
     trainer = _trainer(bench_root, run_id)
     batch = trainer.batch
     z = torch.zeros(batch, trainer.z_dim)
-    d_step, g_step = _analytic_steps(trainer.g, trainer.d, z, trainer.x[:batch])
+    d_step, g_step = _analytic_steps(trainer.g, trainer.d, z, trainer.x[:batch], trainer.recipe.g_on_d_fakes)
     parts = trainer.phase_flops()
     assert parts["d"] == d_step and parts["g"] == g_step
     assert set(parts) == {"d", "g"}  # no lazy phases in these recipes
@@ -128,3 +130,12 @@ def test_flops_per_image_amortise_the_lazy_steps_at_their_frequency(bench_root):
     assert flops_per_image(protocol.planning_run("stylegan2", "fmnist32")) == pytest.approx(per_step / recipe.batch)
     mlp = _trainer(bench_root, "t/ring8/mlp-gan/s0").phase_flops()
     assert flops_per_image(protocol.planning_run("mlp-gan", "ring8")) == pytest.approx((mlp["d"] + mlp["g"]) / 100)
+
+
+@pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/fmnist32/dcgan+ncritic5/s0"])
+def test_a_g_step_on_the_d_steps_fakes_is_predicted_as_executed(bench_root, run_id):
+    write_params(bench_root, fmnist32={"train": {"width": 0.0625}})
+    trainer = _trainer(bench_root, run_id)
+    assert trainer.recipe.g_on_d_fakes
+    pairs = _counted_steps(trainer, 4 * trainer.images_per_step, 2)
+    assert [p for p, _ in pairs] == [e for _, e in pairs]

@@ -71,3 +71,63 @@ def test_generate_keeps_each_latent_with_its_label_at_any_batch():
     for batch in (None, 32, 256):
         torch.testing.assert_close(generate(g, z, torch.device("cpu"), y, batch=batch), alone)
     assert not g.training
+
+
+def _trainer(root, run_id: str):
+    import torch
+
+    from bench.data.datasets import load_prepared
+    from bench.training.tasks import task_of
+
+    run = resolve(RunId.parse(run_id), root)
+    return task_of(run.task).trainer(run, load_prepared(run.run.dataset, root), torch.device("cpu"))
+
+
+def test_a_dcgan_step_is_pytorch_examples_loop_body_on_the_same_draws(bench_root):
+    """pytorch/examples dcgan/main.py, written out: D's BCE on reals, then on G(z).detach(), Adam; then G's BCE
+    through the updated D on the same G(z), Adam. One step of ours from the same weights and the same draws
+    ends at the same weights (our D's logits through BCE-with-logits are its sigmoid through BCE)."""
+    import copy
+
+    import torch
+    import torch.nn as nn
+
+    write_params(bench_root, fmnist32={"train": {"width": 0.0625}})
+    trainer = _trainer(bench_root, "t/fmnist32/dcgan/s0")
+    r, batch = trainer.recipe, trainer.batch
+    g, d = copy.deepcopy(trainer.g), copy.deepcopy(trainer.d)
+    data_rng, latent_rng = (torch.Generator().set_state(rng.get_state())
+                            for rng in (trainer.data_rng, trainer.latent_rng))
+    real = trainer.x[torch.randint(trainer.x.shape[0], (batch,), generator=data_rng)]
+    z = torch.randn(batch, trainer.z_dim, generator=latent_rng)
+    opt_d = torch.optim.Adam(d.parameters(), lr=r.lr_d, betas=r.betas)
+    opt_g = torch.optim.Adam(g.parameters(), lr=r.lr_g, betas=r.betas)
+    bce, ones, zeros = nn.BCEWithLogitsLoss(), torch.ones(batch), torch.zeros(batch)
+    d.zero_grad()
+    bce(d(real), ones).backward()
+    fake = g(z)
+    bce(d(fake.detach()), zeros).backward()
+    opt_d.step()
+    g.zero_grad()
+    bce(d(fake), ones).backward()
+    opt_g.step()
+
+    trainer.step({"images": 0, "step": 0}, 10 * batch)
+    for ours, theirs in ((trainer.g, g), (trainer.d, d)):
+        for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize(("run_id", "g_forwards"), [
+    ("t/fmnist32/dcgan/s0", 1),  # G's step on the D step's fakes
+    ("t/fmnist32/dcgan+ncritic5/s0", 5),  # on the last of its five D steps' fakes
+    ("t/fmnist32/acgan/s0", 1),  # as clvrai/ACGAN-PyTorch's loop
+    ("t/fmnist32/cgan/s0", 2),  # fresh latents for G's step
+])
+def test_g_runs_once_per_d_step_and_again_only_without_g_on_d_fakes(bench_root, run_id, g_forwards):
+    write_params(bench_root, fmnist32={"train": {"width": 0.0625}})
+    trainer = _trainer(bench_root, run_id)
+    calls = []
+    trainer.g.register_forward_hook(lambda *_: calls.append(1))
+    trainer.step({"images": 0, "step": 0}, 100 * trainer.images_per_step)
+    assert len(calls) == g_forwards
