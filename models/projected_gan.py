@@ -86,7 +86,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from models.efficientnet_lite import NAME as EFFICIENTNET_NAME
-from models.efficientnet_lite import SPLIT_CHANNELS, SPLITS, efficientnet_lite0
+from models.efficientnet_lite import SPLIT_CHANNELS, SPLITS, efficientnet_lite0, freeze_as_buffers
 from models.registry import Option, Recipe, Variant, register, register_option
 
 # --- discriminator -------------------------------------------------------------------------------------------
@@ -98,17 +98,6 @@ NOMINAL_SIDES = (128, 64, 32, 16)  # the side each D assumes for its map (the re
 END_SIDE = 8  # each D halves its map down to this nominal side, then a 4x4 conv to the logits
 D_CHANNELS = {4: 512, 8: 512, 16: 256, 32: 128, 64: 64, 128: 64, 256: 32, 512: 16, 1024: 8}
 CMAP_DIM, CLASS_EMBEDDING = 64, 128  # SingleDiscCond
-
-
-def freeze_as_buffers(module: nn.Module) -> nn.Module:
-    """Turn every parameter of `module` into a (persistent) buffer of the same name: still in the state dict
-    and moved by `.to()`, never in `.parameters()`, so no optimizer or `requires_grad_` reaches it."""
-    for child in module.modules():
-        for name, param in list(child._parameters.items()):
-            if param is not None:
-                del child._parameters[name]
-                child.register_buffer(name, param.detach().requires_grad_(False))
-    return module
 
 
 class FixedConv1x1(nn.Module):

@@ -69,6 +69,8 @@ class Recipe:
     ada_p: float = 0.0  # ADA's augmentation probability p: its start when adaptive, else a constant (0: no ADA)
     ada_kimg: float = 0.0  # ADA's speed: p can move 0 -> 1 in this many kimg (scaled to the budget: ada.py)
     ada_interval: int = 4  # D steps between updates of an adaptive p
+    vision_aided: float = 0.0  # weight of a vision-aided D beside D (Kumari et al. 2022: models/vision_aided.py)
+    vision_aided_start: float = 0.05  # share of the budget trained before it joins (its reference: 500 of 10,000 kimg)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -92,6 +94,9 @@ class Recipe:
             problems.append("set one of ema_beta (a fixed decay) and ema_kimg (a half-life), not both")
         if not 0.0 <= self.ada_p <= 1.0 or not 0.0 <= self.ada_target < 1.0:
             problems.append(f"ada_p must be in [0, 1] and ada_target in [0, 1), got {self.ada_p}, {self.ada_target}")
+        if self.vision_aided < 0 or not 0.0 <= self.vision_aided_start < 1.0:
+            problems.append(f"vision_aided must be >= 0 and vision_aided_start in [0, 1), got {self.vision_aided}, "
+                            f"{self.vision_aided_start}")
         if self.ada_target and self.ada_kimg <= 0:
             problems.append("an adaptive ADA (ada_target > 0) needs ada_kimg > 0, the speed of p")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -118,6 +123,8 @@ class Option:
     recipe: dict[str, Any] = field(default_factory=dict)
     arch: dict[str, Any] = field(default_factory=dict)
     discriminator: Callable[..., nn.Module] | None = None  # replaces the variant's D factory (e.g. `+projected`)
+    # wraps the D factory the variant ends with, after every replacement (e.g. `+vision-aided` adds a second D)
+    wraps_discriminator: Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ class Variant:
     def code_files(self) -> list[str]:
         """The files the variant's code starts from: where it is registered and where its networks are defined
         (the roots of its import closure, bench/protocol/dependencies.py)."""
-        files = [self.defined_in, _file_of(self.generator), _file_of(self.discriminator)]
+        files = [self.defined_in, _file_of(self.generator), *map(_file_of, factories_in(self.discriminator))]
         return list(dict.fromkeys(f for f in files if f))
 
     def describe(self) -> dict[str, Any]:
@@ -169,9 +176,20 @@ def factory_name(factory: Callable[..., nn.Module]) -> str:
     `models.stylegan2.StyleGAN2Discriminator(config='a')`."""
     func = getattr(factory, "func", factory)
     name = f"{func.__module__}.{func.__qualname__}"
-    bound = [*map(repr, getattr(factory, "args", ())),
-             *(f"{k}={v!r}" for k, v in sorted((getattr(factory, "keywords", None) or {}).items()))]
+    bound = [*map(_bound_text, getattr(factory, "args", ())),
+             *(f"{k}={_bound_text(v)}" for k, v in sorted((getattr(factory, "keywords", None) or {}).items()))]
     return f"{name}({', '.join(bound)})" if bound else name
+
+
+def _bound_text(value: Any) -> str:
+    """A bound argument as text: a factory it wraps by its factory name, anything else by repr."""
+    return factory_name(value) if callable(value) else repr(value)
+
+
+def factories_in(factory: Callable[..., nn.Module]) -> list[Callable[..., nn.Module]]:
+    """The factory and every factory it wraps (bound as an argument of a functools.partial), outermost first."""
+    bound = [*getattr(factory, "args", ()), *(getattr(factory, "keywords", None) or {}).values()]
+    return [factory] + [inner for value in bound if callable(value) for inner in factories_in(value)]
 
 
 def _file_of(factory: Callable[..., nn.Module]) -> str:

@@ -22,7 +22,15 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from models.registry import Option, Recipe, RegistryError, Variant, registered_options, registered_variants
+from models.registry import (
+    Option,
+    Recipe,
+    RegistryError,
+    Variant,
+    factories_in,
+    registered_options,
+    registered_variants,
+)
 
 _LOADED = False
 
@@ -101,11 +109,15 @@ def compose(registry_name: str) -> Variant:
     variant = base(name.base)
     if name.options:
         recipe, arch, discriminator = asdict(variant.recipe), dict(variant.arch), variant.discriminator
+        wrappers = []
         for option_name in name.options:
             chosen = option(option_name)
             recipe.update(chosen.recipe)
             arch.update(chosen.arch)
             discriminator = chosen.discriminator or discriminator
+            wrappers += [chosen.wraps_discriminator] if chosen.wraps_discriminator else []
+        for wrap in wrappers:  # around the D the options end with, whatever their order
+            discriminator = wrap(discriminator)
         variant = with_recipe(replace(variant, arch=arch, discriminator=discriminator), name.registry_name, recipe)
     return check(variant)
 
@@ -127,7 +139,11 @@ def check(variant: Variant) -> Variant:
 
 
 def made_class(factory: Callable[..., Any]) -> type | None:
-    """The class a network factory builds: the factory itself, or a factory function's return annotation."""
+    """The class a network factory builds: the factory itself, or a factory function's return annotation; for a
+    factory that adds a module to the one another builds (`base`, e.g. `+vision-aided`), that one's class."""
+    base = (getattr(factory, "keywords", None) or {}).get("base")
+    if base is not None:
+        return made_class(base)
     if inspect.isclass(factory):
         return factory
     try:
@@ -167,6 +183,13 @@ def problems(variant: Variant) -> list[str]:
                          f"{', '.join(variant.data_kinds)}: drop +ada")
         if r.diffaug:
             found.append("ADA and DiffAugment are two augmentations of D's input; keep one (+ada or +diffaug)")
+    if r.vision_aided and "images" not in variant.data_kinds:
+        found.append("the vision-aided D reads images with an ImageNet network; this variant trains on "
+                     f"{', '.join(variant.data_kinds)}: drop +vision-aided")
+    adds = {getattr(getattr(f, "func", f), "adds", None) for f in factories_in(variant.discriminator)}
+    if r.vision_aided and "vision_aided" not in adds:
+        found.append(f"vision_aided = {r.vision_aided} weighs a vision-aided D its discriminator does not have: "
+                     "take the +vision-aided option (or +vision-aided-64), which adds it")
     loss = LOSSES.get(r.loss)
     if loss is None:
         found.append(f"unknown loss {r.loss!r} (known: {', '.join(sorted(LOSSES))})")

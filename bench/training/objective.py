@@ -68,9 +68,9 @@ class WithMinibatchFeatures(nn.Module):
 
 
 def build_discriminator(d: nn.Module, recipe: Recipe) -> nn.Module:
-    """The architecture's D with the recipe's D-side layers (minibatch features, spectral norm, DiffAugment on
-    its input). Which
-    architectures can take which layers is checked before any stage runs (bench/protocol/variants.py)."""
+    """The architecture's D with the recipe's D-side layers (minibatch features, spectral norm, DiffAugment or
+    ADA on its input). Which architectures can take which layers is checked before any stage runs
+    (bench/protocol/variants.py)."""
     if recipe.minibatch_stddev or recipe.minibatch_discrimination:
         assert isinstance(d, FeatureDiscriminator), type(d).__name__
         d = WithMinibatchFeatures(d, recipe.minibatch_stddev, recipe.minibatch_discrimination)
@@ -83,6 +83,34 @@ def build_discriminator(d: nn.Module, recipe: Recipe) -> nn.Module:
 
         d = Augmented(d, AdaptiveAugment(p=recipe.ada_p))
     return d
+
+
+def vision_aided_of(d: nn.Module) -> nn.Module | None:
+    """The vision-aided D that `+vision-aided`'s factory (models/vision_aided.py) adds to the variant's D as a
+    submodule named `vision_aided`, wherever the D-side layers put it; None without one. D's optimizer trains
+    it; this objective scores it; D's own forward never calls it."""
+    return next((m for name, m in d.named_modules() if name.rpartition(".")[2] == "vision_aided"), None)
+
+
+VISION_AIDED_TARGET = 0.8  # the reference's `_s` losses: real target 0.8 (one-sided smoothing), for G's loss too
+VISION_AIDED_AUGMENT = "color,translation,cutout"  # its pip package's default, drawn apart from D's own
+
+
+def smoothed_bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """Binary cross-entropy of sigmoid(logits) against a constant target, elementwise."""
+    return target * F.softplus(-logits) + (1.0 - target) * F.softplus(logits)
+
+
+def vision_aided_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """The vision-aided D's loss on N x levels logits (its reference's multilevel_sigmoid_s): BCE to 0.8 on reals
+    and to 0 on fakes, summed over levels, averaged over images."""
+    return (smoothed_bce(real, VISION_AIDED_TARGET) + smoothed_bce(fake, 0.0)).sum(dim=1).mean()
+
+
+def vision_aided_g_loss(fake: torch.Tensor) -> torch.Tensor:
+    """G's loss through the vision-aided D: BCE to the real target 0.8 (the reference's, not log sigmoid: its
+    minimum is at logit ln 4), summed over levels, averaged over images."""
+    return smoothed_bce(fake, VISION_AIDED_TARGET).sum(dim=1).mean()
 
 
 def d_reg_due_at(recipe: Recipe, d_steps: int) -> bool:
@@ -106,6 +134,8 @@ class Objective:
                         if recipe.historical_averaging else {})
         self.d_steps, self.g_steps, self.pl_mean = 0, 0, 0.0
         self.ada = AdaController(recipe, d.augment, budget_images) if recipe.ada_p or recipe.ada_target else None
+        self.vision = vision_aided_of(d)
+        self.vision_augment = DiffAugment(VISION_AIDED_AUGMENT)
         self.budget = budget_images
 
     @property
@@ -118,6 +148,11 @@ class Objective:
         self._budget = images
         if self.ada is not None:
             self.ada.set_budget(images)
+
+    def vision_on(self, images: int, budget: int | None = None) -> bool:
+        """Whether the vision-aided D is part of both losses after `images` of a `budget` (default the run's)."""
+        horizon = self.budget if budget is None else budget
+        return self.vision is not None and images >= self.recipe.vision_aided_start * horizon
 
     @property
     def needs_real_for_g(self) -> bool:
@@ -173,6 +208,12 @@ class Objective:
                     logs[name] = value.item()
         if self.history:
             total = total + r.historical_averaging * self.history["D"].penalty(d)
+        if self.vision_on(images):  # its head learns; the frozen backbone runs without autograd
+            scores = [self.vision(self.vision_augment(x.detach()), y, backbone_grad=False)
+                      for x, y in ((real_in, y_real), (fake_in, y_fake))]
+            vision = vision_aided_d_loss(*scores)
+            total = total + r.vision_aided * vision
+            logs["vision_d"] = vision.item()
         return total, logs
 
     def _add_zero_centered(self, total, on_real, on_fake, real_in: torch.Tensor, fake_in: torch.Tensor, every: int,
@@ -245,6 +286,8 @@ class Objective:
             total = total + r.path_length * self._path_length(g, next_z()[0])
         if self.history:
             total = total + r.historical_averaging * self.history["G"].penalty(g)
+        if self.vision_on(images):  # through the frozen backbone to the image
+            total = total + r.vision_aided * vision_aided_g_loss(self.vision(self.vision_augment(fake), y))
         return total
 
     def _unrolled(self, g: nn.Module, d: nn.Module, opt_d: torch.optim.Adam,

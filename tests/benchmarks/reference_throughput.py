@@ -57,7 +57,7 @@ Covered (our variant: reference repository, what was matched):
   (`script_definitions`), with its module-level settings set to ours (ngf = ndf = 64 x width, nz, nc). Its
   networks are 64x64; at 32x32 G's first block starts at ngf x 4 channels and D's ndf x 8 block goes (the
   paper's rule, as models/dcgan.py applies it). BCE on D's sigmoid; G's step reuses the D step's fakes, as the
-  script does.
+  script does and ours does (`g_on_d_fakes`).
 - `acgan`: clvrai/ACGAN-PyTorch network.py `_netG_CIFAR10` / `_netD_CIFAR10` (the layer sizes models/acgan.py
   follows) and utils.weights_init, loaded from their files; the loop body of main.py (BCE and NLL on D's two
   heads, the class one-hot in the latents' first entries, G's step on the D step's fakes). Its channels are

@@ -163,35 +163,45 @@ class GanTrainer(Trainer):
     def step_flops(self, progress: dict[str, Any], budget: int) -> int:
         """FLOPs of the step that starts at `progress` (its `images` and `step`) of a `budget`: n_critic D steps
         (G's forward for the fakes included), the lazy R1/R2 steps due among them, the G step and a path
-        length step if due, each at the level of detail the schedule gives that step. The parts are
-        measured once per level of detail (`phase_flops`); the D and G step counters follow from `step`."""
-        recipe = self.recipe
-        lod = self.g.lod_after(progress["images"], budget) if self.growing else 0.0
-        parts = self.phase_flops(lod)
+        length step if due, each at the level of detail the schedule gives that step, with a vision-aided D's
+        terms in each phase that runs after its start (D step i at the images before it, G's after all n_critic).
+        The parts are measured once per level of detail (`phase_flops`); the D and G step counters follow from
+        `step`."""
+        recipe, images = self.recipe, progress["images"]
+        lod = self.g.lod_after(images, budget) if self.growing else 0.0
+
+        def parts_at(seen: int) -> dict[str, int]:
+            return self.phase_flops(lod, vision=self.objective.vision_on(seen, budget))
+
         d_steps = progress["step"] * recipe.n_critic
-        lazy_d = sum(d_reg_due_at(recipe, d_steps + i) for i in range(recipe.n_critic))
-        lazy_g = g_reg_due_at(recipe, progress["step"])
-        return (recipe.n_critic * parts["d"] + lazy_d * parts.get("d_reg", 0) + parts["g"]
-                + lazy_g * parts.get("g_reg", 0))
+        total = 0
+        for i in range(recipe.n_critic):
+            parts = parts_at(images + i * self.batch)
+            total += parts["d"] + d_reg_due_at(recipe, d_steps + i) * parts.get("d_reg", 0)
+        parts = parts_at(images + recipe.n_critic * self.batch)
+        return total + parts["g"] + g_reg_due_at(recipe, progress["step"]) * parts.get("g_reg", 0)
 
     @property
     def images_per_step(self) -> int:
         return self.recipe.n_critic * self.batch
 
-    def phase_flops(self, lod: float = 0.0) -> dict[str, int]:
+    def phase_flops(self, lod: float = 0.0, vision: bool = True) -> dict[str, int]:
         """FLOPs of each phase of a step at level of detail `lod` (forward + backward, penalties and
-        unrolling included): `d`, `g`, and the lazy `d_reg`, `g_reg` where the recipe has them. Measured on
-        throwaway copies with a throwaway random stream, once per (floor, ceil) of the lod (a fade-in runs
-        both resolutions); the global torch RNG (StyleGAN's noise inputs and style mixing draw from it) is
-        left as it was, since this runs at every start of the process, resumed ones included."""
-        key = (math.floor(lod), math.ceil(lod))
+        unrolling included), with a vision-aided D's terms if it has joined (`vision`; the default is the
+        state at the end of training): `d`, `g`, and the lazy `d_reg`, `g_reg` where the recipe has them.
+        Measured on throwaway copies with a throwaway random stream, once per (floor, ceil) of the lod (a
+        fade-in runs both resolutions) and vision state; the global torch RNG (StyleGAN's noise inputs and
+        style mixing draw from it) is left as it was, since this runs at every start of the process, resumed
+        ones included."""
+        vision = vision and self.objective.vision is not None
+        key = (math.floor(lod), math.ceil(lod), vision)
         if key not in self._phase_flops:
             devices = [self.device.index or 0] if self.device.type == "cuda" else []
             with torch.random.fork_rng(devices=devices):
-                self._phase_flops[key] = self._count_phase_flops(lod)
+                self._phase_flops[key] = self._count_phase_flops(lod, vision)
         return self._phase_flops[key]
 
-    def _count_phase_flops(self, lod: float) -> dict[str, int]:
+    def _count_phase_flops(self, lod: float, vision: bool) -> dict[str, int]:
         recipe, batch = self.recipe, self.batch
         index = torch.arange(batch) % self.x.shape[0]  # a full batch even from a dataset smaller than one
         real = self.x[index].to(self.device)
@@ -203,20 +213,21 @@ class GanTrainer(Trainer):
             if hasattr(network, "lod_after"):
                 network.lod = lod
         objective = Objective(recipe, g, d, self.objective.budget, torch.Generator().manual_seed(0))
+        images = objective.budget if vision else 0  # a point of the schedule in the vision-aided state asked for
         opt_d = torch.optim.Adam(d.parameters(), lr=recipe.lr_d, betas=recipe.betas)
 
         def fake() -> torch.Tensor:  # G's forward is part of the D phase, with its graph under g_on_d_fakes
             with torch.set_grad_enabled(recipe.g_on_d_fakes):
                 return conditioned(g, y)(z)
 
-        parts = {"d": count_flops(lambda: objective.d_loss(d, real, fake(), 0, y, y)[0].backward())}
+        parts = {"d": count_flops(lambda: objective.d_loss(d, real, fake(), images, y, y)[0].backward())}
         if recipe.reg_every > 1 and (recipe.r1 or recipe.r2):
             made = fake()  # the lazy step reuses the D step's fakes
-            parts["d_reg"] = count_flops(lambda: objective.d_reg_loss(d, real, made, 0, y, y)[0].backward())
+            parts["d_reg"] = count_flops(lambda: objective.d_reg_loss(d, real, made, images, y, y)[0].backward())
         d.requires_grad_(False)  # as in the G phase: no gradients for D's weights
         d_phase_fake = fake() if recipe.g_on_d_fakes else None
-        parts["g"] = count_flops(lambda: objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y), 0,
-                                                          y, d_phase_fake).backward())
+        parts["g"] = count_flops(lambda: objective.g_loss(g, d, opt_d, z, lambda: (real, y), lambda: (z, y),
+                                                          images, y, d_phase_fake).backward())
         if recipe.pl_every > 1 and recipe.path_length:
             parts["g_reg"] = count_flops(lambda: objective.g_reg_loss(g, lambda: (z, y)).backward())
         return parts

