@@ -172,6 +172,13 @@ def _cmd_fetch_inception_head(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fetch_clip(args: argparse.Namespace) -> int:
+    from models.clip_visual import URL, fetch_clip
+
+    print(f"CLIP ViT-B/32 weights in {fetch_clip(args.url or URL, Path(args.dest) if args.dest else None)}")
+    return 0
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
     from bench.measurement.score import format_table, score
     from bench.protocol.io import write_json
@@ -336,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=None, help="override the download address")
     p.add_argument("--dest", default=None, help="file to write (default: torch's hub cache)")
     p.set_defaults(fn=_cmd_fetch_inception_head)
+    p = sub.add_parser("fetch-clip", help="download OpenAI's CLIP ViT-B/32 for +vision-aided-clip (needs internet; "
+                       "once per machine)")
+    p.add_argument("--url", default=None, help="override the download address")
+    p.add_argument("--dest", default=None, help="file to write (default: $GAN_BENCH_CLIP_WEIGHTS or "
+                   "~/.cache/clip/ViT-B-32.pt)")
+    p.set_defaults(fn=_cmd_fetch_clip)
     p = sub.add_parser("score", help="every metric of a folder of images against a folder or a dataset")
     p.add_argument("--images", required=True, help="folder of PNG/JPEG images (any size)")
     p.add_argument("--reference", required=True, help="folder of images, or a dataset name (e.g. fmnist32)")

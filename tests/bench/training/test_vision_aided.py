@@ -74,10 +74,11 @@ def test_the_option_wraps_whatever_d_the_variant_ends_with_and_its_files_become_
         assert variants.made_class(variant.discriminator).__name__ == "ProjectedDiscriminator"
         files = {f.rsplit("/", 1)[-1] for f in variant.code_files()}
         assert {"vision_aided.py", "projected_gan.py", "dcgan.py"} <= files
-        assert variant.describe()["discriminator"] == ("models.vision_aided.with_vision_aided(base=models."
-                                                       "projected_gan.projected_discriminator_64, input_side=64)")
+        assert variant.describe()["discriminator"] == (
+            "models.vision_aided.with_vision_aided(backbone='efficientnet-lite0', base=models.projected_gan."
+            "projected_discriminator_64, input_side=64)")
     d = variants.compose("dcgan+vision-aided-64").discriminator((1, 32, 32), width=0.125)
-    assert isinstance(d, DCGANDiscriminator) and d.vision_aided.input_side == 64
+    assert isinstance(d, DCGANDiscriminator) and d.vision_aided.backbone.input_side == 64
 
 
 def test_variants_of_points_and_a_weight_without_the_head_are_refused():
