@@ -16,7 +16,6 @@ downloads it (`fetch_clip`: torch.hub's download, which checks the sha256 before
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -25,6 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from models.files import sha256_of
 
 NAME = "clip-vit-b-32"
 URL = ("https://openaipublic.azureedge.net/clip/models/"
@@ -115,14 +116,6 @@ def normalise(x: torch.Tensor, side: int) -> torch.Tensor:
 def weights_path() -> Path:
     """The file to read: $GAN_BENCH_CLIP_WEIGHTS, else the `clip` package's cache."""
     return Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS).expanduser()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_clip_visual(path: Path | None = None, sha256: str | None = None) -> ClipVisual:

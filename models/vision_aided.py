@@ -13,6 +13,9 @@ Backbones (`backbone_levels`):
   machine with internet fetches with `gbench fetch-clip`; the tokens after blocks 4 and 8 (the CLS
   token dropped, 768 x 7 x 7) and the projected 512-d embedding, CLIP's normalisation, K = 256 on both maps
   at stride 1, as the reference's `conv_multi_level` CLIP branch.
+- `+vision-aided-inception`: an ablation, not the paper's: the TF-Inception-v3 of the Inception metrics
+  (Mixed_6e, Mixed_7c, pool3). It trains against the network its Inception metrics are computed on, which can
+  lower them without better images (Kynkaanniemi et al. 2023); the run records it and those cells are marked.
 
 What the substitute reads, as the reference's `conv_multi_level` reads CLIP (two intermediate maps and the final
 embedding):
@@ -60,6 +63,9 @@ from models.clip_visual import ClipVisual, load_clip_visual
 from models.clip_visual import normalise as clip_normalise
 from models.efficientnet_lite import HEAD_CHANNELS, SPLIT_CHANNELS, SPLIT_STRIDES, efficientnet_lite0, freeze_as_buffers
 from models.efficientnet_lite import NAME as EFFICIENTNET_NAME
+from models.inception_trunk import FEATURE_DIM, inception_layers
+from models.inception_trunk import NAME as INCEPTION_NAME
+from models.inception_trunk import SIZE as INCEPTION_SIZE
 from models.registry import Option, register_option
 from models.resample import FIR_1331, Downsample
 
@@ -164,7 +170,39 @@ class ClipLevels(nn.Module):
         return [t[:, 1:].transpose(1, 2).reshape(n, -1, grid, grid) for t in kept] + [embedding]
 
 
-BACKBONES = (EFFICIENTNET_NAME, CLIP_NAME)
+class InceptionLevels(nn.Module):
+    """Frozen TF-Inception-v3, the Inception metrics' own network (models/inception_trunk.py): Mixed_6e (768 x 17 x
+    17) and Mixed_7c (2048 x 8 x 8) and pool3 (2048) of images in [-1, 1] scaled to [0, 255], resized to 299 with
+    torch's bicubic (the metric's clean resize is PIL's bicubic, not differentiable) and normalised as the metric
+    does, (x - 128) / 128. A run with it trains against the network its Inception metrics use, so they are marked.
+    The TorchScript network is held outside the module tree: never in `parameters()` or the state dict (every
+    build re-reads the wheel's file, sha256-checked), never put in training mode."""
+
+    name = INCEPTION_NAME
+    taps = ("mixed_7", "mixed_10")  # the scripted network's names of Mixed_6e and Mixed_7c
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._layers = [inception_layers()]
+        self.branches = ((768, 17, 256, 2), (FEATURE_DIM, 8, 256, 1))
+        self.vector_dim = FEATURE_DIM
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        layers = self._layers[0]
+        if next(layers.parameters()).device != x.device:
+            layers = self._layers[0] = layers.to(x.device)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        h = (F.interpolate((x + 1.0) * 127.5, size=INCEPTION_SIZE, mode="bicubic", align_corners=False) - 128) / 128
+        maps = []
+        for name, layer in layers.named_children():
+            h = layer(h)
+            if name in self.taps:
+                maps.append(h)
+        return [*maps, h.flatten(1)]
+
+
+BACKBONES = (EFFICIENTNET_NAME, CLIP_NAME, INCEPTION_NAME)
 
 
 def backbone_levels(name: str, input_side: int = INPUT_SIDE) -> nn.Module:
@@ -173,6 +211,8 @@ def backbone_levels(name: str, input_side: int = INPUT_SIDE) -> nn.Module:
         return EfficientNetLevels(input_side)
     if name == CLIP_NAME:
         return ClipLevels(load_clip_visual())
+    if name == INCEPTION_NAME:
+        return InceptionLevels()
     raise ValueError(f"unknown vision-aided backbone {name!r} (known: {', '.join(BACKBONES)})")
 
 
@@ -230,3 +270,7 @@ register_option(Option(
     "vision-aided-clip", "discriminator", f"{_PAPER}: the paper's CLIP ViT-B/32 (OpenAI's weights file, which this "
     f"machine must have: `gbench fetch-clip`); {_HOW}", recipe=_RECIPE,
     wraps_discriminator=wrapper(CLIP_NAME)))
+register_option(Option(
+    "vision-aided-inception", "discriminator", f"{_PAPER}: ABLATION on TF-Inception-v3, the network of the Inception "
+    "metrics (not a backbone of the paper): a run trains against its own metric, whose cells are marked "
+    f"(Kynkaanniemi et al. 2023); {_HOW}", recipe=_RECIPE, wraps_discriminator=wrapper(INCEPTION_NAME)))

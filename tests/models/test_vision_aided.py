@@ -82,3 +82,26 @@ def test_the_conditional_head_adds_the_class_projection_and_needs_labels():
 def test_input_sides_that_the_backbone_cannot_take_are_refused():
     with pytest.raises(ValueError, match="multiple of 32"):
         EfficientNetLevels(48)
+
+
+def test_the_inception_ablation_reads_the_metrics_own_network_outside_the_module_tree():
+    """Its pooled vector is the metric network's pool3 (the scripted forward, on the same prepared input); the
+    network is in no parameter list or state dict, so neither D's optimizer nor a checkpoint holds it."""
+    from models.inception_trunk import inception_layers
+    from models.vision_aided import InceptionLevels
+
+    levels = InceptionLevels()
+    head = VisionAidedHead(levels).train()
+    head.requires_grad_(True)  # as the harness does to D: must not reach the frozen network
+    assert head.pretrained_networks == ("tf-inception-v3",)
+    assert not any(k.startswith("backbone") for k in head.state_dict())
+    assert not any(p.requires_grad for p in levels._layers[0].parameters())
+    x = (torch.rand(2, 1, 32, 32) * 2 - 1).requires_grad_(True)
+    maps_and_vector = levels(x)
+    assert [tuple(t.shape) for t in maps_and_vector] == [(2, 768, 17, 17), (2, 2048, 8, 8), (2, 2048)]
+    prepared = (torch.nn.functional.interpolate((x.detach().expand(-1, 3, -1, -1) + 1) * 127.5, size=299,
+                                                mode="bicubic", align_corners=False) - 128) / 128
+    with torch.no_grad():
+        torch.testing.assert_close(maps_and_vector[-1].detach(), inception_layers().forward(prepared).flatten(1))
+    head(x).sum().backward()
+    assert x.grad.abs().sum() > 0

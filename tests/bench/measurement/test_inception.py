@@ -8,6 +8,7 @@ from cleanfid.resize import build_resizer
 
 from bench.measurement import inception
 from bench.measurement.inception import BackboneError, InceptionFeatures, clean_resize, resize_batch
+from models import inception_trunk
 
 
 def random_images(n, channels, size=32, seed=0):
@@ -58,15 +59,15 @@ def test_grayscale_input_equals_its_rgb_copy():
 def test_wrong_weights_file_is_refused(monkeypatch, tmp_path):
     fake = tmp_path / "default_1.pt"
     fake.write_bytes(b"not the network")
-    monkeypatch.setattr(inception, "weights_path", lambda: fake)
-    inception.checked_weights.cache_clear()
+    monkeypatch.setattr(inception_trunk, "weights_path", lambda: fake)
+    inception_trunk.checked_weights.cache_clear()
     try:
         with pytest.raises(BackboneError, match="expected 7ff4a85c"):
             inception.checked_weights()
     finally:
-        inception.checked_weights.cache_clear()
+        inception_trunk.checked_weights.cache_clear()
 
 
 def test_spec_names_weights_and_resize():
     spec = InceptionFeatures().spec()
-    assert spec["weights_sha256"] == inception.WEIGHTS_SHA256 and "bicubic" in spec["resize"]
+    assert spec["weights_sha256"] == inception_trunk.WEIGHTS_SHA256 and "bicubic" in spec["resize"]

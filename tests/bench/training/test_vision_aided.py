@@ -115,3 +115,17 @@ def test_a_few_steps_train_the_head_with_d_record_the_network_and_count_its_flop
     pairs = _counted_steps(trainer, 20 * trainer.images_per_step, 3)  # joins after 5% = the first step's 64 images
     assert [p for p, _ in pairs] == [e for _, e in pairs]
     assert pairs[1][1] > 2 * pairs[0][1]  # the backbone's passes cost more than the 1/16-width DCGAN
+
+
+def test_a_run_against_the_inception_metrics_network_records_it_for_the_marks(bench_root):
+    from bench.data.datasets import load_prepared
+    from bench.measurement.metrics.info import trained_against
+    from bench.protocol.resolve import resolve
+    from bench.protocol.runs import RunId
+    from bench.training.tasks import task_of
+
+    run = resolve(RunId.parse("t/fmnist32/dcgan+vision-aided-inception/s0"), bench_root)
+    trainer = task_of(run.task).trainer(run, load_prepared("fmnist32", bench_root), torch.device("cpu"))
+    networks = trainer.pretrained_networks()
+    assert networks == ["tf-inception-v3"]
+    assert trained_against("inception", networks) == "tf-inception-v3" and trained_against("domain", networks) is None
