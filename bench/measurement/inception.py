@@ -18,7 +18,8 @@ from PIL import Image
 
 from bench.protocol.errors import BackboneError
 from models import inception_trunk as trunk
-from models.inception_trunk import FEATURE_DIM, SIZE, WEIGHTS_FILE, load_torchscript
+from models.files import load_torchscript
+from models.inception_trunk import FEATURE_DIM, SIZE, WEIGHTS_FILE
 
 RESIZE = "clean (PIL bicubic 299x299, float32, clip [0,255], no quantization)"
 
