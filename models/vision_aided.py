@@ -264,8 +264,9 @@ register_option(Option(
     "vision-aided", "discriminator", f"{_PAPER}: SUBSTITUTE backbone EfficientNet-lite0 (ImageNet, frozen) for CLIP "
     f"ViT-B/32, input 224; {_HOW}", recipe=_RECIPE, wraps_discriminator=wrapper(EFFICIENTNET_NAME)))
 register_option(Option(
-    "vision-aided-64", "discriminator", "+vision-aided with the backbone's input at 64x64 instead of 224 (ours, for "
-    "CPU budgets: ~12x fewer backbone FLOPs)", recipe=_RECIPE, wraps_discriminator=wrapper(EFFICIENTNET_NAME, 64)))
+    "vision-aided-64", "discriminator", f"{_PAPER}: SUBSTITUTE backbone EfficientNet-lite0 (ImageNet, frozen) for "
+    "CLIP ViT-B/32, its input at 64x64 instead of 224 (ours, for CPU budgets: ~12x fewer backbone FLOPs); "
+    f"{_HOW}", recipe=_RECIPE, wraps_discriminator=wrapper(EFFICIENTNET_NAME, 64)))
 register_option(Option(
     "vision-aided-clip", "discriminator", f"{_PAPER}: the paper's CLIP ViT-B/32 (OpenAI's weights file, which this "
     f"machine must have: `gbench fetch-clip`); {_HOW}", recipe=_RECIPE,

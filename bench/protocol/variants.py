@@ -109,16 +109,18 @@ def compose(registry_name: str) -> Variant:
     variant = base(name.base)
     if name.options:
         recipe, arch, discriminator = asdict(variant.recipe), dict(variant.arch), variant.discriminator
-        wrappers = []
+        wrappers, papers = [], [variant.paper]
         for option_name in name.options:
             chosen = option(option_name)
             recipe.update(chosen.recipe)
             arch.update(chosen.arch)
             discriminator = chosen.discriminator or discriminator
             wrappers += [chosen.wraps_discriminator] if chosen.wraps_discriminator else []
+            papers.append(f"+{chosen.name}: {chosen.paper}")  # every page that names the run says what it took
         for wrap in wrappers:  # around the D the options end with, whatever their order
             discriminator = wrap(discriminator)
-        variant = with_recipe(replace(variant, arch=arch, discriminator=discriminator), name.registry_name, recipe)
+        variant = with_recipe(replace(variant, paper="; ".join(papers), arch=arch, discriminator=discriminator),
+                              name.registry_name, recipe)
     return check(variant)
 
 

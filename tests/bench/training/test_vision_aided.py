@@ -77,6 +77,9 @@ def test_the_option_wraps_whatever_d_the_variant_ends_with_and_its_files_become_
         assert variant.describe()["discriminator"] == (
             "models.vision_aided.with_vision_aided(backbone='efficientnet-lite0', base=models.projected_gan."
             "projected_discriminator_64, input_side=64)")
+    labelled = variants.compose("dcgan+hinge+vision-aided-64")  # every page shows a run's paper line
+    assert labelled.paper.startswith("Radford") and "; +hinge: " in labelled.paper
+    assert "; +vision-aided-64: Kumari et al. 2022" in labelled.paper and "SUBSTITUTE" in labelled.paper
     d = variants.compose("dcgan+vision-aided-64").discriminator((1, 32, 32), width=0.125)
     assert isinstance(d, DCGANDiscriminator) and d.vision_aided.backbone.input_side == 64
 
