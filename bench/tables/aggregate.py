@@ -77,8 +77,10 @@ def table_spec(root: Path, block: pd.DataFrame) -> dict:
 def collect_runs(root: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((root / "results").glob("*/*/*/s*/eval/metrics.json")):
-        record = read_json(path)
         run_dir = path.parent.parent
+        if not finished(run_dir):
+            continue  # a stale evaluation: `missing_runs` names it
+        record = read_json(path)
         cost = read_json(run_dir / "train" / "cost.json")
         recipe = read_json(run_dir / "train" / "config.json")["variant"]["recipe"]
         spec = poolable_spec(record["spec"])
@@ -266,16 +268,22 @@ def study_kinds(root: Path) -> dict:
             for name, (_, body) in study_files(root).items()}
 
 
+def finished(run_dir: Path) -> bool:
+    """Whether a run has both its train stage's cost.json and its evaluate stage's metrics.json. A metrics.json
+    alone is stale: its train stage is re-running (DVC removed the old output first) or was stopped."""
+    return (run_dir / "eval" / "metrics.json").is_file() and (run_dir / "train" / "cost.json").is_file()
+
+
 def missing_runs(root: Path) -> list[str]:
-    """The runs the studies of the active profile list whose evaluate stage has not written metrics.json (a
-    stage still running, or not run): empty for a root without params.yaml or studies."""
+    """The runs the studies of the active profile list that are not `finished` (a stage still running, stopped,
+    or not run): empty for a root without params.yaml or studies."""
     if not (root / "params.yaml").is_file() or not (root / "pipelines").is_dir():
         return []
     from bench.protocol.params import load_params
     from bench.protocol.studies import load_studies
 
     runs = [run for study in load_studies(root, load_params(root)) for run in study.runs()]
-    return [str(run) for run in runs if not (run.folder(root) / "eval" / "metrics.json").is_file()]
+    return [str(run) for run in runs if not finished(run.folder(root))]
 
 
 def aggregate(root: Path, partial: bool = False) -> Path:
@@ -286,8 +294,9 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     missing = missing_runs(root)
     if missing and not partial:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise ResultsError(f"{len(missing)} runs of the studies have no metrics.json yet ({shown}): let `dvc repro` "
-                           "finish their evaluate stages, or aggregate what there is with `gbench aggregate --partial`")
+        raise ResultsError(f"{len(missing)} runs of the studies have no finished train and evaluate outputs yet "
+                           f"({shown}): let `dvc repro` finish their stages, or aggregate what there is with "
+                           "`gbench aggregate --partial`")
     runs = collect_runs(root)
     summary = summarize_runs(runs)
     specs = {f"{s}/{d}": table_spec(root, b) for (s, d), b in runs.groupby(["study", "dataset"])}

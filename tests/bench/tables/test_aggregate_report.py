@@ -371,12 +371,19 @@ def test_aggregate_refuses_while_runs_of_the_studies_lack_metrics_unless_asked_f
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for seed in (0, 1):  # seed 2's evaluate is still running
         fake_run(tmp_path, "mlp-gan", seed, 8, study="mine")
-    with pytest.raises(ResultsError, match=r"1 runs of the studies have no metrics.json yet \(mine/ring8/mlp-gan/s2\)"):
+    with pytest.raises(ResultsError, match=r"1 runs of the studies have no finished train and evaluate outputs yet "
+                                           r"\(mine/ring8/mlp-gan/s2\)"):
         aggregate(tmp_path)
     assert not (tmp_path / "results/tables").exists()  # nothing half-written
     aggregate(tmp_path, partial=True)
     assert strict_json(tmp_path / "results/tables/incomplete.json") == {"missing": ["mine/ring8/mlp-gan/s2"]}
     assert "Incomplete: 1 runs of the studies had no metrics" in render(tmp_path).read_text()
+    (tmp_path / "results/mine/ring8/mlp-gan/s1/train/cost.json").unlink()  # its train stage re-running: eval stale
+    aggregate(tmp_path, partial=True)
+    assert strict_json(tmp_path / "results/tables/incomplete.json") == {
+        "missing": ["mine/ring8/mlp-gan/s1", "mine/ring8/mlp-gan/s2"]}
+    assert {r["run"] for r in strict_json(tmp_path / "results/tables/runs.json")} == {"mine/ring8/mlp-gan/s0"}
+    fake_run(tmp_path, "mlp-gan", 1, 8, study="mine")
     fake_run(tmp_path, "mlp-gan", 2, 8, study="mine")
     aggregate(tmp_path)
     assert strict_json(tmp_path / "results/tables/incomplete.json") == {"missing": []}
