@@ -133,6 +133,12 @@ class SharedDraws:
         return next_part
 
 
+def _gradient_norm(optimizer: torch.optim.Optimizer) -> float:
+    """The L2 norm of every gradient the optimizer holds, as one vector (one fused pass over them)."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+
+
 def _derived_seed(phase_seed: int, m: int, stream: str) -> int:
     digest = hashlib.sha256(f"{phase_seed}:{m}:{stream}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
@@ -157,11 +163,16 @@ class Phase:
         self.buffers = [b.data for net in networks for b in net.buffers()]
 
     def run(self, optimizer: torch.optim.Optimizer,
-            loss_of: Callable[[int, int], tuple[torch.Tensor, dict[str, float]]]) -> dict[str, float]:
+            loss_of: Callable[[int, int], tuple[torch.Tensor, dict[str, float]]],
+            grad_norm: str | None = None) -> dict[str, float]:
+        """The step; its logs are the micro-batches' means, plus under the key `grad_norm` (if given) the L2 norm of
+        the whole gradient the optimizer steps with (a health signal: exploding or vanishing updates)."""
         if self.n_micro == 1:
             loss, logs = loss_of(0, 1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if grad_norm:
+                logs[grad_norm] = _gradient_norm(optimizer)
             optimizer.step()
             return logs
         objective, n = self.objective, self.n_micro
@@ -185,6 +196,7 @@ class Phase:
         pl_mean = torch.tensor([objective.pl_mean], dtype=torch.float64, device=self.device)
         self.ranks.take_from_last([*self.buffers, pl_mean])
         objective.pl_mean = float(pl_mean.item())
+        norm = _gradient_norm(optimizer) if grad_norm else None  # of the summed gradient: the same on every rank
         optimizer.step()
         every = self.ranks.gather_rows(torch.tensor(rows, dtype=torch.float64, device=self.device)).tolist()
         means = []
@@ -193,7 +205,10 @@ class Phase:
             for value in column:  # in micro-batch order, whatever the ranks
                 total += value
             means.append(total / n)
-        return dict(zip(keys or [], means, strict=True))
+        logs = dict(zip(keys or [], means, strict=True))
+        if grad_norm:
+            logs[grad_norm] = norm
+        return logs
 
     @contextlib.contextmanager
     def _micro_batch_random_streams(self, phase_seed: int, m: int) -> Iterator[None]:

@@ -39,6 +39,7 @@ from bench.protocol.seeding import make_deterministic, resolve_device
 from bench.training.budget import Budget, run_budget
 from bench.training.checkpoint import CHECKPOINT, CHECKSUM, CorruptCheckpoint, load_checkpoint, save_checkpoint
 from bench.training.distributed import SINGLE, Ranks, check_ranks, join, leave, rank_device
+from bench.training.live import LiveCurve
 from bench.training.tasks import Trainer, task_module, task_of
 
 PUBLISHED = ("config.json", CHECKPOINT, CHECKSUM, "progress.json", "curve_samples.npz", "curve.json", "cost.json")
@@ -61,8 +62,9 @@ def _saved_state(work: Path, run: ResolvedRun) -> dict[str, Any] | None:
 
 
 def _publish(work: Path, out: Path) -> None:
-    """Copy the finished run's files into the stage's output (files already identical are left alone)."""
-    for name in PUBLISHED:
+    """Copy the finished run's files, its dvclive view included, into the stage's output (files already
+    identical are left alone)."""
+    for name in (*PUBLISHED, *LiveCurve(work).files()):
         data = (work / name).read_bytes()
         if not (out / name).is_file() or (out / name).read_bytes() != data:
             write_bytes(out / name, data)
@@ -160,7 +162,10 @@ def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ra
     if not progress["curve"]:
         progress["curve"].append({"kimg": 0.0, "step": 0, "gflop": 0.0})
         trainer.snapshots.record(trainer.curve_module(), device, 0.0)
-    _run_steps(trainer, progress, budget, clock, settings, str(run_id), device, checkpoint, ranks)
+    live = LiveCurve(work) if ranks.writes else None
+    if live is not None:
+        live.write(progress["curve"])
+    _run_steps(trainer, progress, budget, clock, settings, str(run_id), device, checkpoint, ranks, live)
     if not ranks.writes:
         return out
     if not ckpt_path.exists() or progress["step"] == 0:
@@ -176,11 +181,11 @@ def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ra
 
 
 def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: Budget, clock: dict[str, float], settings,
-               desc: str, device: torch.device, checkpoint, ranks: Ranks) -> None:
-    """Step until the budget is spent, recording curve points (with the FLOPs spent) and writing checkpoints on
-    schedule. FLOPs are counted per step, at the step's own level of detail and lazy phases; `clock` sums the
-    seconds spent inside training steps (a wall-clock budget's measure: snapshots, checkpoints and the FLOP
-    count are the harness's time, not the method's)."""
+               desc: str, device: torch.device, checkpoint, ranks: Ranks, live: LiveCurve | None) -> None:
+    """Step until the budget is spent, recording curve points (with the FLOPs spent and the step's signals, see
+    `_window_signals`) and writing checkpoints on schedule. FLOPs are counted per step, at the step's own level of
+    detail and lazy phases; `clock` sums the seconds spent inside training steps (a wall-clock budget's measure:
+    snapshots, checkpoints and the FLOP count are the harness's time, not the method's)."""
     horizon, show = budget.horizon, ranks.writes
     bar = tqdm(total=horizon, initial=min(progress["images"], horizon), unit="kimg", unit_scale=1e-3, desc=desc,
                bar_format="{desc} {n:.2f}/{total:.2f} kimg |{bar}| {elapsed}<{remaining} {postfix}",
@@ -211,9 +216,17 @@ def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: Budget, clock
                       file=sys.stderr)
             checkpoint(True)
             break
+        window = progress.setdefault("window", {})
+        for name, value in losses.items():
+            total, count, _ = window.get(name, (0.0, 0, None))
+            window[name] = [total + value, count + 1, value]
         if curve_point:
             progress["curve"].append({"kimg": progress["images"] / 1000, "step": progress["step"],
-                                      "gflop": progress["flops"] / 1e9, **losses})
+                                      "gflop": progress["flops"] / 1e9,
+                                      **_window_signals(window, trainer.state_signals)})
+            progress["window"] = {}
+            if live is not None:
+                live.log(progress["curve"][-1])
             trainer.snapshots.record(trainer.curve_module(), device, progress["images"] / 1000)
             while progress["next_curve"] <= progress["images"]:
                 progress["next_curve"] += images_of(settings["curve_every_kimg"])
@@ -222,6 +235,13 @@ def _run_steps(trainer: Trainer, progress: dict[str, Any], budget: Budget, clock
             while progress["next_ckpt"] <= progress["images"]:
                 progress["next_ckpt"] += images_of(settings["checkpoint_every_kimg"])
     bar.close()
+
+
+def _window_signals(window: dict[str, list[float]], states: tuple[str, ...]) -> dict[str, float]:
+    """A curve point's signals from the steps since the previous point (`window`: name -> [sum, count, last]): the
+    mean of each loss, accuracy and gradient norm over those steps (one step's values are too noisy to judge a
+    run's health by), and the last value of the trainer's state signals (`states`, e.g. ADA's p)."""
+    return {name: last if name in states else total / count for name, (total, count, last) in window.items()}
 
 
 def _divergence(losses: dict[str, float], non_finite_networks: list[str]) -> str | None:

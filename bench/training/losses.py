@@ -30,6 +30,10 @@ class Loss:
     penalty: str | None = None  # "wgan-gp" | "dragan": the gradient penalty the loss is defined with
     clip: bool = False  # WGAN: clip every D weight to [-clip, clip] after each D step
     defaults: dict[str, Any] = field(default_factory=dict)
+    # D's decision boundary on its raw output (logit 0; 0.5 between LSGAN's targets): D "is right" on a real
+    # above it and on a fake below it. None for critics (Wasserstein, relativistic), whose outputs have no
+    # absolute meaning, only their real-fake gap.
+    boundary: float | None = 0.0
 
 
 def _no_smoothing(name: str, real_label: float) -> None:
@@ -101,14 +105,14 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in [
          _cross_entropy_d, _ns_g, smoothable=True,
          defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 1}),
     Loss("lsgan", "Mao et al. 2017 (arXiv:1611.04076), least squares with a=0, b=c=1",
-         _lsgan_d, _lsgan_g, smoothable=True,
+         _lsgan_d, _lsgan_g, smoothable=True, boundary=0.5,
          defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 1}),
     Loss("wgan", "Arjovsky, Chintala & Bottou 2017 (arXiv:1701.07875), Wasserstein with weight clipping c",
-         _wasserstein_d, _wasserstein_g, clip=True,
+         _wasserstein_d, _wasserstein_g, clip=True, boundary=None,
          defaults={"lr_g": 5e-5, "lr_d": 5e-5, "betas": (0.5, 0.999), "n_critic": 5, "clip": 0.01}),
     Loss("wgan-gp", "Gulrajani et al. 2017 (arXiv:1704.00028), Wasserstein with a gradient penalty on "
          "real/fake interpolates, lambda 10",
-         _wasserstein_d, _wasserstein_g, penalty="wgan-gp",
+         _wasserstein_d, _wasserstein_g, penalty="wgan-gp", boundary=None,
          defaults={"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.0, 0.9), "n_critic": 5, "penalty_weight": 10.0}),
     Loss("dragan", "Kodali et al. 2017 (arXiv:1705.07215), NS loss with a gradient penalty around "
          "perturbed reals x + 0.5 std(x) U[0,1], lambda 10",
@@ -120,7 +124,7 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in [
          defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 1}),
     Loss("rpgan", "Jolicoeur-Martineau 2019 (arXiv:1807.00734) relativistic pairing, as used by R3GAN "
          "(Huang et al. 2024, arXiv:2501.05441) with R1 and R2",
-         _rp_d, _rp_g, needs_real_for_g=True,
+         _rp_d, _rp_g, needs_real_for_g=True, boundary=None,
          defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.0, 0.99), "n_critic": 1, "r1": 0.05, "r2": 0.05}),
 ]}
 

@@ -113,6 +113,18 @@ def vision_aided_g_loss(fake: torch.Tensor) -> torch.Tensor:
     return smoothed_bce(fake, VISION_AIDED_TARGET).sum(dim=1).mean()
 
 
+def d_health(real_out: torch.Tensor, fake_out: torch.Tensor, boundary: float | None) -> dict[str, float]:
+    """D's outputs on a batch as health signals: `d_gap` = E D(x) - E D(G(z)) (for a Wasserstein critic, its
+    estimate of W1) and, for a loss with a decision boundary, D's accuracy on reals and on fakes separately
+    (`d_acc_real`, `d_acc_fake`: the shares on the right side of it). One host transfer for all three."""
+    real_out, fake_out = real_out.detach().float(), fake_out.detach().float()
+    values = [real_out.mean() - fake_out.mean()]
+    if boundary is not None:
+        values += [(real_out > boundary).float().mean(), (fake_out < boundary).float().mean()]
+    names = ("d_gap", "d_acc_real", "d_acc_fake")
+    return dict(zip(names, torch.stack(values).tolist(), strict=False))
+
+
 def d_reg_due_at(recipe: Recipe, d_steps: int) -> bool:
     """Whether the D step after `d_steps` D steps is followed by a lazy R1/R2 step."""
     return recipe.reg_every > 1 and bool(recipe.r1 or recipe.r2) and d_steps % recipe.reg_every == 0
@@ -180,7 +192,7 @@ class Objective:
         real_out, real_classes = self._scores(d, real_in, y_real)
         fake_out, fake_classes = self._scores(d, fake_in, y_fake)
         adversarial = loss.d_loss(real_out, fake_out, real_label=1.0 - r.label_smoothing)
-        total, logs = adversarial, {"loss_d": adversarial.item()}
+        total, logs = adversarial, {"loss_d": adversarial.item(), **d_health(real_out, fake_out, loss.boundary)}
         if self.ada is not None and self.ada.adaptive:
             logs["real_sign"] = real_out.detach().sign().mean().item()  # ADA's r_t, gathered by after_d_step
         if r.drift:

@@ -35,6 +35,9 @@ class Trainer(ABC):
     of progressive growing), so a resumed run continues exactly where it stopped."""
 
     snapshots: CurveSnapshots  # the samples of fixed inputs kept at every curve point
+    # logged signals that are states, not per-step measurements (e.g. ADA's p): a curve point keeps their last
+    # value instead of their mean since the previous point
+    state_signals: tuple[str, ...] = ()
 
     @abstractmethod
     def begin(self, progress: dict[str, Any], budget: int) -> None:

@@ -57,6 +57,8 @@ def _as_training_tensor(data: dict[str, np.ndarray], kind: str) -> torch.Tensor:
 
 
 class GanTrainer(Trainer):
+    state_signals = ("ada_p", "ada_rt", "pl_mean")
+
     def __init__(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device,
                  ranks: Ranks = SINGLE) -> None:
         recipe, seed = run.variant.recipe, run.run.seed
@@ -123,10 +125,12 @@ class GanTrainer(Trainer):
                                     fake)
             return loss, {"loss_g": loss.item()}
 
-        logs.update(phase.run(self.opt_g, g_loss_of))
+        logs.update(phase.run(self.opt_g, g_loss_of, grad_norm="grad_g"))
         if objective.g_reg_due:
             path_latents = SharedDraws(self._next_z)
             phase.run(self.opt_g, lambda m, n: (objective.g_reg_loss(g, path_latents.part(m, n)), {}))
+        if recipe.path_length:
+            logs["pl_mean"] = objective.pl_mean
         objective.after_g_step(g)
         progress["step"] += 1
         if self.ema is not None:
@@ -153,7 +157,7 @@ class GanTrainer(Trainer):
             real, fake, y_real, y_fake = batches[m]
             return objective.d_reg_loss(d, real, fake, progress["images"], y_real, y_fake)
 
-        logs = self.phase.run(self.opt_d, d_loss_of)
+        logs = self.phase.run(self.opt_d, d_loss_of, grad_norm="grad_d")
         if objective.d_reg_due:
             logs.update(self.phase.run(self.opt_d, d_reg_loss_of))
         objective.after_d_step(d, logs)

@@ -29,8 +29,10 @@ def evaluated_generator(run: RunId, root):
 
 def outputs(root, run):
     folder = run.folder(root) / "train"
+    live = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted((folder / "dvclive").rglob("*"))
+            if p.is_file()}
     return ((folder / CHECKPOINT).read_bytes(), read_json(folder / "curve.json"),
-            (folder / "curve_samples.npz").read_bytes())
+            (folder / "curve_samples.npz").read_bytes(), live)
 
 
 @pytest.mark.parametrize("run_id", ["t/fmnist32/dcgan/s0", "t/ring8/mlp-gan/s1",
@@ -66,6 +68,42 @@ def test_curve_logs_losses_and_keeps_samples_from_kimg_zero(bench_root):
     cost = read_json(run.folder(bench_root) / "train" / "cost.json")
     assert cost["kimg"] == 0.32 and cost["steps"] == 5 and cost["wall_s"] > 0
     assert cost["flops_total"] > 0 and cost["device"] == "cpu"
+
+
+def test_curve_points_average_each_signal_over_their_steps_and_dvclive_mirrors_them(bench_root, monkeypatch):
+    """A point holds the mean of every per-step signal since the previous point (losses, D's accuracies and
+    real-fake gap, gradient norms), computed here from the steps' own logs; dvclive's files hold the same."""
+    import csv
+
+    from bench.training.tasks.generation import GanTrainer
+
+    steps = []
+    step = GanTrainer.step
+
+    def recording(self, progress, budget):
+        logs = step(self, progress, budget)
+        steps.append((progress["step"], dict(logs)))
+        return logs
+
+    monkeypatch.setattr(GanTrainer, "step", recording)
+    write_params(bench_root, fmnist32={"train": {"kimg": 0.384, "curve_every_kimg": 0.192}})
+    run = RunId.parse("t/fmnist32/dcgan/s0")
+    train(run, bench_root)
+    folder = run.folder(bench_root) / "train"
+    points = read_json(folder / "curve.json")["points"]
+    assert [p["step"] for p in points] == [0, 3, 6]
+    signals = {"loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_gap", "grad_d", "grad_g"}
+    for point, window in zip(points[1:], (steps[:3], steps[3:]), strict=True):
+        assert set(point) == {"kimg", "step", "gflop", *signals}
+        for name in signals:
+            assert point[name] == pytest.approx(sum(logs[name] for _, logs in window) / 3, rel=1e-12)
+        assert 0 <= point["d_acc_real"] <= 1 and 0 <= point["d_acc_fake"] <= 1 and point["grad_d"] > 0
+    with open(folder / "dvclive" / "plots" / "metrics" / "d_acc_real.tsv") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert [(int(r["step"]), float(r["d_acc_real"])) for r in rows] == [(p["step"], p["d_acc_real"])
+                                                                         for p in points[1:]]
+    summary = read_json(folder / "dvclive" / "metrics.json")
+    assert summary["step"] == 6 and summary["grad_g"] == points[-1]["grad_g"]
 
 
 @pytest.mark.parametrize("run_id", ["t/ring8/mlp-gan/s0", "t/ring8/mlp-gan+wgan-gp+ha+noise+r1+lazy/s0",
