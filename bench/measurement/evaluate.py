@@ -19,13 +19,15 @@ import torch
 from bench.data.datasets import load_prepared
 from bench.data.datasets import spec as dataset_spec
 from bench.measurement import catalog, protocols
+from bench.measurement.health import PAIRS_N, assess
 from bench.measurement.inception_head import available_head
 from bench.measurement.metrics.conditional import intra_class_fid, requested_class_accuracy
+from bench.measurement.metrics.memorization import closest_to_training
 from bench.measurement.metrics.modes import mode_metrics
 from bench.measurement.reference import load_reference, save_npz
 from bench.measurement.scoring import MetricSettings, score_features
 from bench.protocol.errors import ConfigError, ResultsError
-from bench.protocol.io import atomic_write, remove_partial_writes, write_json
+from bench.protocol.io import atomic_write, read_json, remove_partial_writes, write_json
 from bench.protocol.resolve import Protocol, ResolvedRun, resolve
 from bench.protocol.runs import RunId
 from bench.protocol.seeding import generator, resolve_device, stream_seed
@@ -312,11 +314,43 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
         else:
             raise ValueError(f"task kind {run.task!r} asks for metric group {group!r}, which evaluate does not know")
 
+    data = load_prepared(run_id.dataset, root)
+    real = data.get("eval_x", data["train_x"])[:PAIRS_N]
+    generated = images if run.dataset.kind == "images" else points
+    coverage = [p["modes_covered"] for p in curve["points"]] if run.dataset.kind == "points" else None
+    health = assess(_train_curve(run_id, root), None, metrics, run.dataset.kind, generated, real, coverage)
+    if run.dataset.kind == "images" and "domain" in spec["backbones"]:
+        spec["nearest"] = _nearest_grid(run, inputs, images, out)
     write_json(out / "curve.json", {"run": str(run_id), **curve})
     write_json(out / "metrics.json", {"run": str(run_id), "dataset": run_id.dataset, "variant": run_id.variant,
                                       "study": run_id.study, "seed": run_id.seed,
-                                      "metrics": finite_metrics(run_id, metrics, spec), "spec": spec})
+                                      "metrics": finite_metrics(run_id, metrics, spec), "health": health,
+                                      "spec": spec})
     return out
+
+
+def _train_curve(run_id: RunId, root: Path) -> list[dict]:
+    """The train stage's curve points (losses and health signals)."""
+    return read_json(run_id.folder(root) / "train" / "curve.json")["points"]
+
+
+NEAREST_K = 16  # pairs in the nearest-neighbour grid
+
+
+def _nearest_grid(run: ResolvedRun, inputs: StageInputs, images: np.ndarray, out: Path) -> dict:
+    """nearest.png: the NEAREST_K samples closest to the training set in domain features, each beside its nearest
+    training image (the reference's train images: a subset is scored against its parent's), nearest first."""
+    ref, _ = inputs.reference(run.run.dataset, "domain")
+    if "train_features" not in ref:
+        return {"available": False, "reason": "the domain reference keeps no train features (it is the train split)"}
+    features = np.load(out / "features_domain.npz")["features"]
+    order, nearest, distance = closest_to_training(features, ref["train_features"], NEAREST_K)
+    train = load_prepared(run.dataset.reference_dataset, inputs.root)["train_x"]
+    pairs = np.stack([images[order], train[nearest]], axis=1).reshape(-1, *images.shape[1:])
+    save_grid(out / "nearest.png", pairs, nrow=8)
+    return {"available": True, "file": "nearest.png", "order": order.tolist(), "train_index": nearest.tolist(),
+            "distance": [round(float(d), 4) for d in distance], "features": "domain",
+            "layout": "pairs left to right: sample, its nearest training image"}
 
 
 def finite_metrics(run_id: RunId, metrics: dict, spec: dict) -> dict:
@@ -355,7 +389,8 @@ def _record_divergence(run: ResolvedRun, inputs: StageInputs, out: Path, diverge
         save_scatter(out / "samples.png", snapshots[-1][:2500], data["modes"])
         curve = _point_curve(run, root, data["modes"], float(data["sigma"]))
     write_json(out / "curve.json", {"run": str(run.run), **curve})
+    health = assess(_train_curve(run.run, root), diverged, {}, run.dataset.kind)
     write_json(out / "metrics.json", {"run": str(run.run), "dataset": run.run.dataset, "variant": run.run.variant,
                                       "study": run.run.study, "seed": run.run.seed, "metrics": {},
-                                      "diverged": diverged, "spec": spec})
+                                      "diverged": diverged, "health": health, "spec": spec})
     return out

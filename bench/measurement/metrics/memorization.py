@@ -100,3 +100,15 @@ def data_copying(train: np.ndarray, held_out: np.ndarray, generated: np.ndarray,
     value = float(np.dot(weights, scores) / np.sum(weights))
     spec["copying"] = value < THRESHOLD
     return value, spec
+
+
+def closest_to_training(generated: np.ndarray, train: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The `k` generated samples nearest to the training set, nearest first: their indices, the index of each one's
+    nearest training image and that distance (the nearest-neighbour grid: a copying generator shows its copies
+    there first)."""
+    generated, train = (np.asarray(a, dtype=np.float64) for a in (generated, train))
+    train_sq = np.einsum("ij,ij->i", train, train)
+    nearest = (train_sq[None, :] - 2.0 * (generated @ train.T)).argmin(axis=1)
+    distance = np.sqrt(((generated - train[nearest]) ** 2).sum(axis=1))
+    order = np.argsort(distance, kind="stable")[:k]
+    return order, nearest[order], distance[order]

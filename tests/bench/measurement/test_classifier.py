@@ -200,7 +200,9 @@ def test_other_sizes_are_resized_with_pil_bicubic(built, eval_split):
 def test_the_data_copying_test_on_the_domain_backbone(built):
     """A "generator" that returns training images is flagged (C_T far below -3); one that returns eval images
     the reference did not use is not (Meehan et al. 2020, bench/measurement/metrics/memorization.py)."""
+    from bench.measurement import health
     from bench.measurement.backbones import BackboneSet
+    from bench.measurement.metrics.memorization import closest_to_training
     from bench.measurement.reference import build_reference, load_reference
     from bench.measurement.scoring import MetricSettings, score_features
 
@@ -218,3 +220,9 @@ def test_the_data_copying_test_on_the_domain_backbone(built):
     fresh, _ = score_features("domain", net(data["eval_x"][unused]), ref, settings)
     assert copied["data_copying_domain"] < -10 and how["data_copying"]["copying"]
     assert abs(fresh["data_copying_domain"]) < 3
+    assert health.copying_check(copied)["flag"] and not health.copying_check(fresh)["flag"]
+    # the nearest-neighbour grid pairs a copied sample with the very training image it copies
+    order, nearest, distance = closest_to_training(net(data["train_x"][5000:5032])["features"],
+                                                   ref["train_features"], 8)
+    spread = health.mean_pairwise_distance(ref["train_features"][:500])
+    assert (nearest == 5000 + order).all() and distance.max() < 0.01 * spread  # float16 features: not exactly 0

@@ -72,3 +72,17 @@ def test_nearest_distances_equal_scipy_cdist():
     expected = cdist(queries, points).min(axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
     assert (got[-10:] == 0).all()  # a training point itself is at distance exactly 0
+
+
+def test_closest_to_training_orders_samples_by_their_cdist_nearest_training_point():
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(9)
+    train, generated = rng.normal(size=(400, 6)), rng.normal(size=(120, 6))
+    generated[[7, 50]] = train[[3, 99]] + 1e-7  # two near-copies: they come first
+    order, nearest, distance = memorization.closest_to_training(generated, train, 5)
+    d = cdist(generated, train)
+    expected = np.argsort(d.min(axis=1), kind="stable")[:5]
+    assert order.tolist() == expected.tolist() and set(order[:2]) == {7, 50}
+    assert nearest.tolist() == d[order].argmin(axis=1).tolist()
+    np.testing.assert_allclose(distance, d[order].min(axis=1), rtol=1e-9, atol=1e-12)
