@@ -40,6 +40,19 @@ def diverged_text(row: pd.Series) -> str | None:
             f"first at {fmt(row.get('diverged_kimg'), digits=2)} kimg); not ranked")
 
 
+def health_cell(row: pd.Series) -> dict:
+    """A variant's health over its seeds (bench/measurement/health.py): "healthy", or each badge with the seeds it
+    flagged, so a table never averages a collapsed seed with healthy ones in silence; `state` "1" (every judged seed
+    healthy), "0" (a seed flagged) or "" (no seed judged: evaluated before the checks existed)."""
+    judged = row.get("n_judged")
+    if judged is None or pd.isna(judged) or int(judged) == 0:
+        return {"state": "", "text": "–", "flags": [], "sort": ""}
+    healthy, judged = int(row["n_healthy"]), int(judged)
+    flags = [f for f in str(row.get("health_flags") or "").split(";") if f]
+    return {"state": "1" if healthy == judged else "0", "sort": healthy / judged, "flags": flags,
+            "text": "healthy" if healthy == judged else f"{healthy} of {judged} seeds healthy"}
+
+
 def _header(metric: catalog.MetricInfo, spec: dict) -> str:
     """The column's heading with its metric protocol's name where it has one, e.g. "FID (Inception) · fid500_test2k"."""
     name = protocols.of_column(metric.name, metric.backbone, spec)
@@ -197,6 +210,7 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
                 "trained_against": str(row.get("trained_against") or "").replace(",", ", "),
                 "compare": compare_href(row["variant"]) if row["variant"] in tables.comparisons else None,
                 "cells": cells, "n_seeds": int(row["n_seeds"]), "diverged": diverged_text(row),
+                "health": health_cell(row),
                 "wall_s": fmt(row["wall_s_mean"], digits=0),
                 "kimg": fmt(row["kimg_mean"], digits=1), "gflops": fmt(row["flops_total_mean"], 1e-9, digits=0),
                 "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0),

@@ -11,6 +11,7 @@ from bench.measurement import catalog
 from bench.measurement.metrics.info import trained_against
 from bench.protocol.io import read_json
 from bench.report.format import figure_svg, fmt, pyplot
+from bench.report.health import health_charts, seed_health
 from bench.report.site import Images, Tables, columns_of, compare_href, curve_label, variant_href
 from bench.report.svg_chart import Series, line_chart
 from bench.tables.compare import cells, summary_text
@@ -125,6 +126,8 @@ def _variant_section(tables: Tables, images: Images, variant: str, study: str, d
                  "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0)},
         "curve_svg": _curve_chart(curve) if curve else "",
         "ada_svg": _ada_chart(tables, runs),
+        "health": [h for _, r in runs.sort_values("seed").iterrows() if (h := seed_health(r, images)) is not None],
+        "health_svgs": health_charts(tables.root, runs),
         "trained_against": str(row.get("trained_against") or "").replace(",", ", "),
         "truncation_svg": _truncation_svg([truncation]) if truncation else "",
         "truncation": {**truncation, "rows": _truncation_rows(truncation)} if truncation else None,
@@ -164,6 +167,23 @@ def _verdict_rows(records: list[dict]) -> list[dict]:
             for r in records]
 
 
+def _health_differences(summary: pd.DataFrame, study: str, dataset: str, variants: list[str]) -> list[str]:
+    """For each compared variant whose seeds differ in health, which seeds a check flagged, e.g. "dcgan: 2 of 3
+    seeds healthy (checkerboard: s0)": its means average over seeds that did not train alike."""
+    rows = summary[(summary["study"] == study) & (summary["dataset"] == dataset)].set_index("variant")
+    notes = []
+    for variant in variants:
+        if variant not in rows.index:
+            continue
+        row = rows.loc[variant]
+        judged, healthy = row.get("n_judged"), row.get("n_healthy")
+        if judged is None or pd.isna(judged) or int(healthy) == int(judged):
+            continue
+        flags = "; ".join(f for f in str(row.get("health_flags") or "").split(";") if f)
+        notes.append(f"{variant}: {int(healthy)} of {int(judged)} seeds healthy ({flags})")
+    return notes
+
+
 def compare_pages(tables: Tables) -> dict[str, tuple[str, dict]]:
     """One page per new method: per study x dataset, the verdict table at equal images and a paragraph from its
     numbers, then the verdicts at equal training FLOPs on the quality curve."""
@@ -176,6 +196,8 @@ def compare_pages(tables: Tables) -> dict[str, tuple[str, dict]]:
             flops = (at_flops[(at_flops["study"] == study) & (at_flops["dataset"] == dataset)].to_dict("records")
                      if len(at_flops) else [])
             blocks.append({"study": study, "dataset": dataset, "summary": summary_text(records),
+                           "health": _health_differences(tables.summary, study, dataset,
+                                                         [name, *dict.fromkeys(block["baseline"])]),
                            "n_comparisons": records[0]["n_comparisons"], "rows": _verdict_rows(records),
                            "flops_rows": _verdict_rows(flops)})
         pages[compare_href(name)] = ("compare.html", {

@@ -89,11 +89,14 @@ def collect_runs(root: Path) -> pd.DataFrame:
         except ConfigError as exc:
             raise ConfigError(f"{path.relative_to(root)}: {exc}") from None
         diverged = record.get("diverged") or {}
+        health = record.get("health") or {}  # evaluations from before the health checks have none
         rows.append({
             "run": record["run"], "study": record["study"], "dataset": record["dataset"],
             "variant": record["variant"], "seed": record["seed"],
             "diverged": bool(diverged), "diverged_kimg": diverged.get("kimg"),
             "diverged_reason": diverged.get("reason"),
+            "healthy": health.get("healthy"), "health_badges": ";".join(health.get("badges", [])),
+            "health": json.dumps(health, sort_keys=True) if health else None,
             **{m: record["metrics"].get(m) for m in METRICS},
             **{c: cost.get(c) for c in COSTS},
             **{f"hp_{h}": (json.dumps(recipe.get(h)) if h == "betas" else recipe.get(h)) for h in HYPERPARAMETERS},
@@ -105,6 +108,8 @@ def collect_runs(root: Path) -> pd.DataFrame:
             "config_hash": record["spec"]["config_hash"],
             "spec": json.dumps(spec, sort_keys=True),
             "samples": str((run_dir / "eval" / "samples.png").relative_to(root)),
+            "nearest": (str((run_dir / "eval" / "nearest.png").relative_to(root))
+                        if (run_dir / "eval" / "nearest.png").is_file() else None),
             "curve": str((run_dir / "eval" / "curve.json").relative_to(root)),
             "losses": str((run_dir / "train" / "curve.json").relative_to(root)),
         })
@@ -149,6 +154,7 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
                    "seeds": ",".join(str(s) for s in sorted(group["seed"])), "n_diverged": len(diverged),
                    "diverged_kimg": float(diverged["diverged_kimg"].min()) if len(diverged) else None,
                    "diverged_seeds": ",".join(str(s) for s in sorted(diverged["seed"])),
+                   **health_summary(group),
                    "budget_unit": budgets[0][0], "budget_amount": budgets[0][1],
                    "trained_against": ",".join(sorted({n for t in group["trained_against"] for n in str(t).split(",")
                                                        if n}))}
@@ -160,6 +166,19 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
                 row[f"{c}_mean"] = float(group[c].mean())
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def health_summary(group: pd.DataFrame) -> dict:
+    """A variant's seeds' health verdicts: how many were judged and found healthy, and each badge with the seeds
+    it flagged, e.g. "checkerboard: s0, s2" (`health_flags`, ";"-separated), so that a page can say when seeds
+    differ in health instead of averaging over them."""
+    judged = group[group["healthy"].notna()]
+    flags: dict[str, list[str]] = {}
+    for _, run in judged.sort_values("seed").iterrows():
+        for badge in filter(None, str(run["health_badges"]).split(";")):
+            flags.setdefault(badge, []).append(f"s{int(run['seed'])}")
+    return {"n_judged": len(judged), "n_healthy": int(judged["healthy"].astype(bool).sum()),
+            "health_flags": ";".join(f"{badge}: {', '.join(seeds)}" for badge, seeds in flags.items())}
 
 
 def _plain(value):

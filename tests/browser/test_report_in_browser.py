@@ -9,7 +9,7 @@ from selenium.webdriver.support.ui import Select
 
 from bench.report.render import render
 from bench.tables.aggregate import aggregate
-from tests.bench.tables.test_aggregate_report import EVIL, EVIL_NAME, fake_run
+from tests.bench.tables.test_aggregate_report import EVIL, EVIL_NAME, _verdict, fake_run
 from tests.conftest import open_page, page_problems
 
 
@@ -17,9 +17,9 @@ from tests.conftest import open_page, page_problems
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     for seed, (good, evil, other) in enumerate([(8, 2, 6), (7, 3, 5), (8, 2, 6)]):
-        fake_run(root, "mlp-gan", seed, good)
-        fake_run(root, EVIL_NAME, seed, evil, paper=EVIL)
-        fake_run(root, "mlp-gan+hinge", seed, other, reverse_kl=0.2)
+        fake_run(root, "mlp-gan", seed, good, health=_verdict())
+        fake_run(root, EVIL_NAME, seed, evil, paper=EVIL, health=_verdict(*(["checkerboard"] if seed == 1 else [])))
+        fake_run(root, "mlp-gan+hinge", seed, other, reverse_kl=0.2, health=_verdict())
     aggregate(root)
     return render(root).parent
 
@@ -78,6 +78,26 @@ def test_family_filter_shows_only_that_family(browser, report):
     assert visible() == [EVIL_NAME]
     select.select_by_visible_text("all")
     assert len(visible()) == 3
+
+
+def test_the_health_filter_hides_variants_with_a_flagged_seed_and_composes_with_the_family_filter(browser, report):
+    open_page(browser, report / "index.html")
+    healthy_only = browser.find_element(By.CSS_SELECTOR, "input.health-filter")
+    select = Select(browser.find_element(By.CSS_SELECTOR, "select.family-filter"))
+
+    def visible():
+        rows = browser.find_elements(By.CSS_SELECTOR, "table.leaderboard tbody:not(.published-rows) tr")
+        return sorted(r.find_element(By.CSS_SELECTOR, "a.variant").text for r in rows if r.is_displayed())
+
+    assert len(visible()) == 3
+    healthy_only.click()
+    assert visible() == ["mlp-gan", "mlp-gan+hinge"]  # evil-gan's seed 1 has a checkerboard
+    select.select_by_visible_text("loss")
+    assert visible() == ["mlp-gan+hinge"]
+    healthy_only.click()
+    select.select_by_visible_text("new method")
+    assert visible() == [EVIL_NAME]
+    select.select_by_visible_text("all")
 
 
 def test_tied_entries_share_a_rank_marked_as_tied(browser, report):

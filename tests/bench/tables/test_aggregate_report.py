@@ -21,7 +21,7 @@ SPEC = {"kind": "points", "n_gen": 2500, "profile": "smoke", "libraries": {"torc
 
 
 def fake_run(root, variant, seed, modes, spec=SPEC, study="leaderboard", reverse_kl=0.1, recipe=None, paper=None,
-             diverged=None, dataset="ring8", metrics=None):
+             diverged=None, dataset="ring8", metrics=None, health=None, train_points=None):
     run = f"{study}/{dataset}/{variant}/s{seed}"
     folder = root / "results" / run
     metrics = {} if diverged else metrics or {"modes_covered": modes, "high_quality": 0.5, "reverse_kl": reverse_kl,
@@ -29,13 +29,14 @@ def fake_run(root, variant, seed, modes, spec=SPEC, study="leaderboard", reverse
     run_spec = {"n_gen": 2500, "profile": "smoke", "kind": "points"} if diverged else spec  # a diverged run's
     write_json(folder / "eval" / "metrics.json", {
         "run": run, "study": study, "dataset": dataset, "variant": variant, "seed": seed, "metrics": metrics,
-        **({"diverged": diverged} if diverged else {}),
+        **({"diverged": diverged} if diverged else {}), **({"health": health} if health else {}),
         "spec": {**run_spec, "latent_seed": seed, "config_hash": f"h{seed}"}})
     write_json(folder / "train" / "config.json", {"variant": {"paper": paper, "recipe": recipe or {
         "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}}})
     write_json(folder / "train" / "cost.json", {"wall_s": 10.0 + seed, "kimg": 2.0, "flops_total": 1e9,
                                                 "peak_rss_mb": 100.0, "device": "cpu"})
-    write_json(folder / "train" / "curve.json", {"points": [{"kimg": 0.0}, {"kimg": 2.0, "loss_d": 1.0}]})
+    write_json(folder / "train" / "curve.json",
+               {"points": train_points or [{"kimg": 0.0}, {"kimg": 2.0, "loss_d": 1.0}]})
     write_json(folder / "eval" / "curve.json", {"metric": "modes_covered", "n": 2500, "points": [
         {"kimg": 0.0, "modes_covered": 0}, {"kimg": 2.0, "modes_covered": modes}]})
     Image.new("RGB", (8, 8)).save(folder / "eval" / "samples.png")
@@ -513,3 +514,35 @@ def test_the_limited_data_page_draws_fid_against_size_with_ada_p_and_published_r
     assert page.count('<tr><td><a href="variant-dcgan') == 4  # two methods x two sizes
     variant_page = (tmp_path / "reports/variant-dcgan+ada.html").read_text()
     assert "ADA&#39;s augmentation strength" in variant_page or "ADA's augmentation strength" in variant_page
+
+
+def _verdict(*flagged):
+    from bench.measurement import health
+
+    checks = {name: health.check(name in flagged, 0.1, 0.25) for name in ("diverged", "mode_collapse", "checkerboard")}
+    return health.verdict(checks)
+
+
+def test_health_verdicts_are_counted_per_seed_shown_as_badges_and_named_where_seeds_differ(tmp_path):
+    points = [{"kimg": 0.0, "step": 0}] + [{"kimg": k, "step": int(k * 10), "loss_d": 1.0, "loss_g": 0.7,
+                                            "d_acc_real": 0.6, "d_acc_fake": 0.5, "d_gap": 0.1, "grad_d": 2.0,
+                                            "grad_g": 0.5} for k in (1.0, 2.0)]
+    for seed in range(3):
+        fake_run(tmp_path, "mlp-gan", seed, 8, health=_verdict(), train_points=points)
+        fake_run(tmp_path, EVIL_NAME, seed, 2 + seed, train_points=points,
+                 health=_verdict(*(["mode_collapse", "checkerboard"] if seed == 1 else [])))
+    fake_run(tmp_path, "mlp-gan+hinge", 0, 5)  # evaluated before the checks: not judged
+    aggregate(tmp_path)
+    summary = {r["variant"]: r for r in strict_json(tmp_path / "results/tables/summary.json")}
+    assert (summary[EVIL_NAME]["n_judged"], summary[EVIL_NAME]["n_healthy"]) == (3, 2)
+    assert summary[EVIL_NAME]["health_flags"] == "mode collapse: s1;checkerboard: s1"
+    assert (summary["mlp-gan"]["n_healthy"], summary["mlp-gan"]["health_flags"]) == (3, "")
+    assert summary["mlp-gan+hinge"]["n_judged"] == 0
+    html = render(tmp_path).read_text()
+    assert 'data-healthy="0"' in html and 'data-healthy="1"' in html and 'data-healthy=""' in html
+    assert "2 of 3 seeds healthy" in html and '<span class="badge">mode collapse: s1</span>' in html
+    page = (tmp_path / "reports" / f"variant-{EVIL_NAME}.html").read_text()
+    assert "Training health" in page and page.count("<svg") >= 4  # accuracy, losses, gap and gradient charts
+    assert "Seed 1: <span class=\"badge\">mode collapse</span>" in page and "flagged" in page
+    compare = (tmp_path / "reports" / f"compare-{EVIL_NAME}.html").read_text()
+    assert f"{EVIL_NAME}: 2 of 3 seeds healthy (mode collapse: s1; checkerboard: s1)" in compare
