@@ -20,12 +20,14 @@ from bench.protocol.io import write_bytes, write_text
 from bench.report.leaderboard import leaderboard_sections
 from bench.report.limited_data import limited_data_sections, published_rows
 from bench.report.pages import compare_pages, variant_pages
+from bench.report.robustness import robustness_sections
 from bench.report.site import Images, Tables, compare_href, provenance, slug
 from bench.report.studies import ablation_sections, alignment_sections, mode_collapse_sections, sweep_sections
 
 
 def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
-    """page file -> (template, context): one page per study (table, sweep or mode-collapse)."""
+    """page file -> (template, context): one page per study (table, sweep, ablation, alignment, limited data,
+    mode collapse or robustness)."""
     pages = {}
     studies = sorted(set(tables.summary["study"]))
     for name in studies:
@@ -51,6 +53,9 @@ def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
                 "published": published_rows(entry), "alpha": entry["alpha"],
                 "headline": next(m["label"] for m in entry["metrics"] if m["metric"] == entry["headline"]),
                 "parent": ", ".join(s["dataset"] for s in entry["sizes"][-1:])})
+        elif info["kind"] == "robustness":
+            sections = robustness_sections(name, tables.summary, tables.runs, images, tables.info)
+            pages[page] = ("robustness.html", {"title": info["title"], "sections": sections})
         elif info["kind"] == "mode-collapse":
             sections = mode_collapse_sections(name, tables.summary, tables.runs, images)
             pages[page] = ("mode_collapse.html", {"title": info["title"], "sections": sections})
