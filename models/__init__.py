@@ -15,4 +15,5 @@ from models import (  # noqa: F401  (import registers the variants)
     stylegan2,
     stylegan3,
     vision_aided,
+    wgan_robustness,
 )
