@@ -43,8 +43,9 @@ METRICS = catalog.summarized()  # every metric column of the tables, in table or
 COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
 HYPERPARAMETERS = ["loss", "lr_g", "lr_d", "betas", "n_critic", "penalty_weight", "clip", "r1", "r2"]
 # differ per run by design; "undefined" names the metrics a run could not define (reverse KL without a
-# high-quality sample): an outcome of that run, counted by the table's <metric>_n, not how it was measured
-SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional", "equivariance", "undefined"}
+# high-quality sample): an outcome of that run, counted by the table's <metric>_n, not how it was measured;
+# "nearest" lists the pairs of the run's nearest-neighbour grid (a picture, not a metric)
+SPEC_KEYS_IGNORED = {"latent_seed", "config_hash", "labels", "conditional", "equivariance", "undefined", "nearest"}
 TRUNCATION_METRICS = ("fid_domain", "is_domain", "class_accuracy_domain")
 
 

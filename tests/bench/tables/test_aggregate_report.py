@@ -105,6 +105,15 @@ def test_each_runs_data_copying_outcome_does_not_split_a_table_but_how_it_was_me
         aggregate(tmp_path)
 
 
+def test_each_runs_nearest_neighbour_pairs_do_not_split_a_table(tmp_path):
+    for seed in range(2):
+        nearest = {"available": True, "file": "nearest.png", "order": [seed, 3], "train_index": [7 + seed, 1],
+                   "distance": [0.1 * seed, 0.5], "features": "domain"}
+        fake_run(tmp_path, "mlp-gan", seed, 8, spec={**SPEC, "nearest": nearest})
+    aggregate(tmp_path)
+    assert len(strict_json(tmp_path / "results/tables/summary.json")) == 1
+
+
 def test_a_metric_one_run_could_not_define_does_not_split_a_table(tmp_path):
     """Evaluate records in the spec why a run's reverse KL is undefined (no high-quality sample); a quick
     are-gans-equal ring8 table with such a run beside defined ones was refused ('different metric specs')."""
