@@ -54,7 +54,8 @@ def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
                 "headline": next(m["label"] for m in entry["metrics"] if m["metric"] == entry["headline"]),
                 "parent": ", ".join(s["dataset"] for s in entry["sizes"][-1:])})
         elif info["kind"] == "robustness":
-            sections = robustness_sections(name, tables.summary, tables.runs, images, tables.info)
+            sections = robustness_sections(name, tables.summary, tables.runs, images, tables.info,
+                                           info.get("datasets", {}))
             pages[page] = ("robustness.html", {"title": info["title"], "sections": sections})
         elif info["kind"] == "mode-collapse":
             sections = mode_collapse_sections(name, tables.summary, tables.runs, images)

@@ -14,11 +14,13 @@ from bench.tables.robustness import LOSS_LABELS, robustness_grid
 METRIC = "fid_domain"  # the study's evaluate stage scores the domain backbone only (params.yaml)
 
 
-def robustness_sections(study: str, summary: pd.DataFrame, runs: pd.DataFrame, images, info) -> list[dict]:
+def robustness_sections(study: str, summary: pd.DataFrame, runs: pd.DataFrame, images, info,
+                        listed: dict[str, list[str]]) -> list[dict]:
+    """`listed`: the study file's variants per dataset (their order is the grid's row order)."""
     sections = []
     for dataset, block in summary[summary["study"] == study].groupby("dataset", sort=True):
         block_runs = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
-        grid = robustness_grid(block, block_runs, METRIC)
+        grid = robustness_grid(block, block_runs, METRIC, listed.get(dataset, []))
         first = block_runs[block_runs["seed"] == block_runs["seed"].min()].set_index("variant")
         rows = []
         for arch in grid["architectures"]:

@@ -27,11 +27,12 @@ def cell_trains(badges: list[str]) -> bool:
     return not any(badge in FAILURES for badge in badges)
 
 
-def robustness_grid(summary: pd.DataFrame, runs: pd.DataFrame, metric: str) -> dict:
-    """The grid of one study x dataset: architectures (rows, in the order the study lists them) x losses (columns,
-    the paper's order first), each cell the variant, `metric`'s summary over seeds, the seeds' badges and whether
-    it trains; and per loss the number of architectures it trains on."""
-    variants = list(dict.fromkeys(runs["variant"]))
+def robustness_grid(summary: pd.DataFrame, runs: pd.DataFrame, metric: str, listed: list[str] = ()) -> dict:
+    """The grid of one study x dataset: architectures (rows, in the order the study file `listed` them, any other
+    after) x losses (columns, the paper's order first), each cell the variant, `metric`'s summary over seeds, the
+    seeds' badges and whether it trains; and per loss the number of architectures it trains on."""
+    variants = [v for v in listed if v in set(runs["variant"])]
+    variants += sorted(set(runs["variant"]) - set(variants))
     losses_of = {v: str(runs[runs["variant"] == v]["hp_loss"].iloc[0]) for v in variants}
     architectures = list(dict.fromkeys(architecture_of(v) for v in variants))
     losses = sorted(set(losses_of.values()), key=lambda x: (LOSS_ORDER.index(x) if x in LOSS_ORDER else 99, x))

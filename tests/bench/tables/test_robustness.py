@@ -9,7 +9,7 @@ STUDY = """robustness:
   title: Architecture robustness
   kind: robustness
   datasets:
-    fmnist32: [arch-a, arch-a+lsgan, arch-a+wgan-gp, arch-b, arch-b+lsgan, arch-b+wgan-gp]
+    fmnist32: [arch-b, arch-b+lsgan, arch-b+wgan-gp, arch-a, arch-a+lsgan, arch-a+wgan-gp]
 """
 IMAGES_SPEC = {"kind": "images", "n_gen": 500, "profile": "smoke", "libraries": {"torch": "x"}, "device": "cpu",
                "backbones": {"domain": {"backbone": "domain"}}}
@@ -43,8 +43,9 @@ def test_the_grid_counts_the_architectures_each_loss_trains_on(tmp_path):
     _runs(tmp_path)
     summary = pd.read_csv(tmp_path / "results/tables/summary.csv")
     runs = pd.read_csv(tmp_path / "results/tables/runs.csv")
-    grid = robustness_grid(summary, runs, "fid_domain")
-    assert grid["architectures"] == ["arch-a", "arch-b"] and grid["losses"] == ["ns", "lsgan", "wgan-gp"]
+    assert robustness_grid(summary, runs, "fid_domain")["architectures"] == ["arch-a", "arch-b"]  # unlisted
+    grid = robustness_grid(summary, runs, "fid_domain", ["arch-b", "arch-b+lsgan", "arch-a"])
+    assert grid["architectures"] == ["arch-b", "arch-a"] and grid["losses"] == ["ns", "lsgan", "wgan-gp"]
     assert grid["trains_on"] == {"ns": 1, "lsgan": 1, "wgan-gp": 2}  # checkerboard alone still trains
     assert grid["cells"]["arch-a"]["lsgan"]["trains"] and not grid["cells"]["arch-b"]["ns"]["trains"]
     assert grid["cells"]["arch-b"]["wgan-gp"]["mean"] == 120.0
@@ -58,6 +59,6 @@ def test_the_page_is_the_papers_grid_with_fid_and_badges_per_cell(tmp_path):
     assert "<b>WGAN-GP</b> 2 of 2" in page and "<b>DCGAN (NS)</b> 1 of 2" in page
     head = page.index("<thead>")
     assert page.index("DCGAN (NS)", head) < page.index("LSGAN", head) < page.index("WGAN-GP", head)
-    assert page.index("<b>arch-a</b>") < page.index("<b>arch-b</b>")
+    assert page.index("<b>arch-b</b>") < page.index("<b>arch-a</b>")  # the study file's order
     assert "120.0 ± 1.0" in page and '<span class="badge">mode collapse: s0</span>' in page
     assert '<span class="badge">diverged: s0</span>' in page and page.count("<img") == 6
