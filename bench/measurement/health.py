@@ -93,7 +93,10 @@ def mean_pairwise_distance(features: np.ndarray, n: int = PAIRS_N) -> float:
 def mode_collapse_check(generated: np.ndarray, real: np.ndarray, coverage: list[float] | None = None) -> dict:
     """Pairwise diversity of the samples against the real data's (rows: flattened images, or 2-D points);
     `coverage`: modes covered along the curve, the last at the end (2-D sets)."""
-    ratio = mean_pairwise_distance(generated) / mean_pairwise_distance(real)
+    spread = mean_pairwise_distance(real)
+    if spread == 0:
+        return check(None, reason="the real data's points are all the same: no spread to compare with")
+    ratio = mean_pairwise_distance(generated) / spread
     value: dict[str, Any] = {"diversity_ratio": ratio}
     flag = ratio < DIVERSITY
     if coverage:
@@ -102,23 +105,28 @@ def mode_collapse_check(generated: np.ndarray, real: np.ndarray, coverage: list[
     return check(bool(flag), value, {"diversity_ratio": DIVERSITY, "coverage_fall": COVERAGE_FALL})
 
 
-def nyquist_peak(images: np.ndarray) -> float:
+def nyquist_peak(images: np.ndarray) -> float | None:
     """How much the images' spectral power peaks on the Nyquist lines of the 2-D DFT (frequency 1/2 cycle per pixel
     along y or x): the mean power per frequency on those lines over that on the lines next to them. Uniform noise
-    gives ~1, a checkerboard far more. The images' channel mean, each image's own mean removed; N x C x H x W."""
+    gives ~1, a checkerboard far more; None without power beside the lines. The images' channel mean, each image's
+    own mean removed; N x C x H x W."""
     x = np.asarray(images, dtype=np.float64).mean(axis=1)
     x = x - x.mean(axis=(1, 2), keepdims=True)
     power = (np.abs(np.fft.fft2(x)) ** 2).mean(axis=0)
     h, w = power.shape
     on_lines = (power[h // 2, :].sum() + power[:, w // 2].sum() - power[h // 2, w // 2]) / (h + w - 1)
     beside = (power[[h // 2 - 1, h // 2 + 1], :].sum() + power[:, [w // 2 - 1, w // 2 + 1]].sum()) / (2 * (h + w))
-    return float(on_lines / beside) if beside > 0 else float("inf")
+    return float(on_lines / beside) if beside > 0 else None
 
 
 def checkerboard_check(generated: np.ndarray, real: np.ndarray) -> dict:
     if generated.shape[-1] % 2 or generated.shape[-2] % 2 or min(generated.shape[-2:]) < 4:
         return check(None, reason="odd or tiny image size: no Nyquist line with neighbours")
     ours, theirs = nyquist_peak(generated), nyquist_peak(real)
+    if not theirs:
+        return check(None, reason="the real images have no power on or beside the Nyquist lines: no peak to compare")
+    if ours is None:
+        return check(None, reason="the samples have no power beside the Nyquist lines (e.g. constant images)")
     ratio = ours / theirs
     return check(bool(ratio > NYQUIST), {"nyquist_ratio": ratio, "nyquist_peak": ours, "data_peak": theirs},
                  NYQUIST)

@@ -48,6 +48,14 @@ def test_a_checkerboard_is_flagged_and_noise_or_the_data_itself_is_not():
     assert not health.checkerboard_check(noise, real)["flag"]  # noise has high-frequency power but no peak
 
 
+def test_checks_without_a_reference_to_compare_with_are_not_applicable():
+    flat = np.full((8, 1, 8, 8), 100.0)  # no spectral power, no spread
+    noise = np.random.default_rng(3).normal(size=(8, 1, 8, 8))
+    assert health.checkerboard_check(noise, flat)["flag"] is None
+    assert health.checkerboard_check(flat, noise)["flag"] is None
+    assert health.mode_collapse_check(noise.reshape(8, -1), flat.reshape(8, -1))["flag"] is None
+
+
 def _curve(acc_real, acc_fake, loss_g):
     return [{"kimg": 0.0, "step": 0}] + [
         {"kimg": i + 1.0, "step": i + 1, "loss_d": 0.1, "d_acc_real": r, "d_acc_fake": f, "loss_g": g}
