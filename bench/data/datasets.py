@@ -10,6 +10,8 @@ equally often (50 times in train, 10 in eval), each channel drawing without repl
 within the matching split, so the true mode distribution is exactly uniform.
 `fmnist32-unaligned` is fmnist32 with every item moved to a random place, angle and size inside the canvas
 (bench/data/unaligned.py, fixed seed, same labels): the data-alignment study's unaligned set.
+`edges2fmnist`, `fmnist-inpaint`, `sneaker2boot` and `fmnist-transposed` are image-to-image translation tasks
+built from Fashion-MNIST (bench/data/translation.py, `TranslationSpec`).
 `fmnist32-n100`, `-n500`, `-n1k` and `-n5k` are limited-data training sets (Karras et al. 2020, ADA; Zhao et al.
 2020, DiffAugment): a class-balanced subset of fmnist32's train split, nested (n100 in n500 in n1k in n5k, the
 same images for every method and seed), with fmnist32's full eval split; they are scored against fmnist32's
@@ -144,6 +146,26 @@ class SubsetSpec(DatasetSpec):
         return self.n_train // self.n_labels
 
 
+@dataclass(frozen=True)
+class TranslationSpec(DatasetSpec):
+    """An image-to-image translation task built from a source set (bench/data/translation.py): inputs A and
+    targets B per split, paired or unpaired. Its `train_x`/`eval_x` are B's images, so its reference stages score
+    translations against the target domain; the source's classifier scores content and class."""
+
+    task: str = ""
+    paired: bool = True
+
+
+def _translation(name: str, description: str) -> TranslationSpec:
+    from bench.data.translation import TASKS
+
+    train, test = (dict(FMNIST_SIZES)[s] for s in ("train", "eval"))
+    paired = TASKS[name][0]
+    sizes = (("train", train), ("eval", test)) if paired else ()  # unpaired: known once prepared
+    return TranslationSpec(name, "images", (1, 32, 32), description, classifier="fmnist32",
+                           n_labels=len(FMNIST_CLASSES), source="fmnist", sizes=sizes, task=name, paired=paired)
+
+
 def _subset(parent: DatasetSpec, n_train: int, label: str, seed: int = 0) -> SubsetSpec:
     eval_size = dict(parent.sizes)["eval"]
     return SubsetSpec(
@@ -180,6 +202,13 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 DATASETS.update({ds.name: ds for ds in (_subset(DATASETS["fmnist32"], n, label) for n, label in
                                          ((100, "100"), (500, "500"), (1000, "1k"), (5000, "5k")))})
+DATASETS.update({ds.name: ds for ds in (
+    _translation("edges2fmnist", "paired translation: Sobel edges of a Fashion-MNIST item -> the item (32x32)"),
+    _translation("fmnist-inpaint", "paired translation: an item with its lower half missing -> the item (32x32)"),
+    _translation("sneaker2boot", "unpaired translation: sneakers -> ankle boots, from disjoint halves of train"),
+    _translation("fmnist-transposed", "unpaired translation with a hidden ground truth: items -> T(items), T a "
+                                      "diagonal reflection with gamma 1/2, from disjoint halves of train"),
+)})
 
 
 BUILT_IN = frozenset(DATASETS)
@@ -310,6 +339,14 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
                                     "first per_class of each (nested across n_train)",
                        "seed": ds.seed, "train_index": f"indices into {ds.parent}'s train split, in train_index",
                        "train_index_sha256": chosen, "eval": f"{ds.parent}'s eval split, unchanged"})
+    elif isinstance(ds, TranslationSpec):
+        from bench.data.translation import TASKS, build_task
+
+        raw, source = load_source(ds.source, params)
+        arrays = build_task(ds.task, {s: pad_to_32(raw[f"{s}_x"]) for s in ("train", "eval")},
+                            {s: raw[f"{s}_y"] for s in ("train", "eval")})
+        source.update({"task": ds.task, "paired": ds.paired, "ground_truth": TASKS[ds.task][1],
+                       "arrays": "<split>_a inputs, <split>_b targets (= <split>_x), <split>_a_y/<split>_b_y classes"})
     elif isinstance(ds, StackedSpec):
         raw, source = load_source(ds.source, params)
         rng = np.random.default_rng(ds.seed)
