@@ -71,6 +71,14 @@ class Recipe:
     ada_interval: int = 4  # D steps between updates of an adaptive p
     vision_aided: float = 0.0  # weight of a vision-aided D beside D (Kumari et al. 2022: models/vision_aided.py)
     vision_aided_start: float = 0.05  # share of the budget trained before it joins (its reference: 500 of 10,000 kimg)
+    # translation (bench/training/tasks/translation.py; pix2pix, CycleGAN)
+    l1_weight: float = 0.0  # lambda of pix2pix's L1 between G(A) and the paired B
+    adversarial_weight: float = 1.0  # weight of G's GAN term; 0: no D at all (pix2pix's L1-only ablation)
+    cycle_weight: float = 0.0  # lambda of CycleGAN's cycle-consistency L1, each way
+    identity_weight: float = 0.0  # CycleGAN's identity L1 weight, relative to cycle_weight
+    image_pool: int = 0  # CycleGAN's history of generated images shown to D (Shrivastava et al. 2017)
+    d_loss_scale: float = 1.0  # D's loss x this (pix2pix and CycleGAN halve it: D learns slower than G)
+    lr_decay_from: float = 0.0  # share of the budget after which both lrs decay linearly to 0 (0: constant)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -97,6 +105,10 @@ class Recipe:
         if self.vision_aided < 0 or not 0.0 <= self.vision_aided_start < 1.0:
             problems.append(f"vision_aided must be >= 0 and vision_aided_start in [0, 1), got {self.vision_aided}, "
                             f"{self.vision_aided_start}")
+        translation = ("l1_weight", "adversarial_weight", "cycle_weight", "identity_weight", "image_pool",
+                       "d_loss_scale")
+        if any(getattr(self, name) < 0 for name in translation) or not 0.0 <= self.lr_decay_from < 1.0:
+            problems.append(f"{', '.join(translation)} must be >= 0 and lr_decay_from in [0, 1)")
         if self.ada_target and self.ada_kimg <= 0:
             problems.append("an adaptive ADA (ada_target > 0) needs ada_kimg > 0, the speed of p")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -142,6 +154,7 @@ class Variant:
     z_dim: int = 100
     conditional: bool = False  # G(z, y) and D(x, y) take class labels (needs a labeled dataset)
     truncation: bool = False  # the evaluate stage also scores the truncation trick's curve
+    task: str = ""  # the task kind when not generation (e.g. "translation": bench/training/tasks)
     defined_in: str = field(default="", compare=False)  # the module that registered it (set by `register`)
 
     @property
@@ -168,6 +181,7 @@ class Variant:
             "data_kinds": list(self.data_kinds),
             "conditional": self.conditional,
             "truncation": self.truncation,
+            **({"task": self.task} if self.task else {}),
         }
 
 

@@ -62,6 +62,12 @@ class DatasetSpec:
         return "eval"
 
     @property
+    def variant_kind(self) -> str:
+        """The data a variant must handle to train on this set (a variant's `data_kinds`): its kind, except for
+        translation tasks ("paired", "unpaired"), whose target images are scored as images all the same."""
+        return self.kind
+
+    @property
     def reference_dataset(self) -> str:
         """The dataset whose reference arrays (results/reference/<it>/<backbone>) score this one: itself, except
         for a subset of another dataset (SubsetSpec), which is scored against its parent's."""
@@ -154,6 +160,10 @@ class TranslationSpec(DatasetSpec):
 
     task: str = ""
     paired: bool = True
+
+    @property
+    def variant_kind(self) -> str:
+        return "paired" if self.paired else "unpaired"
 
 
 def _translation(name: str, description: str) -> TranslationSpec:
@@ -346,7 +356,7 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
         arrays = build_task(ds.task, {s: pad_to_32(raw[f"{s}_x"]) for s in ("train", "eval")},
                             {s: raw[f"{s}_y"] for s in ("train", "eval")})
         source.update({"task": ds.task, "paired": ds.paired, "ground_truth": TASKS[ds.task][1],
-                       "arrays": "<split>_a inputs, <split>_b targets (= <split>_x), <split>_a_y/<split>_b_y classes"})
+                       "arrays": "<split>_a inputs (classes <split>_a_y), <split>_x targets (classes <split>_y)"})
     elif isinstance(ds, StackedSpec):
         raw, source = load_source(ds.source, params)
         rng = np.random.default_rng(ds.seed)

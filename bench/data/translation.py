@@ -1,10 +1,11 @@
 """Image-to-image translation tasks built offline from Fashion-MNIST, each scorable against ground truth.
 
 A task maps domain A (the input) to domain B (the target). Every task keeps Fashion-MNIST's train/test split and is
-always scored on the test split. Prepared arrays: `train_a`, `eval_a` (inputs) and `train_b`, `eval_b` (targets),
-each with its source item's class (`<split>_a_y`, `<split>_b_y`); `train_x`/`eval_x` are B's images again, so the
-reference stages, the domain classifier's features and the data-copying test score translations against the
-target domain exactly as they score a generator's samples.
+always scored on the test split. Prepared arrays: `train_a`, `eval_a` (the inputs, domain A) and `train_x`, `eval_x`
+(the targets, domain B), each with its source item's class (`<split>_a_y`, `<split>_y`). B's images are the set's
+`x` arrays, so the reference stages, the domain classifier's features and the data-copying test score
+translations against the target domain exactly as they score a generator's samples; for the paired tasks and
+the hidden-T task, `eval_x[i]` is the ground truth of `eval_a[i]`.
 
 - `edges2fmnist` (paired): A = the item's Sobel edges, binarised; B = the item. One answer per input, mostly.
 - `fmnist-inpaint` (paired): A = the item with its lower half replaced by mid-grey (the "missing" marker);
@@ -74,14 +75,14 @@ def build_task(task: str, x: dict[str, np.ndarray], y: dict[str, np.ndarray]) ->
             a, a_y, b, b_y = images[first], labels[first], transposed(images[second]), labels[second]
         else:
             raise ValueError(f"unknown translation task {task!r}; known: {', '.join(TASKS)}")
-        out.update({f"{split}_a": a, f"{split}_a_y": a_y.astype(np.int64), f"{split}_b": b,
-                    f"{split}_b_y": b_y.astype(np.int64), f"{split}_x": b, f"{split}_y": b_y.astype(np.int64)})
+        out.update({f"{split}_a": a, f"{split}_a_y": a_y.astype(np.int64), f"{split}_x": b,
+                    f"{split}_y": b_y.astype(np.int64)})
     return out
 
 
 TASKS = {  # task -> (paired, how it is scored against ground truth)
-    "edges2fmnist": (True, "eval_b is each input's own item"),
-    "fmnist-inpaint": (True, "eval_b is each input's own item (one of many valid answers)"),
+    "edges2fmnist": (True, "eval_x is each input's own item"),
+    "fmnist-inpaint": (True, "eval_x is each input's own item (one of many valid answers)"),
     "sneaker2boot": (False, "no pairs: target-domain FID and a sneaker/boot classifier"),
-    "fmnist-transposed": (False, "eval_b = T(eval_a): the hidden ground truth of each test input"),
+    "fmnist-transposed": (False, "eval_x = T(eval_a): the hidden ground truth of each test input"),
 }

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 def task_kind(variant: Variant) -> str:
     """The task kind a variant trains under (bench/training/tasks)."""
+    if variant.task:
+        return variant.task
     return "class-conditional" if variant.conditional else "unconditional"
 
 
@@ -134,9 +136,10 @@ class Protocol:
     def resolve(self, run: RunId) -> ResolvedRun:
         study, name, dataset = self.study(run.study), run.name, spec(run.dataset)
         variant = self.variant(study, name)
-        if dataset.kind not in variant.data_kinds:
+        if dataset.variant_kind not in variant.data_kinds:
             raise RegistryError(f"variant {variant.name!r} handles {list(variant.data_kinds)} data, but "
-                                f"{run.dataset!r} is {dataset.kind!r}; remove it from that dataset in {study.path}")
+                                f"{run.dataset!r} is {dataset.variant_kind!r}; remove it from that dataset in "
+                                f"{study.path}")
         if variant.conditional and not dataset.n_labels:
             raise RegistryError(f"variant {variant.name!r} is class-conditional, but {run.dataset!r} has no class "
                                 f"labels; run it on a labeled dataset (e.g. fmnist32), not in {study.path}")

@@ -166,6 +166,32 @@ def _follows_feature_protocol(d: type | None) -> bool:
     return d is not None and issubclass(d, FeatureDiscriminator)
 
 
+TRANSLATION_FIELDS = ("l1_weight", "adversarial_weight", "cycle_weight", "identity_weight", "image_pool",
+                      "d_loss_scale", "lr_decay_from")
+
+
+def _task_problems(variant: Variant) -> list[str]:
+    """Recipe settings the variant's task kind does not read (they would be silently ignored)."""
+    from dataclasses import fields
+
+    from models.registry import Recipe
+
+    default, r = Recipe(), variant.recipe
+    changed = [f.name for f in fields(Recipe) if getattr(r, f.name) != getattr(default, f.name)]
+    if variant.task == "translation":
+        from bench.training.tasks.translation import CRITERIA
+
+        read = {*TRANSLATION_FIELDS, "loss", "lr_g", "lr_d", "betas", "batch"}
+        found = [f"translation trains with the GAN criteria {', '.join(CRITERIA)}, not {r.loss!r}"] \
+            if r.loss not in CRITERIA else []
+        if ignored := [name for name in changed if name not in read]:
+            found.append(f"translation does not use {', '.join(ignored)}: drop the options that set them")
+        return found
+    if ignored := [name for name in changed if name in TRANSLATION_FIELDS]:
+        return [f"{', '.join(ignored)} are translation settings (pix2pix, CycleGAN); a generator does not use them"]
+    return []
+
+
 def problems(variant: Variant) -> list[str]:
     """Why `variant` cannot train (empty when it can), each with what to do instead."""
     from bench.training.losses import LOSSES
@@ -203,7 +229,9 @@ def problems(variant: Variant) -> list[str]:
         if r.label_smoothing and not loss.smoothable:
             found.append(f"label smoothing (+smooth) needs a loss with a real target (mm, ns, lsgan, dragan), "
                          f"not {r.loss!r}")
-    unsupported = [k for k in variant.arch if not _accepts(variant.generator, k)]
+    found += _task_problems(variant)
+    takers = (variant.generator, variant.discriminator) if variant.task else (variant.generator,)
+    unsupported = [k for k in variant.arch if not any(_accepts(f, k) for f in takers)]
     if unsupported:
         found.append(f"its generator takes no {', '.join(unsupported)} (architecture options apply to the "
                      "families that implement them: see `gbench list`)")

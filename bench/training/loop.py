@@ -269,7 +269,7 @@ def _cost_record(run: ResolvedRun, progress: dict[str, Any], clocks: dict[str, A
         "device_name": torch.cuda.get_device_name(device) if on_cuda else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "nproc": nproc,
-        "micro_batches": trainer.phase.n_micro,
+        "micro_batches": trainer.micro_batches,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if on_cuda else None,
         "budget": budget.record(progress, clocks["train_s"]),

@@ -44,9 +44,11 @@ def quantize(images: torch.Tensor) -> np.ndarray:
 
 
 class CurveSnapshots:
-    def __init__(self, kind: str, n: int, z_dim: int, n_classes: int = 0) -> None:
+    def __init__(self, kind: str, n: int, z_dim: int, n_classes: int = 0, inputs: torch.Tensor | None = None) -> None:
+        """`inputs`: G's fixed inputs when they are not latents (a translation G's first `n` test inputs)."""
         self.kind = kind
-        self.latents = torch.randn(n, z_dim, generator=generator(0, "curve-latents"))
+        self.latents = (inputs[:n] if inputs is not None
+                        else torch.randn(n, z_dim, generator=generator(0, "curve-latents")))
         self.labels = torch.arange(n) % n_classes if n_classes else None  # equal per class, as the eval split
         self.kimg: list[float] = []
         self.samples: list[np.ndarray] = []

@@ -81,6 +81,11 @@ class Trainer(ABC):
         """Every network the run trains with (default: none named; a kind lists its own)."""
         return []
 
+    @property
+    def micro_batches(self) -> int:
+        """Micro-batches each optimizer step accumulates (1: the plain step)."""
+        return 1
+
     def pretrained_networks(self) -> list[str]:
         """The pretrained networks the training sees, by name: every module of `networks()` that declares
         `pretrained_networks` (e.g. a projected or vision-aided D's frozen feature network). A metric computed on
@@ -119,6 +124,7 @@ class TaskKind(ABC):
 KINDS = {  # task kind -> (module, attribute)
     "unconditional": ("bench.training.tasks.generation", "UNCONDITIONAL"),
     "class-conditional": ("bench.training.tasks.generation", "CLASS_CONDITIONAL"),
+    "translation": ("bench.training.tasks.translation", "TRANSLATION"),
 }
 
 

@@ -98,6 +98,10 @@ class GanTrainer(Trainer):
     def networks(self) -> list[nn.Module]:
         return [self.g, self.d]
 
+    @property
+    def micro_batches(self) -> int:
+        return self.phase.n_micro
+
     @torch.no_grad()
     def non_finite(self) -> list[str]:
         networks = {"G": self.g, "D": self.d, **({"EMA-G": self.ema.module} if self.ema is not None else {})}

@@ -53,13 +53,12 @@ def test_unpaired_tasks_draw_a_and_b_from_disjoint_halves_and_test_pairs_are_gro
     first_half_sneakers = [i for i in range(20) if y["train"][i] == translation.SNEAKER]
     second_half_boots = [i for i in range(20, 40) if y["train"][i] == translation.BOOT]
     np.testing.assert_array_equal(task["train_a"], x["train"][first_half_sneakers])
-    np.testing.assert_array_equal(task["train_b"], x["train"][second_half_boots])
-    assert (task["train_a_y"] == translation.SNEAKER).all() and (task["eval_b_y"] == translation.BOOT).all()
+    np.testing.assert_array_equal(task["train_x"], x["train"][second_half_boots])
+    assert (task["train_a_y"] == translation.SNEAKER).all() and (task["eval_y"] == translation.BOOT).all()
     hidden = translation.build_task("fmnist-transposed", x, y)
     np.testing.assert_array_equal(hidden["train_a"], x["train"][:20])
-    np.testing.assert_array_equal(hidden["train_b"], translation.transposed(x["train"][20:]))
-    np.testing.assert_array_equal(hidden["eval_b"], translation.transposed(hidden["eval_a"]))
-    assert (hidden["train_x"] == hidden["train_b"]).all() and (hidden["eval_x"] == hidden["eval_b"]).all()
+    np.testing.assert_array_equal(hidden["train_x"], translation.transposed(x["train"][20:]))
+    np.testing.assert_array_equal(hidden["eval_x"], translation.transposed(hidden["eval_a"]))
     with pytest.raises(ValueError, match="unknown translation task"):
         translation.build_task("horse2zebra", x, y)
 
@@ -67,8 +66,8 @@ def test_unpaired_tasks_draw_a_and_b_from_disjoint_halves_and_test_pairs_are_gro
 def test_a_paired_task_is_prepared_from_fashion_mnist_with_its_splits(tmp_path):
     prepare("fmnist-inpaint", tmp_path)
     data = load_prepared("fmnist-inpaint", tmp_path)
-    assert data["train_a"].shape == (60_000, 1, 32, 32) and data["eval_b"].shape == (10_000, 1, 32, 32)
-    np.testing.assert_array_equal(data["eval_a"], translation.lower_half_missing(data["eval_b"]))
-    np.testing.assert_array_equal(data["eval_a_y"], data["eval_b_y"])
+    assert data["train_a"].shape == (60_000, 1, 32, 32) and data["eval_x"].shape == (10_000, 1, 32, 32)
+    np.testing.assert_array_equal(data["eval_a"], translation.lower_half_missing(data["eval_x"]))
+    np.testing.assert_array_equal(data["eval_a_y"], data["eval_y"])
     assert spec("fmnist-inpaint").paired and not spec("sneaker2boot").paired
     assert spec("edges2fmnist").classifier == "fmnist32"

@@ -84,7 +84,7 @@ def test_every_stage_depends_on_its_kinds_fingerprint_and_its_variants_modules_o
 
 @pytest.mark.parametrize("args, message", [
     (["trian"], "unknown stage kind 'trian'; known: prepare, classifier"),
-    (["train", "bench.training.tasks.translation"], "no module 'bench.training.tasks.translation'"),
+    (["train", "bench.training.tasks.no_such_kind"], "no module 'bench.training.tasks.no_such_kind'"),
 ])
 def test_a_wrong_stage_kind_or_module_is_one_message_and_exit_2(tmp_path, args, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,0 +1,131 @@
+"""The translation task kind (bench/training/tasks/translation.py): its loss terms against direct computations, the
+learning-rate policy, and pix2pix / CycleGAN trained a few steps by the real loop on the Fashion-MNIST tasks."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import yaml
+
+from bench.data.datasets import prepare
+from bench.protocol.io import read_json
+from bench.protocol.runs import RunId
+from bench.training.checkpoint import CHECKPOINT
+from bench.training.loop import train
+from bench.training.tasks import translation
+
+
+def test_gan_terms_are_the_references_bce_and_mse_on_every_patch():
+    logits = torch.tensor([[[[0.3, -1.2], [2.0, 0.0]]]])
+    x = logits.numpy().ravel()
+    bce_real, bce_fake = np.mean(np.log1p(np.exp(-x))), np.mean(np.log1p(np.exp(x)))
+    assert translation.gan_term(logits, True, "ns").item() == pytest.approx(bce_real, rel=1e-6)
+    assert translation.gan_term(logits, False, "ns").item() == pytest.approx(bce_fake, rel=1e-6)
+    assert translation.gan_term(logits, True, "lsgan").item() == pytest.approx(np.mean((x - 1) ** 2), rel=1e-6)
+    assert translation.gan_term(logits, False, "lsgan").item() == pytest.approx(np.mean(x ** 2), rel=1e-6)
+    with pytest.raises(ValueError, match="GAN criteria"):
+        translation.gan_term(logits, True, "hinge")
+
+
+class Scale(nn.Module):
+    def __init__(self, factor, shift):
+        super().__init__()
+        self.factor, self.shift = factor, shift
+
+    def forward(self, x):
+        return self.factor * x + self.shift
+
+
+def test_cycle_and_identity_terms_equal_their_definitions():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1, 1, (2, 1, 4, 4)), rng.uniform(-1, 1, (2, 1, 4, 4))
+    g_ab, g_ba = Scale(0.5, 0.1), Scale(-2.0, 0.3)
+    terms = translation.cycle_terms(g_ab, g_ba, torch.tensor(a), torch.tensor(b))
+    f, h = (lambda x: 0.5 * x + 0.1), (lambda x: -2.0 * x + 0.3)
+    assert terms["cycle_a"].item() == pytest.approx(np.abs(h(f(a)) - a).mean())
+    assert terms["cycle_b"].item() == pytest.approx(np.abs(f(h(b)) - b).mean())
+    assert terms["identity_b"].item() == pytest.approx(np.abs(f(b) - b).mean())  # G_AB fed a B image
+    assert terms["identity_a"].item() == pytest.approx(np.abs(h(a) - a).mean())
+    np.testing.assert_allclose(terms["fake_b"].numpy(), f(a))
+
+
+def test_learning_rates_decay_linearly_over_the_second_half():
+    assert [translation.lr_factor(i, 100, 0.5) for i in (0, 50, 75, 100)] == [1.0, 1.0, 0.5, 0.0]
+    assert translation.lr_factor(80, 100, 0.0) == 1.0
+
+
+TASKS_STUDY = """tr:
+  title: translation runs of the tests
+  datasets:
+    edges2fmnist: [pix2pix, pix2pix-l1]
+    sneaker2boot: [cyclegan]
+"""
+
+
+@pytest.fixture(scope="module")
+def translation_data(tmp_path_factory):
+    """edges2fmnist and sneaker2boot prepared once for the module (read only by the runs)."""
+    root = tmp_path_factory.mktemp("translation-data")
+    for name in ("edges2fmnist", "sneaker2boot"):
+        prepare(name, root)
+    return root / "results" / "data"
+
+
+@pytest.fixture
+def translation_root(bench_root, translation_data):
+    params = yaml.safe_load((bench_root / "params.yaml").read_text())
+    for name in ("edges2fmnist", "sneaker2boot"):
+        (bench_root / "results" / "data" / name).symlink_to(translation_data / name, target_is_directory=True)
+        params["profiles"]["smoke"][name] = {
+            "train": {"kimg": 0.012, "width": 0.125, "curve_every_kimg": 0.006, "checkpoint_every_kimg": 0.006,
+                      "curve_n": 8},
+            "evaluate": {"n_gen": 16, "backbones": ["domain"]}}
+    (bench_root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (bench_root / "pipelines" / "tr.yaml").write_text(TASKS_STUDY)
+    return bench_root
+
+
+@pytest.mark.parametrize("run_id, signals", [
+    ("tr/edges2fmnist/pix2pix/s0", {"loss_d", "loss_g", "loss_g_gan", "l1"}),
+    ("tr/edges2fmnist/pix2pix-l1/s0", {"loss_g", "l1"}),
+    ("tr/sneaker2boot/cyclegan/s0", {"loss_d", "loss_g", "loss_g_gan", "cycle", "identity"}),
+])
+def test_a_translation_run_trains_with_the_shared_loop_and_the_same_seed_gives_the_same_bytes(
+        translation_root, run_id, signals):
+    run = RunId.parse(run_id)
+    train(run, translation_root)
+    folder = run.folder(translation_root) / "train"
+    first = (folder / CHECKPOINT).read_bytes()
+    curve = read_json(folder / "curve.json")["points"]
+    assert [p["kimg"] for p in curve] == [0.0, 0.006, 0.012] and signals <= set(curve[-1])
+    assert all(np.isfinite(curve[-1][s]) for s in signals)
+    cost = read_json(folder / "cost.json")
+    assert cost["kimg"] == 0.012 and cost["steps"] == 12 and cost["flops_total"] > 0
+    train(run, translation_root, restart=True)
+    assert (folder / CHECKPOINT).read_bytes() == first
+
+
+def test_a_cyclegan_step_weighs_its_terms_as_the_reference(translation_root):
+    from bench.data.datasets import load_prepared
+    from bench.protocol.resolve import resolve
+    from bench.training.tasks import task_of
+
+    run = resolve(RunId.parse("tr/sneaker2boot/cyclegan/s0"), translation_root)
+    trainer = task_of(run.task).trainer(run, load_prepared("sneaker2boot", translation_root), torch.device("cpu"))
+    a, b = trainer._next_batch()
+    logs = trainer._cycle_step(a, b, optimise=False)
+    assert logs["loss_g"] == pytest.approx(logs["loss_g_gan"] + 10 * logs["cycle"] + 0.5 * 10 * logs["identity"],
+                                           rel=1e-6)
+    assert len(trainer.pools[0].images) == 1 and len(trainer.pools[1].images) == 1  # one fake each, stored
+
+
+def test_a_translation_variant_refuses_a_generation_dataset_and_options_it_would_ignore(translation_root):
+    from bench.protocol.resolve import resolve
+    from models.registry import RegistryError
+
+    (translation_root / "pipelines" / "bad.yaml").write_text(
+        "bad:\n  title: x\n  datasets:\n    fmnist32: [pix2pix]\n    sneaker2boot: [pix2pix]\n")
+    with pytest.raises(RegistryError, match="handles \\['paired'\\] data, but 'fmnist32' is 'images'"):
+        resolve(RunId.parse("bad/fmnist32/pix2pix/s0"), translation_root)
+    with pytest.raises(RegistryError, match="'sneaker2boot' is 'unpaired'"):
+        resolve(RunId.parse("bad/sneaker2boot/pix2pix/s0"), translation_root)
