@@ -19,6 +19,7 @@ from bench.measurement.metrics import (
     memorization,
     modes,
     prdc,
+    translation,
 )
 from bench.measurement.metrics.info import MetricInfo, column
 
@@ -26,7 +27,8 @@ IMAGE_BACKBONES = ("inception", "domain")
 PER_BACKBONE = (*fid.METRICS, *kid.METRICS, *prdc.METRICS, *inception_score.METRICS)
 CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     *(template.on(backbone) for backbone in IMAGE_BACKBONES for template in PER_BACKBONE),
-    *modes.METRICS, *memorization.METRICS, *leak.METRICS, *conditional.METRICS, *equivariance.METRICS)}
+    *modes.METRICS, *memorization.METRICS, *leak.METRICS, *conditional.METRICS, *equivariance.METRICS,
+    *translation.METRICS)}
 
 
 def metric(name: str) -> MetricInfo:

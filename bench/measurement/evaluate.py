@@ -275,12 +275,12 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
     g = task.evaluated_module(run, saved)
     out = run_id.folder(root) / "eval"
     _void_previous_result(out)
-    n = run.evaluate["n_gen"]
+    n, data = run.evaluate["n_gen"], load_prepared(run_id.dataset, root)
     spec = {"n_gen": n, "config_hash": run.config_hash, "profile": run.profile, "libraries": library_versions(),
             "device": device.type, "kind": run.dataset.kind}
     if diverged is None:
         torch.manual_seed(stream_seed(run_id.seed, "eval-noise"))  # generators that draw noise (StyleGAN) draw it here
-        samples, how = task.evaluation_samples(run, g, n, device)
+        samples, how = task.evaluation_samples(run, g, n, device, data)
         spec.update(how)
         if not torch.isfinite(samples).all():
             progress = json.loads(saved["state"])
@@ -294,7 +294,6 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
         save_grid(out / "samples.png", images)
         metrics, spec["backbones"], curve = _image_metrics(run, inputs, images, device, out)
     else:
-        data = load_prepared(run_id.dataset, root)
         points = samples.numpy()
         save_scatter(out / "samples.png", points[:2500], data["modes"])
         metrics = mode_metrics(points, data["modes"], float(data["sigma"]))
@@ -311,10 +310,12 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
         elif group == "equivariance":
             equivariance, spec["equivariance"] = _equivariance(run, g)
             metrics.update(equivariance)
+        elif group == "translation":
+            translated, spec["translation"] = _translation_metrics(run, inputs, saved, g, images, device)
+            metrics.update(translated)
         else:
             raise ValueError(f"task kind {run.task!r} asks for metric group {group!r}, which evaluate does not know")
 
-    data = load_prepared(run_id.dataset, root)
     real = data.get("eval_x", data["train_x"])[:PAIRS_N]
     generated = images if run.dataset.kind == "images" else points
     coverage = [p["modes_covered"] for p in curve["points"]] if run.dataset.kind == "points" else None
@@ -327,6 +328,45 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
                                       "metrics": finite_metrics(run_id, metrics, spec), "health": health,
                                       "spec": spec})
     return out
+
+
+DIVERSITY_INPUTS, DIVERSITY_DRAWS = 100, 4  # test inputs translated again under new dropout draws
+
+
+def _translation_metrics(run: ResolvedRun, inputs: StageInputs, saved: dict, g: torch.nn.Module,
+                         images: np.ndarray, device: torch.device) -> tuple[dict, dict]:
+    """Ground truth, content, cycle and diversity metrics of a translation run's N test translations
+    (bench/measurement/metrics/translation.py)."""
+    from bench.data.translation import BOOT, TASKS
+    from bench.measurement.metrics import translation as tm
+    from bench.training.tasks import task_of
+
+    data, n = load_prepared(run.run.dataset, inputs.root), len(images)
+    task_name, metrics = run.dataset.task, {}
+    spec: dict = {"task": task_name, "ground_truth": TASKS[task_name][1], "n": n, "psnr_cap_db": tm.PSNR_CAP}
+    if run.dataset.paired or task_name == "fmnist-transposed":
+        truth = data["eval_x"][:n]
+        metrics.update(l1_truth=tm.l1(images, truth), psnr_truth=tm.psnr(images, truth),
+                       ssim_truth=tm.ssim(images, truth))
+    if "domain" in run.reference_backbones:
+        predicted = inputs.backbone("domain", run.run.dataset, device)(images)["probs"].argmax(axis=1)
+        if task_name == "sneaker2boot":
+            metrics["target_success_domain"] = float((predicted == BOOT).mean())
+        elif task_name != "fmnist-transposed":  # the classifier knows upright items only
+            metrics["content_accuracy_domain"] = float((predicted == data["eval_a_y"][:n]).mean())
+    task = task_of(run.task)
+    torch_inputs = torch.from_numpy(data["eval_a"][:n]).float() / 127.5 - 1.0
+    if run.variant.recipe.cycle_weight > 0:
+        g_ba = task.build_networks(run)[1]
+        g_ba.load_state_dict(saved["nets"][1])
+        back = generate(g_ba.eval(), torch.from_numpy(images).float() / 127.5 - 1.0, device)
+        metrics["cycle_l1"] = tm.l1(quantize(back), data["eval_a"][:n])
+    if getattr(g, "dropout_at_test", False):
+        subset = torch_inputs[:DIVERSITY_INPUTS]
+        draws = np.stack([quantize(generate(g, subset, device)) for _ in range(DIVERSITY_DRAWS)])
+        metrics["diversity_l1"] = tm.diversity(draws)
+        spec["diversity"] = f"{DIVERSITY_DRAWS} dropout draws of the first {len(subset)} test inputs"
+    return metrics, spec
 
 
 def _train_curve(run_id: RunId, root: Path) -> list[dict]:

@@ -112,9 +112,10 @@ class TaskKind(ABC):
         """The network evaluation reports, from a finished checkpoint, in eval mode."""
 
     @abstractmethod
-    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int,
-                           device: torch.device) -> tuple[torch.Tensor, dict[str, Any]]:
-        """The N samples every backbone scores, and how they were drawn (for the metric spec)."""
+    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int, device: torch.device,
+                           data: dict[str, np.ndarray]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The N samples every backbone scores, and how they were drawn (for the metric spec); `data`: the run's
+        prepared dataset (a translation G's inputs)."""
 
     @abstractmethod
     def metric_groups(self, run: ResolvedRun, module: nn.Module) -> tuple[str, ...]:

@@ -321,8 +321,8 @@ class GenerationTask(TaskKind):
             g.load_state_dict(saved["G"])
         return g.eval()
 
-    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int,
-                           device: torch.device) -> tuple[torch.Tensor, dict[str, Any]]:
+    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int, device: torch.device,
+                           data: dict[str, np.ndarray] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         latents = torch.randn(n, run.variant.z_dim, generator=generator(run.run.seed, "eval-latents"))
         labels = requested_labels(n, run.n_classes)
         return generate(module, latents, device, labels), {

@@ -283,17 +283,15 @@ class TranslationTask(TaskKind):
         g.load_state_dict(saved["nets"][0])
         return g.eval()
 
-    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int,
-                           device: torch.device) -> tuple[torch.Tensor, dict[str, Any]]:
-        """The first `n` test inputs translated (in the split's order: pairs stay aligned with eval_x)."""
-        from bench.data.datasets import load_prepared
-
-        inputs = _as_tensor(load_prepared(run.run.dataset, run.root)["eval_a"][:n])
-        torch.manual_seed(stream_seed(run.run.seed, "eval-noise"))  # a U-Net's dropout at test time draws here
+    def evaluation_samples(self, run: ResolvedRun, module: nn.Module, n: int, device: torch.device,
+                           data: dict[str, np.ndarray] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The first `n` test inputs translated (in the split's order: pairs stay aligned with eval_x); a U-Net's
+        test-time dropout draws from the global stream, which evaluate seeds."""
+        inputs = _as_tensor(data["eval_a"][:n])
         return generate(module, inputs, device), {"inputs": f"the first {len(inputs)} of the test split's inputs"}
 
     def metric_groups(self, run: ResolvedRun, module: nn.Module) -> tuple[str, ...]:
-        return ()
+        return ("translation",)
 
 
 TRANSLATION = TranslationTask()

@@ -79,6 +79,7 @@ def translation_root(bench_root, translation_data):
         params["profiles"]["smoke"][name] = {
             "train": {"kimg": 0.012, "width": 0.125, "curve_every_kimg": 0.006, "checkpoint_every_kimg": 0.006,
                       "curve_n": 8},
+            "reference": {"n_ref": 48, "batch": 16},
             "evaluate": {"n_gen": 16, "backbones": ["domain"]}}
     (bench_root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (bench_root / "pipelines" / "tr.yaml").write_text(TASKS_STUDY)
@@ -129,3 +130,29 @@ def test_a_translation_variant_refuses_a_generation_dataset_and_options_it_would
         resolve(RunId.parse("bad/fmnist32/pix2pix/s0"), translation_root)
     with pytest.raises(RegistryError, match="'sneaker2boot' is 'unpaired'"):
         resolve(RunId.parse("bad/sneaker2boot/pix2pix/s0"), translation_root)
+
+
+def test_a_translation_run_is_evaluated_against_its_ground_truth_and_content(translation_root):
+    from bench.measurement.classifier import build_classifier
+    from bench.measurement.evaluate import evaluate
+    from bench.measurement.reference import build_reference
+
+    build_classifier("fmnist32", translation_root)
+    build_reference("edges2fmnist", translation_root, "domain")
+    run = RunId.parse("tr/edges2fmnist/pix2pix/s0")
+    train(run, translation_root)
+    evaluate(run, translation_root)
+    record = read_json(run.folder(translation_root) / "eval" / "metrics.json")
+    metrics = record["metrics"]
+    assert {"fid_domain", "l1_truth", "psnr_truth", "ssim_truth", "content_accuracy_domain", "diversity_l1"} <= set(
+        metrics)
+    assert 0 < metrics["l1_truth"] < 1 and metrics["psnr_truth"] > 0 and -1 <= metrics["ssim_truth"] <= 1
+    assert metrics["diversity_l1"] > 0  # dropout at test time: two translations of one input differ
+    assert record["spec"]["translation"]["n"] == 16 and "health" in record
+    build_reference("sneaker2boot", translation_root, "domain")
+    run = RunId.parse("tr/sneaker2boot/cyclegan/s0")
+    train(run, translation_root)
+    evaluate(run, translation_root)
+    metrics = read_json(run.folder(translation_root) / "eval" / "metrics.json")["metrics"]
+    assert 0 < metrics["cycle_l1"] < 1 and 0 <= metrics["target_success_domain"] <= 1
+    assert "l1_truth" not in metrics and "diversity_l1" not in metrics  # no pairs, no dropout
