@@ -146,7 +146,7 @@ class TranslationTrainer(Trainer):
         and a batch of the first training images, with throwaway pools and the global RNG left as it was."""
         if self._flops is None:
             with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
-                saved = copy.deepcopy(self.nets), self.pools
+                saved = self.nets, self.pools  # the trained networks (the optimizers hold their parameters)
                 try:
                     self.nets = [copy.deepcopy(net) for net in saved[0]]
                     self.gs, self.ds = self.nets[: 1 + self.cycle], self.nets[1 + self.cycle:]
@@ -198,10 +198,10 @@ class TranslationTrainer(Trainer):
     # --- one step's parts
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch of inputs and targets: the same indices for a paired task, independent ones for an unpaired."""
+        """A batch of inputs and targets: pix2pix's pairs (its variants train on paired tasks only), CycleGAN's
+        drawn independently (it ignores the pairs of a paired task)."""
         i = torch.randint(len(self.a), (self.batch,), generator=self.data_rng)
-        j = i if not self.cycle and len(self.b) == len(self.a) else torch.randint(len(self.b), (self.batch,),
-                                                                                   generator=self.data_rng)
+        j = torch.randint(len(self.b), (self.batch,), generator=self.data_rng) if self.cycle else i
         return self.a[i].to(self.device), self.b[j].to(self.device)
 
     def _paired_step(self, a: torch.Tensor, b: torch.Tensor, optimise: bool = True) -> dict[str, float]:

@@ -86,6 +86,19 @@ def translation_root(bench_root, translation_data):
     return bench_root
 
 
+def _g_moved(run: RunId, root) -> bool:
+    """Whether the checkpoint's G has other weights than the G its seed initialises."""
+    from bench.protocol.resolve import resolve
+    from bench.protocol.seeding import stream_seed
+    from bench.training.checkpoint import load_checkpoint
+
+    resolved = resolve(run, root)
+    torch.manual_seed(stream_seed(run.seed, "weights"))
+    initial = dict(translation.TRANSLATION.build_networks(resolved)[0].named_parameters())
+    trained = load_checkpoint(run.folder(root) / "train" / CHECKPOINT)["nets"][0]
+    return any(not torch.equal(p, trained[k]) for k, p in initial.items())  # weights, not BatchNorm statistics
+
+
 @pytest.mark.parametrize("run_id, signals", [
     ("tr/edges2fmnist/pix2pix/s0", {"loss_d", "loss_g", "loss_g_gan", "l1"}),
     ("tr/edges2fmnist/pix2pix-l1/s0", {"loss_g", "l1"}),
@@ -100,6 +113,7 @@ def test_a_translation_run_trains_with_the_shared_loop_and_the_same_seed_gives_t
     curve = read_json(folder / "curve.json")["points"]
     assert [p["kimg"] for p in curve] == [0.0, 0.006, 0.012] and signals <= set(curve[-1])
     assert all(np.isfinite(curve[-1][s]) for s in signals)
+    assert _g_moved(run, translation_root)  # the counted FLOPs never swap the trained networks out
     cost = read_json(folder / "cost.json")
     assert cost["kimg"] == 0.012 and cost["steps"] == 12 and cost["flops_total"] > 0
     train(run, translation_root, restart=True)
