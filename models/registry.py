@@ -31,6 +31,11 @@ class RegistryError(LookupError):
     """A variant, option or plugin that cannot be found, loaded or combined; the message says what to do."""
 
 
+# the Recipe fields only the translation task kind reads (bench/training/tasks/translation.py)
+TRANSLATION_FIELDS = ("l1_weight", "adversarial_weight", "cycle_weight", "identity_weight", "image_pool",
+                      "d_loss_scale", "lr_decay_from")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How a variant is trained. Every field is part of the run's config hash; 0 / False = off."""
@@ -105,10 +110,9 @@ class Recipe:
         if self.vision_aided < 0 or not 0.0 <= self.vision_aided_start < 1.0:
             problems.append(f"vision_aided must be >= 0 and vision_aided_start in [0, 1), got {self.vision_aided}, "
                             f"{self.vision_aided_start}")
-        translation = ("l1_weight", "adversarial_weight", "cycle_weight", "identity_weight", "image_pool",
-                       "d_loss_scale")
-        if any(getattr(self, name) < 0 for name in translation) or not 0.0 <= self.lr_decay_from < 1.0:
-            problems.append(f"{', '.join(translation)} must be >= 0 and lr_decay_from in [0, 1)")
+        weights = [name for name in TRANSLATION_FIELDS if name != "lr_decay_from"]
+        if any(getattr(self, name) < 0 for name in weights) or not 0.0 <= self.lr_decay_from < 1.0:
+            problems.append(f"{', '.join(weights)} must be >= 0 and lr_decay_from in [0, 1)")
         if self.ada_target and self.ada_kimg <= 0:
             problems.append("an adaptive ADA (ada_target > 0) needs ada_kimg > 0, the speed of p")
         if not 0.0 <= self.label_smoothing < 1.0:

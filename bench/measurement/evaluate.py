@@ -311,7 +311,7 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
             equivariance, spec["equivariance"] = _equivariance(run, g)
             metrics.update(equivariance)
         elif group == "translation":
-            translated, spec["translation"] = _translation_metrics(run, inputs, saved, g, images, device)
+            translated, spec["translation"] = _translation_metrics(run, data, saved, g, images, out, device)
             metrics.update(translated)
         else:
             raise ValueError(f"task kind {run.task!r} asks for metric group {group!r}, which evaluate does not know")
@@ -321,7 +321,8 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
     coverage = [p["modes_covered"] for p in curve["points"]] if run.dataset.kind == "points" else None
     health = assess(_train_curve(run_id, root), None, metrics, run.dataset.kind, generated, real, coverage)
     if run.dataset.kind == "images" and "domain" in spec["backbones"]:
-        spec["nearest"] = _nearest_grid(run, inputs, images, out)
+        own = run.dataset.reference_dataset == run_id.dataset  # else a subset's parent holds the training images
+        spec["nearest"] = _nearest_grid(run, inputs, images, out, data if own else None)
     write_json(out / "curve.json", {"run": str(run_id), **curve})
     write_json(out / "metrics.json", {"run": str(run_id), "dataset": run_id.dataset, "variant": run_id.variant,
                                       "study": run_id.study, "seed": run_id.seed,
@@ -333,23 +334,23 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
 DIVERSITY_INPUTS, DIVERSITY_DRAWS = 100, 4  # test inputs translated again under new dropout draws
 
 
-def _translation_metrics(run: ResolvedRun, inputs: StageInputs, saved: dict, g: torch.nn.Module,
-                         images: np.ndarray, device: torch.device) -> tuple[dict, dict]:
+def _translation_metrics(run: ResolvedRun, data: dict[str, np.ndarray], saved: dict, g: torch.nn.Module,
+                         images: np.ndarray, out: Path, device: torch.device) -> tuple[dict, dict]:
     """Ground truth, content, cycle and diversity metrics of a translation run's N test translations
-    (bench/measurement/metrics/translation.py)."""
+    (bench/measurement/metrics/translation.py); the classes come from the domain backbone's pass that scored them
+    (features_domain.npz)."""
     from bench.data.translation import BOOT, TASKS
     from bench.measurement.metrics import translation as tm
     from bench.training.tasks import task_of
 
-    data, n = load_prepared(run.run.dataset, inputs.root), len(images)
-    task_name, metrics = run.dataset.task, {}
+    n, task_name, metrics = len(images), run.dataset.task, {}
     spec: dict = {"task": task_name, "ground_truth": TASKS[task_name][1], "n": n, "psnr_cap_db": tm.PSNR_CAP}
     if run.dataset.paired or task_name == "fmnist-transposed":
         truth = data["eval_x"][:n]
         metrics.update(l1_truth=tm.l1(images, truth), psnr_truth=tm.psnr(images, truth),
                        ssim_truth=tm.ssim(images, truth))
-    if "domain" in run.reference_backbones:
-        predicted = inputs.backbone("domain", run.run.dataset, device)(images)["probs"].argmax(axis=1)
+    if (out / "features_domain.npz").is_file():
+        predicted = np.load(out / "features_domain.npz")["probs"].argmax(axis=1)
         if task_name == "sneaker2boot":
             metrics["target_success_domain"] = float((predicted == BOOT).mean())
         elif task_name != "fmnist-transposed":  # the classifier knows upright items only
@@ -377,15 +378,17 @@ def _train_curve(run_id: RunId, root: Path) -> list[dict]:
 NEAREST_K = 16  # pairs in the nearest-neighbour grid
 
 
-def _nearest_grid(run: ResolvedRun, inputs: StageInputs, images: np.ndarray, out: Path) -> dict:
+def _nearest_grid(run: ResolvedRun, inputs: StageInputs, images: np.ndarray, out: Path,
+                  data: dict[str, np.ndarray] | None) -> dict:
     """nearest.png: the NEAREST_K samples closest to the training set in domain features, each beside its nearest
-    training image (the reference's train images: a subset is scored against its parent's), nearest first."""
+    training image (the reference's train images: a subset is scored against its parent's, loaded here; `data`:
+    the reference dataset's arrays when already loaded), nearest first."""
     ref, _ = inputs.reference(run.run.dataset, "domain")
     if "train_features" not in ref:
         return {"available": False, "reason": "the domain reference keeps no train features (it is the train split)"}
     features = np.load(out / "features_domain.npz")["features"]
     order, nearest, distance = closest_to_training(features, ref["train_features"], NEAREST_K)
-    train = load_prepared(run.dataset.reference_dataset, inputs.root)["train_x"]
+    train = (data if data is not None else load_prepared(run.dataset.reference_dataset, inputs.root))["train_x"]
     pairs = np.stack([images[order], train[nearest]], axis=1).reshape(-1, *images.shape[1:])
     save_grid(out / "nearest.png", pairs, nrow=8)
     return {"available": True, "file": "nearest.png", "order": order.tolist(), "train_index": nearest.tolist(),

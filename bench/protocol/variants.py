@@ -166,15 +166,11 @@ def _follows_feature_protocol(d: type | None) -> bool:
     return d is not None and issubclass(d, FeatureDiscriminator)
 
 
-TRANSLATION_FIELDS = ("l1_weight", "adversarial_weight", "cycle_weight", "identity_weight", "image_pool",
-                      "d_loss_scale", "lr_decay_from")
-
-
 def _task_problems(variant: Variant) -> list[str]:
     """Recipe settings the variant's task kind does not read (they would be silently ignored)."""
     from dataclasses import fields
 
-    from models.registry import Recipe
+    from models.registry import TRANSLATION_FIELDS, Recipe
 
     default, r = Recipe(), variant.recipe
     changed = [f.name for f in fields(Recipe) if getattr(r, f.name) != getattr(default, f.name)]

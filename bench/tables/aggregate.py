@@ -36,6 +36,7 @@ from bench.tables import compare
 from bench.tables.ablation import ablation_tables
 from bench.tables.alignment import alignment_tables
 from bench.tables.budgets import budget_leaders, rank_changes
+from bench.tables.health import health_summary
 from bench.tables.limited_data import limited_data_tables
 from bench.tables.stats import best_of_k, summarize, tied_ranks
 
@@ -167,19 +168,6 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
                 row[f"{c}_mean"] = float(group[c].mean())
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-def health_summary(group: pd.DataFrame) -> dict:
-    """A variant's seeds' health verdicts: how many were judged and found healthy, and each badge with the seeds
-    it flagged, e.g. "checkerboard: s0, s2" (`health_flags`, ";"-separated), so that a page can say when seeds
-    differ in health instead of averaging over them."""
-    judged = group[group["healthy"].notna()]
-    flags: dict[str, list[str]] = {}
-    for _, run in judged.sort_values("seed").iterrows():
-        for badge in filter(None, str(run["health_badges"]).split(";")):
-            flags.setdefault(badge, []).append(f"s{int(run['seed'])}")
-    return {"n_judged": len(judged), "n_healthy": int(judged["healthy"].astype(bool).sum()),
-            "health_flags": ";".join(f"{badge}: {', '.join(seeds)}" for badge, seeds in flags.items())}
 
 
 def _plain(value):
