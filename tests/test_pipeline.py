@@ -53,11 +53,12 @@ def test_the_default_pipeline_stays_small_enough_for_a_fast_noop_repro():
     runs into one stage (group_runs), and a stage depends on its kind's harness code through one fingerprint
     (bench/protocol/fingerprint.py): only the code stages list modules. The bounds leave room for a few more
     variants, not for a stage per run, nor for a module list per stage, again. (206 stages since the robustness
-    study's 28 cells, 2 seeds each: 296 runs.)"""
+    study's 28 cells, 2 seeds each: 296 runs; 238 since the translation study's four tasks: their prepare and
+    reference stages, 9 method x task stages each to train and evaluate, and the kind's two code stages.)"""
     stages = _committed_stages()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["profiles"][params["profile"]].get("group_runs") is True
-    assert len(stages) <= 230, len(stages)
+    assert len(stages) <= 260, len(stages)
     deps = {name: len(body.get("deps", [])) for name, body in stages.items()}
     code = {name for name in stages if name.startswith("dvc.yaml:code-")}
     assert 5 <= len(code) <= 12, code

@@ -1,7 +1,7 @@
 """Studies (pipelines/*.yaml): which variants run on which datasets with which seeds, and which table the
 report draws from them. This is the one parser of the study files; every other module gets `Study`s.
 
-A plain study (`kind: table`, `mode-collapse`, `ablation`, `robustness`) lists variants per dataset. A sweep (`kind:
+A plain study (`kind: table`, `mode-collapse`, `ablation`, `robustness`, `translation`) lists variants per dataset. A sweep (`kind:
 sweep`) crosses each listed base variant with every loss of `sweep.losses` and the first `samples`
 hyperparameter samples the active profile asks for, as runs named `<base>+<loss>~hNN`
 (bench/protocol/sweep.py draws the samples into pipelines/<file>.samples.json beside the study file). The
@@ -21,7 +21,7 @@ from bench.protocol.params import DATASET, SEEDS, VARIANT, study_profile
 from bench.protocol.runs import RunId
 from bench.protocol.schema import Int, Mapping, Number, Sequence, Text, did_you_mean, raise_problems, read_yaml
 
-KINDS = ("table", "sweep", "mode-collapse", "ablation", "alignment", "limited-data", "robustness")
+KINDS = ("table", "sweep", "mode-collapse", "ablation", "alignment", "limited-data", "robustness", "translation")
 SPACES = ("wide",)  # Lucic et al.'s hyperparameter ranges implemented by bench/protocol/sweep.py
 
 SAMPLE = Mapping({"lr": Number(doc="a learning rate > 0", gt=0),

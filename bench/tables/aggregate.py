@@ -110,8 +110,9 @@ def collect_runs(root: Path) -> pd.DataFrame:
             "config_hash": record["spec"]["config_hash"],
             "spec": json.dumps(spec, sort_keys=True),
             "samples": str((run_dir / "eval" / "samples.png").relative_to(root)),
-            "nearest": (str((run_dir / "eval" / "nearest.png").relative_to(root))
-                        if (run_dir / "eval" / "nearest.png").is_file() else None),
+            **{name: (str((run_dir / "eval" / f"{name}.png").relative_to(root))
+                      if (run_dir / "eval" / f"{name}.png").is_file() else None)
+               for name in ("nearest", "translations")},
             "curve": str((run_dir / "eval" / "curve.json").relative_to(root)),
             "losses": str((run_dir / "train" / "curve.json").relative_to(root)),
         })

@@ -147,6 +147,10 @@ def test_a_translation_variant_refuses_a_generation_dataset_and_options_it_would
 
 
 def test_a_translation_run_is_evaluated_against_its_ground_truth_and_content(translation_root):
+    from PIL import Image
+
+    from bench.data.datasets import load_prepared
+    from bench.measurement.backbones import BackboneSet
     from bench.measurement.classifier import build_classifier
     from bench.measurement.evaluate import evaluate
     from bench.measurement.reference import build_reference
@@ -163,6 +167,15 @@ def test_a_translation_run_is_evaluated_against_its_ground_truth_and_content(tra
     assert 0 < metrics["l1_truth"] < 1 and metrics["psnr_truth"] > 0 and -1 <= metrics["ssim_truth"] <= 1
     assert metrics["diversity_l1"] > 0  # dropout at test time: two translations of one input differ
     assert record["spec"]["translation"]["n"] == 16 and "health" in record
+    # Table 1's ground-truth row: the classifier's score of the real targets, against its own predictions
+    real = load_prepared("edges2fmnist", translation_root)
+    net = BackboneSet("domain", translation_root, "edges2fmnist")
+    truth = (net(real["eval_x"][:16])["probs"].argmax(axis=1) == real["eval_a_y"][:16]).mean()
+    assert record["spec"]["translation"]["truth_content_accuracy_domain"] == pytest.approx(truth)
+    grid = np.asarray(Image.open(run.folder(translation_root) / "eval" / "translations.png"))
+    assert grid.shape[:2] == (6 * 33 + 1, 8 * 33 + 1)  # inputs, outputs, ground truth: two groups of 8
+    assert np.array_equal(grid[1:33, 1:33, 0], real["eval_a"][0, 0])  # the first input, top left
+    assert np.array_equal(grid[2 * 33 + 1:3 * 33, 1:33, 0], real["eval_x"][0, 0])  # its ground truth under it
     build_reference("sneaker2boot", translation_root, "domain")
     run = RunId.parse("tr/sneaker2boot/cyclegan/s0")
     train(run, translation_root)
