@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 SCORE_METRICS = "fid,kid,pr,dc,is,copying,leak"  # bench.measurement.scoring.ALL (not imported: start-up)
+PAPER_ARCHIVES = ("facades", "maps", "edges2shoes", "horse2zebra")  # bench.data.paper_translation.ARCHIVES (ditto)
 
 
 def _describe(v) -> list[str]:
@@ -125,8 +126,19 @@ def _cmd_download_fmnist(args: argparse.Namespace) -> int:
 def _cmd_download(args: argparse.Namespace) -> int:
     from bench.data.cifar10 import download_cifar10
     from bench.data.mnist import download_mnist
+    from bench.protocol.errors import DatasetError
 
-    if args.source == "mnist":
+    if args.source in PAPER_ARCHIVES:
+        from bench.data.paper_translation import download_archive
+
+        archive, digest = download_archive(args.source, Path(args.dest), args.url, args.sha256)
+        print(f"downloaded {archive}, sha256 {digest} (the source publishes no checksum); now set `data: "
+              f"{{{args.source}_archive: {archive}, {args.source}_sha256: {digest}}}` in params.yaml (the sha256 "
+              "pins this file: optional)")
+    elif args.sha256:
+        raise DatasetError(f"--sha256 is for the translation archives; {args.source} is checked against its "
+                           "published md5")
+    elif args.source == "mnist":
         folder = download_mnist(Path(args.dest), *([args.url] if args.url else []))
         print(f"downloaded to {folder}; now set `data: {{mnist_dir: {folder}}}` in params.yaml")
     else:
@@ -314,10 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dest")
     p.set_defaults(fn=_cmd_download_fmnist)
     p = sub.add_parser("download", help="fetch MNIST or the CIFAR-10 binary archive, checked against the "
-                                        "published md5 (needs internet)")
-    p.add_argument("source", choices=["mnist", "cifar10"])
+                                        "published md5, or a translation paper's archive (needs internet)")
+    p.add_argument("source", choices=["mnist", "cifar10", *PAPER_ARCHIVES])
     p.add_argument("dest")
     p.add_argument("--url", default=None, help="a mirror: the folder URL of the MNIST files, or the archive's URL")
+    p.add_argument("--sha256", default=None, help="a translation archive's expected sha256 (none is published)")
     p.set_defaults(fn=_cmd_download)
     p = sub.add_parser("dataset-tool", help="convert a folder or zip of images (e.g. CelebA's img_align_celeba.zip) "
                                             "into a dataset zip, NVlabs' layout, R x R")

@@ -11,7 +11,11 @@ within the matching split, so the true mode distribution is exactly uniform.
 `fmnist32-unaligned` is fmnist32 with every item moved to a random place, angle and size inside the canvas
 (bench/data/unaligned.py, fixed seed, same labels): the data-alignment study's unaligned set.
 `edges2fmnist`, `fmnist-inpaint`, `sneaker2boot` and `fmnist-transposed` are image-to-image translation tasks
-built from Fashion-MNIST (bench/data/translation.py, `TranslationSpec`).
+built from Fashion-MNIST (bench/data/translation.py, `TranslationSpec`). `facades`, `maps`, `map2aerial`,
+`edges2shoes` (pix2pix) and `horse2zebra` (CycleGAN) are the translation papers' own sets at 256x256 RGB, read
+from their published archives (bench/data/paper_translation.py: `data.<archive>_archive`, which publish no
+checksum; the sha256 read is recorded, and checked where `data.<archive>_sha256` pins one); no classes, so no
+domain classifier.
 `fmnist32-n100`, `-n500`, `-n1k` and `-n5k` are limited-data training sets (Karras et al. 2020, ADA; Zhao et al.
 2020, DiffAugment): a class-balanced subset of fmnist32's train split, nested (n100 in n500 in n1k in n5k, the
 same images for every method and seed), with fmnist32's full eval split; they are scored against fmnist32's
@@ -32,11 +36,14 @@ from bench.data.fashion_mnist import FMNIST_CLASSES, FMNIST_FILES, FMNIST_SIZES,
 from bench.data.idx import pad_to_32
 from bench.data.image_folder import load_image_dataset
 from bench.data.mnist import MNIST_CLASSES, MNIST_FILES, MNIST_SIZES, load_mnist_source, mnist_source_dir
+from bench.data.paper_translation import ARCHIVES as PAPER_ARCHIVES
+from bench.data.paper_translation import TASKS as PAPER_TASKS
 from bench.data.unaligned import ROTATE, SCALE, unalign
 from bench.protocol.errors import DatasetError
 from bench.protocol.io import atomic_write, read_json, sha256_file, write_json
 
-SOURCE_PARAMS = {"fmnist": "data.fmnist_dir", "mnist": "data.mnist_dir", "cifar10": "data.cifar10_archive"}
+SOURCE_PARAMS = {"fmnist": "data.fmnist_dir", "mnist": "data.mnist_dir", "cifar10": "data.cifar10_archive",
+                 **{name: f"data.{name}_archive" for name in PAPER_ARCHIVES}}
 # a declared dataset's prepare stage depends on `datasets.<name>` and on its source file (bench/protocol/pipelines.py)
 
 
@@ -176,6 +183,15 @@ def _translation(name: str, description: str) -> TranslationSpec:
                            n_labels=len(FMNIST_CLASSES), source="fmnist", sizes=sizes, task=name, paired=paired)
 
 
+def _paper_translation(name: str, resolution: int = 256) -> TranslationSpec:
+    """A translation paper's own set (bench/data/paper_translation.py): RGB at the papers' 256x256, no classes (so
+    no domain classifier), split sizes known once prepared."""
+    task = PAPER_TASKS[name]
+    kind = "paired" if task.paired else "unpaired"
+    return TranslationSpec(name, "images", (3, resolution, resolution), f"{kind} translation: {task.description}",
+                           source=task.archive, task=name, paired=task.paired)
+
+
 def _subset(parent: DatasetSpec, n_train: int, label: str, seed: int = 0) -> SubsetSpec:
     eval_size = dict(parent.sizes)["eval"]
     return SubsetSpec(
@@ -219,6 +235,7 @@ DATASETS.update({ds.name: ds for ds in (
     _translation("fmnist-transposed", "unpaired translation with a hidden ground truth: items -> T(items), T a "
                                       "diagonal reflection with gamma 1/2, from disjoint halves of train"),
 )})
+DATASETS.update({name: _paper_translation(name) for name in PAPER_TASKS})
 
 
 BUILT_IN = frozenset(DATASETS)
@@ -319,7 +336,8 @@ def stack_split(images: np.ndarray, labels: np.ndarray, ds: StackedSpec, per_mod
 
 def prepare(name: str, root: Path, params: dict | None = None) -> Path:
     """The prepare stage: write results/data/<name>/data.npz and meta.json (with its sha256). `params` (of
-    params.yaml) name the source files (`data.fmnist_dir`, `data.mnist_dir`, `data.cifar10_archive`)."""
+    params.yaml) name the source files (`data.fmnist_dir`, `data.mnist_dir`, `data.cifar10_archive`, and a translation
+    paper's `data.<archive>_archive`)."""
     ds = spec(name)
     out = prepared_dir(root, name)
     if isinstance(ds, MixtureSpec):
@@ -350,13 +368,7 @@ def prepare(name: str, root: Path, params: dict | None = None) -> Path:
                        "seed": ds.seed, "train_index": f"indices into {ds.parent}'s train split, in train_index",
                        "train_index_sha256": chosen, "eval": f"{ds.parent}'s eval split, unchanged"})
     elif isinstance(ds, TranslationSpec):
-        from bench.data.translation import TASKS, build_task
-
-        raw, source = load_source(ds.source, params)
-        arrays = build_task(ds.task, {s: pad_to_32(raw[f"{s}_x"]) for s in ("train", "eval")},
-                            {s: raw[f"{s}_y"] for s in ("train", "eval")})
-        source.update({"task": ds.task, "paired": ds.paired, "ground_truth": TASKS[ds.task][1],
-                       "arrays": "<split>_a inputs (classes <split>_a_y), <split>_x targets (classes <split>_y)"})
+        arrays, source = _translation_arrays(ds, params)
     elif isinstance(ds, StackedSpec):
         raw, source = load_source(ds.source, params)
         rng = np.random.default_rng(ds.seed)
@@ -407,6 +419,22 @@ def _subset_arrays(ds: SubsetSpec, raw: dict[str, np.ndarray]) -> tuple[dict[str
               "train_index": index,
               "eval_x": padded(raw["eval_x"]), "eval_y": raw["eval_y"].astype(np.int64)}
     return arrays, hashlib.sha256(index.astype("<i8").tobytes()).hexdigest()
+
+
+def _translation_arrays(ds: TranslationSpec, params: dict | None) -> tuple[dict[str, np.ndarray], dict]:
+    """A translation task's arrays: a paper's set from its archive, or a task built from Fashion-MNIST."""
+    if ds.task in PAPER_TASKS:
+        from bench.data.paper_translation import prepare_task
+
+        return prepare_task(ds.task, params, ds.shape[-1])
+    from bench.data.translation import TASKS, build_task
+
+    raw, source = load_source(ds.source, params)
+    arrays = build_task(ds.task, {s: pad_to_32(raw[f"{s}_x"]) for s in ("train", "eval")},
+                        {s: raw[f"{s}_y"] for s in ("train", "eval")})
+    source.update({"task": ds.task, "paired": ds.paired, "ground_truth": TASKS[ds.task][1],
+                   "arrays": "<split>_a inputs (classes <split>_a_y), <split>_x targets (classes <split>_y)"})
+    return arrays, source
 
 
 def _load_folder(ds: FolderSpec, root: Path) -> tuple[dict[str, np.ndarray], dict]:

@@ -346,7 +346,9 @@ def _translation_metrics(run: ResolvedRun, inputs: StageInputs, data: dict[str, 
     from bench.training.tasks import task_of
 
     n, task_name, metrics = len(images), run.dataset.task, {}
-    spec: dict = {"task": task_name, "ground_truth": TASKS[task_name][1], "n": n, "psnr_cap_db": tm.PSNR_CAP,
+    truth_text = TASKS[task_name][1] if task_name in TASKS else (  # else a paper's set (paper_translation.py)
+        "eval_x is each input's own target, the archive's pair" if run.dataset.paired else "no pairs")
+    spec: dict = {"task": task_name, "ground_truth": truth_text, "n": n, "psnr_cap_db": tm.PSNR_CAP,
                   "diversity": f"{DIVERSITY_DRAWS} dropout draws of the first {min(n, DIVERSITY_INPUTS)} test "
                                "inputs (Gs with test-time dropout)"}
     has_truth = run.dataset.paired or task_name == "fmnist-transposed"

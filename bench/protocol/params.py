@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data.datasets import BUILT_IN, DATASETS, SubsetSpec, declare, spec
+from bench.data.paper_translation import ARCHIVES as TRANSLATION_ARCHIVES
 from bench.protocol.errors import ConfigError
 from bench.protocol.names import VariantName
 from bench.protocol.schema import Flag, Int, Mapping, Number, Sequence, Text, raise_problems, read_yaml
@@ -128,9 +129,14 @@ PARAMS = Mapping(
      "nproc": Int("the ranks each train stage runs on (torch.distributed), an integer >= 1", ge=1),
      "data": Mapping({"fmnist_dir": Text(doc="the folder of the four Fashion-MNIST .gz files"),
                       "mnist_dir": Text(doc="the folder of the four MNIST .gz files"),
-                      "cifar10_archive": Text(doc="the path of cifar-10-binary.tar.gz")},
+                      "cifar10_archive": Text(doc="the path of cifar-10-binary.tar.gz"),
+                      **{f"{name}_archive": Text(doc=f"the path of the {name} archive (`gbench download {name} DIR`)")
+                         for name in TRANSLATION_ARCHIVES},
+                      **{f"{name}_sha256": Text(doc=f"the sha256 the {name} archive must have (optional: its "
+                                                    "authors publish none; `gbench download` prints it)")
+                         for name in TRANSLATION_ARCHIVES}},
                      doc="where source datasets are read from: {fmnist_dir: DIR, mnist_dir: DIR, "
-                         "cifar10_archive: FILE}"),
+                         "cifar10_archive: FILE, <translation set>_archive: FILE}"),
      "datasets": Mapping(keys=Text(doc="a dataset name (lower-case letters, digits, '-')", valid=_dataset_name),
                          values=DECLARED, doc="your datasets: {NAME: {source, resolution, channels, labels}}"),
      "plugins": Sequence(Text(doc="a plugin file (relative to the repository root) or module name"),
