@@ -1,6 +1,8 @@
 """The translation task kind (bench/training/tasks/translation.py): its loss terms against direct computations, the
 learning-rate policy, and pix2pix / CycleGAN trained a few steps by the real loop on the Fashion-MNIST tasks."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -183,3 +185,30 @@ def test_a_translation_run_is_evaluated_against_its_ground_truth_and_content(tra
     metrics = read_json(run.folder(translation_root) / "eval" / "metrics.json")["metrics"]
     assert 0 < metrics["cycle_l1"] < 1 and 0 <= metrics["target_success_domain"] <= 1
     assert "l1_truth" not in metrics and "diversity_l1" not in metrics  # no pairs, no dropout
+
+
+def test_a_cyclegan_run_killed_and_resumed_equals_the_uninterrupted_run(translation_root, tmp_path_factory):
+    """CycleGAN keeps state outside its networks: two image pools (their stored fakes and the random draws that
+    pick from them), four optimizers and the learning-rate decay; a SIGKILL and a restart must restore it all."""
+    import shutil
+
+    from tests.bench.training.test_loop import outputs
+    from tests.conftest import kill_at_first_checkpoint
+
+    params = yaml.safe_load((translation_root / "params.yaml").read_text())
+    params["profiles"]["smoke"]["sneaker2boot"]["train"].update(kimg=0.2, checkpoint_every_kimg=0.02,
+                                                                 curve_every_kimg=0.1)
+    (translation_root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    uninterrupted = tmp_path_factory.mktemp("uninterrupted")
+    shutil.copytree(translation_root / "pipelines", uninterrupted / "pipelines")
+    shutil.copy(translation_root / "params.yaml", uninterrupted / "params.yaml")
+    (uninterrupted / "results" / "data").mkdir(parents=True)
+    (uninterrupted / "results" / "data" / "sneaker2boot").symlink_to(
+        translation_root / "results" / "data" / "sneaker2boot", target_is_directory=True)
+    run = RunId.parse("tr/sneaker2boot/cyclegan/s0")
+    train(run, uninterrupted)
+
+    killed_at = kill_at_first_checkpoint(translation_root, run)
+    assert not killed_at["finished"] and 0 < json.loads(killed_at["state"])["images"] < 200
+    train(run, translation_root)  # picks up the checkpoint
+    assert outputs(translation_root, run) == outputs(uninterrupted, run)
