@@ -75,7 +75,7 @@ class VectorQuantizer(nn.Module):
             codebook = F.mse_loss(chosen, flat.detach())
             loss = commitment + self.beta * codebook if self.legacy else codebook + self.beta * commitment
         quantized = flat + (chosen - flat).detach()  # straight-through
-        quantized = quantized.reshape(batch, height, width, -1).permute(0, 3, 1, 2)
+        quantized = quantized.reshape(batch, height, width, -1).permute(0, 3, 1, 2).contiguous()  # NCHW strides
         return self.project_out(quantized), loss, indices.reshape(batch, height, width)
 
     @torch.no_grad()
@@ -89,4 +89,4 @@ class VectorQuantizer(nn.Module):
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """B x H x W code indices -> the B x C x H x W map the decoder reads (a prior's samples)."""
-        return self.project_out(self.codes()[indices].permute(0, 3, 1, 2))
+        return self.project_out(self.codes()[indices].permute(0, 3, 1, 2).contiguous())
