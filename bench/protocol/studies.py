@@ -1,9 +1,9 @@
 """Studies (pipelines/*.yaml): which variants run on which datasets with which seeds, and which table the
 report draws from them. This is the one parser of the study files; every other module gets `Study`s.
 
-A plain study (`kind: table`, `mode-collapse`, `ablation`, `robustness`, `translation`) lists variants per dataset. A sweep (`kind:
-sweep`) crosses each listed base variant with every loss of `sweep.losses` and the first `samples`
-hyperparameter samples the active profile asks for, as runs named `<base>+<loss>~hNN`
+A plain study (`kind: table`, `mode-collapse`, `ablation`, `robustness`, `translation`) lists variants per
+dataset. A sweep (`kind: sweep`) crosses each listed base variant with every loss of `sweep.losses` and the first
+`samples` hyperparameter samples the active profile asks for, as runs named `<base>+<loss>~hNN`
 (bench/protocol/sweep.py draws the samples into pipelines/<file>.samples.json beside the study file). The
 active profile's block `profiles.<p>.studies.<study>` in params.yaml picks seeds, datasets and variants to skip.
 """

@@ -13,11 +13,17 @@ from bench.tables.translation import ground_truth, method_table, objective_ablat
 
 
 def _digits(metric: str) -> int:
-    """FID and percentages to 0.1, KID (x10^3) and PSNR (dB) to 0.01, the [0, 1] distances and SSIM to 0.001."""
+    """FID, KID (x10^3) and percentages to 0.1, PSNR (dB) to 0.01, the [0, 1] distances and SSIM to 0.001."""
     info = catalog.metric(metric)
-    if metric.startswith("fid") or info.scale == 100.0:
+    if metric.startswith(("fid", "kid")) or info.scale == 100.0:
         return 1
-    return 2 if info.scale == 1000.0 or info.unit == "dB" else 3
+    return 2 if info.unit == "dB" else 3
+
+
+def _truth_line(metric: str, value: float) -> str:
+    """The classifier's score of the real targets, e.g. "real targets: content kept 92.9 %" (the metric's ceiling)."""
+    info = catalog.metric(metric)
+    return f"real targets: {info.label} {fmt(value, info.scale, _digits(metric))} {info.unit}".rstrip()
 
 
 def _header(metric: str) -> dict:
@@ -36,7 +42,8 @@ def _shown(metric: str, cell: dict | None) -> dict | None:
         text += f" ± {fmt(cell['std'], info.scale, digits)}"
     ci = (f"[{fmt(cell['ci_low'], info.scale, digits)}, {fmt(cell['ci_high'], info.scale, digits)}]"
           if cell.get("ci_low") is not None else "")
-    return {"text": text, "ci": ci, "best": cell.get("rank") == 1, "sort": cell["mean"]}
+    ranked = info.lower_is_better is not None  # a companion value (output diversity) has no best
+    return {"text": text, "ci": ci, "best": ranked and cell.get("rank") == 1, "sort": cell["mean"]}
 
 
 def _rows(table: dict) -> list[dict]:
@@ -53,7 +60,8 @@ def translation_sections(study: str, summary: pd.DataFrame, runs: pd.DataFrame, 
     for dataset, block in summary[summary["study"] == study].groupby("dataset", sort=True):
         block_runs = runs[(runs["study"] == study) & (runs["dataset"] == dataset)]
         table = method_table(block, listed.get(dataset, []))
-        ablation = objective_ablation(table, ground_truth(block_runs))
+        truth = ground_truth(block_runs)
+        ablation = objective_ablation(table, truth)
         how = specs.get(f"{study}/{dataset}", {})
         translation = how.get("translation", {})
         order = {v: k for k, v in enumerate(r["variant"] for r in table["rows"])}
@@ -68,6 +76,7 @@ def translation_sections(study: str, summary: pd.DataFrame, runs: pd.DataFrame, 
             "headers": [_header(m) for m in table["metrics"]], "rows": _rows(table),
             "ablation": ({"headers": [_header(m) for m in ablation["metrics"]], "rows": _rows(ablation)}
                          if ablation else None),
+            "truth": [_truth_line(m, v) for m, v in truth.items()],
             "grids": grids})
     return sections
 

@@ -17,6 +17,8 @@ import pandas as pd
 TASK_METRICS = ("fid_domain", "kid_domain", "fid", "kid", "l1_truth", "psnr_truth", "ssim_truth",
                 "content_accuracy_domain", "target_success_domain", "cycle_l1", "diversity_l1")
 OBJECTIVES = (("pix2pix-l1", "L1"), ("pix2pix-gan", "cGAN"), ("pix2pix", "L1 + cGAN"))
+# Table 1's columns: the FCN-score analogue first, as the paper's table is of FCN-scores, then realism and fidelity
+ABLATION_METRICS = ("content_accuracy_domain", "fid_domain", "l1_truth", "ssim_truth", "diversity_l1")
 TRUTH_KEYS = ("truth_content_accuracy_domain", "truth_target_success_domain")  # evaluate's spec: the real targets
 
 
@@ -53,14 +55,15 @@ def ground_truth(runs: pd.DataFrame) -> dict[str, float]:
 
 
 def objective_ablation(table: dict, truth: dict[str, float]) -> dict | None:
-    """Table 1's rows (L1, cGAN, L1 + cGAN, ground truth) from a task's method table; None unless at least two of the
-    objectives ran on the task."""
+    """Table 1's rows (L1, cGAN, L1 + cGAN, ground truth) and columns (ABLATION_METRICS the task measured) from a
+    task's method table; None unless at least two of the objectives ran on the task."""
     by_variant = {row["variant"]: row for row in table["rows"]}
     present = [(variant, label) for variant, label in OBJECTIVES if variant in by_variant]
     if len(present) < 2:
         return None
-    rows = [{"objective": label, "variant": variant, "cells": by_variant[variant]["cells"]}
+    metrics = [m for m in ABLATION_METRICS if m in table["metrics"]]
+    rows = [{**by_variant[variant], "objective": label, "cells": {m: by_variant[variant]["cells"][m] for m in metrics}}
             for variant, label in present]
     rows.append({"objective": "ground truth", "variant": None,
-                 "cells": {m: ({"mean": truth[m]} if m in truth else None) for m in table["metrics"]}})
-    return {"metrics": table["metrics"], "rows": rows}
+                 "cells": {m: ({"mean": truth[m]} if m in truth else None) for m in metrics}})
+    return {"metrics": metrics, "rows": rows}

@@ -91,6 +91,7 @@ def test_table_1_rows_are_the_objectives_then_the_classifiers_score_of_the_real_
     ablation = objective_ablation(method_table(edges), truth)
     assert [r["objective"] for r in ablation["rows"]] == ["L1", "cGAN", "L1 + cGAN", "ground truth"]
     assert [r["variant"] for r in ablation["rows"]] == ["pix2pix-l1", "pix2pix-gan", "pix2pix", None]
+    assert ablation["metrics"] == ["content_accuracy_domain", "fid_domain", "l1_truth", "diversity_l1"]  # FCN first
     assert ablation["rows"][-1]["cells"]["content_accuracy_domain"] == {"mean": 0.93}
     assert ablation["rows"][-1]["cells"]["fid_domain"] is None  # the classifier's score only
     boots = summary[summary["dataset"] == "sneaker2boot"]
@@ -105,7 +106,9 @@ def test_the_page_has_a_table_per_task_table_1_where_it_applies_and_every_runs_g
     assert "FID (domain) ↓" in page and "content kept (domain) % ↑" in page and "target class reached" in page
     assert "<b>61.0 ± 1.0</b>" in page  # pix2pix's FID, tied best
     assert "305.0 ± 5.0" in page and "<b>305.0" not in page
+    assert "0.013 ± 0.006" in page and "<b>0.013 ± 0.006" not in page  # output diversity: no best to mark
     assert "<i>ground truth</i>" in page and ">93.0<" in page and "0.150 ± 0.010" in page  # % to 0.1, L1 to 0.001
-    assert page.count('<img src=') == 15  # 5 variant x dataset cells, 3 seeds each
+    assert page.count('<img class="translations" src=') == 15  # 5 variant x dataset cells, 3 seeds each
     assert page.index("translations of pix2pix-l1, seed 0") < page.index("translations of pix2pix, seed 0")
     assert "the truth of edges2fmnist" in page and "input, output, ground truth" in page
+    assert "real targets: content kept 93.0 %" in page and "real targets: target class reached 97.0 %" in page
