@@ -65,7 +65,8 @@ def test_properties_zero_on_self_symmetric_nonnegative(n1, n2, d, seed):
     ab, ba = frechet_distance_features(f1, f2), frechet_distance_features(f2, f1)
     assert ab == pytest.approx(ba, rel=1e-9, abs=1e-9)
     assert ab >= -1e-9
-    assert ab == pytest.approx(cleanfid_value(f1, f2), rel=1e-4, abs=1e-7)
+    if min(n1, n2) > 2 * d:  # clean-fid refuses near-singular covariances ("Imaginary component"): ours does not
+        assert ab == pytest.approx(cleanfid_value(f1, f2), rel=1e-4, abs=1e-7)
 
 
 def gaussian_set(n, mean, cov, seed):
