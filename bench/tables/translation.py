@@ -45,7 +45,7 @@ def method_table(summary: pd.DataFrame, listed: list[str] = ()) -> dict:
 
 def ground_truth(runs: pd.DataFrame) -> dict[str, float]:
     """The classifier's score of the real targets, from the runs' metric spec (the same for every run of a task:
-    the first N test targets), keyed by the metric it bounds (`content_accuracy_domain`, ...)."""
+    the domain reference's n_ref test targets), keyed by the metric it bounds (`content_accuracy_domain`, ...)."""
     for spec in runs["spec"].dropna():
         translation = json.loads(spec).get("translation") or {}
         found = {key.removeprefix("truth_"): float(translation[key]) for key in TRUTH_KEYS if key in translation}

@@ -169,11 +169,13 @@ def test_a_translation_run_is_evaluated_against_its_ground_truth_and_content(tra
     assert 0 < metrics["l1_truth"] < 1 and metrics["psnr_truth"] > 0 and -1 <= metrics["ssim_truth"] <= 1
     assert metrics["diversity_l1"] > 0  # dropout at test time: two translations of one input differ
     assert record["spec"]["translation"]["n"] == 16 and "health" in record
-    # Table 1's ground-truth row: the classifier's score of the real targets, against its own predictions
+    # Table 1's ground-truth row: the classifier's score of the reference's real targets, by a pass of our own
     real = load_prepared("edges2fmnist", translation_root)
+    index = np.load(translation_root / "results/reference/edges2fmnist/domain/features.npz")["indices"]
     net = BackboneSet("domain", translation_root, "edges2fmnist")
-    truth = (net(real["eval_x"][:16])["probs"].argmax(axis=1) == real["eval_a_y"][:16]).mean()
+    truth = (net(real["eval_x"][index])["probs"].argmax(axis=1) == real["eval_a_y"][index]).mean()
     assert record["spec"]["translation"]["truth_content_accuracy_domain"] == pytest.approx(truth)
+    assert record["spec"]["translation"]["truth_n"] == len(index) == 48
     grid = np.asarray(Image.open(run.folder(translation_root) / "eval" / "translations.png"))
     assert grid.shape[:2] == (6 * 33 + 1, 8 * 33 + 1)  # inputs, outputs, ground truth: two groups of 8
     assert np.array_equal(grid[1:33, 1:33, 0], real["eval_a"][0, 0])  # the first input, top left
