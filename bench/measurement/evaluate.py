@@ -19,6 +19,7 @@ import torch
 from bench.data.datasets import load_prepared
 from bench.data.datasets import spec as dataset_spec
 from bench.measurement import catalog, protocols
+from bench.measurement.grids import save_grid
 from bench.measurement.health import PAIRS_N, assess
 from bench.measurement.inception_head import available_head
 from bench.measurement.metrics.conditional import intra_class_fid, requested_class_accuracy
@@ -47,29 +48,6 @@ def library_versions() -> dict[str, str]:
 INTRA_PER_CLASS = 200  # samples per class for the conditional metrics (domain backbone only: cheap)
 TRUNCATION_N = 2000  # samples per point of the truncation curve (domain backbone), unless evaluate.truncation_n
 EQUIVARIANCE_N = 128  # latents (each with its own random shift) of EQ-T and EQ-T_frac
-
-
-def image_grid(images: np.ndarray, nrow: int = 8, padding: int = 1, pad_value: int = 255) -> np.ndarray:
-    """(N, C, H, W) images tiled `nrow` to a row as one (H', W', 3) array, grey images as RGB: torchvision's
-    make_grid layout, written here because importing torchvision (it loads torch._dynamo) cost every evaluate
-    stage ~4 s of start-up for this alone."""
-    images = np.repeat(images, 3, axis=1) if images.shape[1] == 1 else images
-    n, channels, height, width = images.shape
-    cols = min(nrow, n)
-    rows = -(-n // cols)
-    step_y, step_x = height + padding, width + padding
-    grid = np.full((rows * step_y + padding, cols * step_x + padding, channels), pad_value, dtype=images.dtype)
-    for k, image in enumerate(images):
-        y, x = divmod(k, cols)
-        grid[y * step_y + padding: (y + 1) * step_y, x * step_x + padding: (x + 1) * step_x] = image.transpose(1, 2, 0)
-    return grid
-
-
-def save_grid(path: Path, images: np.ndarray, nrow: int = 8) -> None:
-    from PIL import Image
-
-    array = image_grid(images[: nrow * nrow], nrow=nrow)
-    atomic_write(path, lambda p: Image.fromarray(array).save(p, format="PNG"))
 
 
 def save_scatter(path: Path, points: np.ndarray, modes: np.ndarray) -> None:
@@ -313,7 +291,8 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
         elif group == "translation":
             from bench.measurement.translation_group import translation_metrics
 
-            translated, spec["translation"] = translation_metrics(run, inputs, data, saved, g, images, out, device)
+            domain = inputs.reference(run_id.dataset, "domain")[0] if "domain" in spec["backbones"] else None
+            translated, spec["translation"] = translation_metrics(run, domain, data, saved, g, images, out, device)
             metrics.update(translated)
         else:
             raise ValueError(f"task kind {run.task!r} asks for metric group {group!r}, which evaluate does not know")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from bench.data.translation import BOOT, TASKS
-from bench.measurement.evaluate import StageInputs, save_grid
+from bench.measurement.grids import save_grid
 from bench.measurement.metrics import translation as tm
 from bench.protocol.resolve import ResolvedRun
 from bench.training.snapshots import generate, quantize
@@ -20,13 +20,13 @@ DIVERSITY_INPUTS, DIVERSITY_DRAWS = 100, 4  # test inputs translated again under
 TRANSLATION_GRID = 16  # test inputs shown in translations.png
 
 
-def translation_metrics(run: ResolvedRun, inputs: StageInputs, data: dict[str, np.ndarray], saved: dict,
+def translation_metrics(run: ResolvedRun, domain_reference: dict | None, data: dict[str, np.ndarray], saved: dict,
                          g: torch.nn.Module, images: np.ndarray, out: Path, device: torch.device) -> tuple[dict, dict]:
     """Ground truth, content, cycle and diversity metrics of a translation run's N test translations
     (bench/measurement/metrics/translation.py); the classes come from the domain backbone's pass that scored them
-    (features_domain.npz). The spec also holds the classifier's score of the real targets (the ground-truth row of
-    pix2pix's Table 1), read from the domain reference's own pass over them, and translations.png shows inputs,
-    outputs and ground truth (or CycleGAN's reconstruction)."""
+    (features_domain.npz). `domain_reference`: the domain reference's arrays (None without that backbone), whose
+    pass over the real targets gives the spec their classifier score (the ground-truth row of pix2pix's Table 1).
+    translations.png shows inputs, outputs and ground truth (or CycleGAN's reconstruction)."""
     n, task_name, metrics = len(images), run.dataset.task, {}
     truth_text = TASKS[task_name][1] if task_name in TASKS else (  # else a paper's set (paper_translation.py)
         "eval_x is each input's own target, the archive's pair" if run.dataset.paired else "no pairs")
@@ -40,8 +40,8 @@ def translation_metrics(run: ResolvedRun, inputs: StageInputs, data: dict[str, n
                        ssim_truth=tm.ssim(images, truth))
     if (out / "features_domain.npz").is_file() and task_name != "fmnist-transposed":  # it knows upright items only
         translated = np.load(out / "features_domain.npz")["probs"].argmax(axis=1)
-        reference, _ = inputs.reference(run.run.dataset, "domain")  # the real targets: Table 1's ground-truth row
-        real, index = reference["probs"].argmax(axis=1), reference["indices"]
+        # the real targets, as the domain reference classified them: Table 1's ground-truth row
+        real, index = domain_reference["probs"].argmax(axis=1), domain_reference["indices"]
         spec["truth_n"] = int(len(index))
         if task_name == "sneaker2boot":
             metrics["target_success_domain"] = float((translated == BOOT).mean())
