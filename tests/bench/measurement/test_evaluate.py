@@ -37,7 +37,7 @@ def test_finite_values_and_none_pass_unchanged():
 def test_the_sample_grid_is_torchvisions_make_grid(shape):
     from torchvision.utils import make_grid
 
-    from bench.measurement.evaluate import image_grid
+    from bench.measurement.grids import image_grid
 
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     expected = make_grid(torch.from_numpy(images), nrow=8, padding=1, pad_value=255).permute(1, 2, 0).numpy()
