@@ -215,6 +215,16 @@ class Encoded(NamedTuple):
     indices: torch.Tensor  # B x h x w code indices
 
 
+class Reconstruction(NamedTuple):
+    """What a tokenizer's forward pass returns (every stage-1 model of the tokenizer task kind: this module's and
+    models/vit_vqgan.py's)."""
+
+    images: torch.Tensor  # B x C x H x W in [-1, 1] (unbounded for a conv decoder; clamped only when quantised)
+    loss: torch.Tensor  # the quantizer's codebook + commitment loss
+    indices: torch.Tensor  # B x h x w code indices
+    log_scale: torch.Tensor | None = None  # a logit-Laplace decoder's per-pixel log b (None: no such output)
+
+
 class VQAutoencoder(nn.Module):
     """Encoder, 1x1 conv to the codebook's dimension, vector quantizer, 1x1 conv back, decoder (the reference's
     VQModel without its loss). `network` holds the VQEncoder/VQDecoder settings; `quantizer` extra keyword
@@ -239,10 +249,18 @@ class VQAutoencoder(nn.Module):
         """B x h x w code indices (a prior's samples) -> images."""
         return self.decode(self.quantizer.decode_indices(indices))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction, quantizer loss)."""
-        quantized, loss, _ = self.encode(x)
-        return self.decode(quantized), loss
+    def forward(self, x: torch.Tensor) -> Reconstruction:
+        quantized, loss, indices = self.encode(x)
+        return Reconstruction(self.decode(quantized), loss, indices)
+
+    @property
+    def n_codes(self) -> int:
+        return self.quantizer.n_codes
+
+    def grid(self, resolution: int) -> tuple[int, int]:
+        """The code grid (h, w) of a `resolution` x `resolution` image: what a prior's sequence covers."""
+        side = resolution // 2 ** (len(self.encoder.levels) - 1)
+        return side, side
 
     def last_layer(self) -> torch.Tensor:
         """The decoder's final conv weight: VQ-GAN's adaptive weight balances the GAN loss's gradient against

@@ -112,3 +112,14 @@ def test_widths_must_suit_the_32_group_norm():
         VQEncoder(ch=48)
     with pytest.raises(ValueError, match="halve"):
         VQDecoder(resolution=30)
+
+
+def test_forward_returns_the_reconstruction_its_codes_and_the_grid_they_cover():
+    torch.manual_seed(0)
+    model = VQAutoencoder(ch=32, ch_mult=(1, 2, 2, 2), attn_resolutions=(4,)).eval()
+    x = torch.randn(2, 1, 32, 32)
+    out = model(x)
+    assert model.grid(32) == (4, 4) and out.indices.shape == (2, 4, 4) and out.log_scale is None
+    with torch.no_grad():
+        torch.testing.assert_close(out.images, model.decode_indices(out.indices), rtol=1e-4, atol=1e-4)
+    assert model.n_codes == 512
