@@ -218,6 +218,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prior(args: argparse.Namespace) -> int:
+    from bench.protocol.process import die_with_parent, run_lock
+    from bench.protocol.runs import RunId
+    from bench.training.loop import train
+
+    die_with_parent()
+    runs = [RunId.parse(run) for run in args.runs]
+    for run in runs:
+        with run_lock(args.root, str(run), "prior"):
+            print(f"trained into {train(run, args.root, args.device, args.protocol, args.restart, stage='prior')}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from bench.measurement.evaluate import StageInputs, evaluate
     from bench.protocol.io import read_json
@@ -376,12 +389,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="write the numbers and the metric spec here")
     p.set_defaults(fn=_cmd_score)
     for name, fn, text in (("train", _cmd_train, "train stage: one run, or several in turn in one process"),
+                           ("prior", _cmd_prior, "a tokenizer run's second stage: its prior over the trained "
+                            "tokenizer's codes"),
                            ("evaluate", _cmd_evaluate, "evaluate stage: one run, or several in one process")):
         p = sub.add_parser(name, help=text)
         p.add_argument("runs", nargs="+", metavar="run", help="study/dataset/variant/sN")
         p.add_argument("--device", default=None, help="auto (default from params.yaml), cpu, cuda, ...")
-        if name == "train":
+        if name in ("train", "prior"):
             p.add_argument("--restart", action="store_true", help="train from scratch, ignoring any checkpoint")
+        if name == "train":
             p.add_argument("--nproc", type=int, default=None, help="ranks to train on (torch.distributed; default: "
                            "params.yaml `nproc`, else 1); the result does not depend on it")
         p.set_defaults(fn=fn)
@@ -427,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that read the registry (variants, options, plugins); all of them get params.yaml checked first.
-REGISTRY_COMMANDS = {"list", "pipelines", "train", "evaluate", "aggregate"}
+REGISTRY_COMMANDS = {"list", "pipelines", "train", "prior", "evaluate", "aggregate"}
 NO_STUDIES = {"sweep-sample"}  # draws the samples that the study check would find missing
 
 

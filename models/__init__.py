@@ -17,5 +17,7 @@ from models import (  # noqa: F401  (import registers the variants)
     stylegan2,
     stylegan3,
     vision_aided,
+    vit_vqgan,
+    vqgan,
     wgan_robustness,
 )

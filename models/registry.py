@@ -34,6 +34,10 @@ class RegistryError(LookupError):
 # the Recipe fields only the translation task kind reads (bench/training/tasks/translation.py)
 TRANSLATION_FIELDS = ("l1_weight", "adversarial_weight", "cycle_weight", "identity_weight", "image_pool",
                       "d_loss_scale", "lr_decay_from")
+# the Recipe fields only the tokenizer task kind reads (bench/training/tasks/tokenizer.py; VQ-GAN, ViT-VQGAN), which
+# also reads l1_weight, adversarial_weight and d_loss_scale
+TOKENIZER_FIELDS = ("l2_weight", "logit_laplace_weight", "perceptual_weight", "perceptual", "adaptive_weight",
+                    "disc_start", "codebook_weight")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,15 @@ class Recipe:
     image_pool: int = 0  # CycleGAN's history of generated images shown to D (Shrivastava et al. 2017)
     d_loss_scale: float = 1.0  # D's loss x this (pix2pix and CycleGAN halve it: D learns slower than G)
     lr_decay_from: float = 0.0  # share of the budget after which both lrs decay linearly to 0 (0: constant)
+    # tokenizer stage 1 (bench/training/tasks/tokenizer.py; VQ-GAN, ViT-VQGAN); l1_weight weighs the pixel L1,
+    # adversarial_weight the GAN term and d_loss_scale D's loss there too
+    l2_weight: float = 0.0  # weight of the pixel squared error (ViT-VQGAN: 1.0)
+    logit_laplace_weight: float = 0.0  # weight of the logit-Laplace NLL (ViT-VQGAN: 0.1; needs such a decoder)
+    perceptual_weight: float = 0.0  # weight of the perceptual distance (VQ-GAN: 1.0, ViT-VQGAN: 0.1)
+    perceptual: str = ""  # its network (bench/training/perceptual.py: an offline substitute for LPIPS-VGG)
+    adaptive_weight: bool = False  # VQ-GAN's lambda: the GAN term scaled to L_rec's gradient at the last layer
+    disc_start: float = 0.0  # share of the budget trained before D and the GAN term start
+    codebook_weight: float = 1.0  # weight of the quantizer's codebook + commitment loss
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -113,6 +126,11 @@ class Recipe:
         weights = [name for name in TRANSLATION_FIELDS if name != "lr_decay_from"]
         if any(getattr(self, name) < 0 for name in weights) or not 0.0 <= self.lr_decay_from < 1.0:
             problems.append(f"{', '.join(weights)} must be >= 0 and lr_decay_from in [0, 1)")
+        tokenizer = ("l2_weight", "logit_laplace_weight", "perceptual_weight", "codebook_weight")
+        if any(getattr(self, name) < 0 for name in tokenizer) or not 0.0 <= self.disc_start < 1.0:
+            problems.append(f"{', '.join(tokenizer)} must be >= 0 and disc_start in [0, 1)")
+        if self.perceptual_weight and not self.perceptual:
+            problems.append("perceptual_weight > 0 needs `perceptual`, the network that measures the distance")
         if self.ada_target and self.ada_kimg <= 0:
             problems.append("an adaptive ADA (ada_target > 0) needs ada_kimg > 0, the speed of p")
         if not 0.0 <= self.label_smoothing < 1.0:

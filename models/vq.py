@@ -19,11 +19,29 @@ similarity.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 BETA = 0.25
+
+
+class Encoded(NamedTuple):
+    quantized: torch.Tensor  # B x embed_dim x h x w, straight-through: the codes forward, identity backward
+    loss: torch.Tensor  # the quantizer's codebook + commitment loss
+    indices: torch.Tensor  # B x h x w code indices
+
+
+class Reconstruction(NamedTuple):
+    """What a tokenizer's forward pass returns (every stage-1 model of the tokenizer task kind: models/vqgan.py's and
+    models/vit_vqgan.py's)."""
+
+    images: torch.Tensor  # B x C x H x W in [-1, 1] (unbounded for a conv decoder; clamped only when quantised)
+    loss: torch.Tensor  # the quantizer's codebook + commitment loss
+    indices: torch.Tensor  # B x h x w code indices
+    log_scale: torch.Tensor | None = None  # a logit-Laplace decoder's per-pixel log b (None: no such output)
 
 
 class VectorQuantizer(nn.Module):

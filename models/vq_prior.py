@@ -8,6 +8,28 @@ position embeddings. Sampling draws one token at a time from softmax(logits / te
 only the `top_k` most likely codes and / or the smallest set whose probability reaches `top_p` (nucleus); with
 `use_cache` each step feeds only its new token and reuses the keys and values of the earlier ones (a KV cache),
 which gives the same tokens as recomputing the whole prefix (tests/models/test_vq_prior.py).
+
+Against the reference, taming-transformers' `taming.modules.transformer.mingpt.GPT` (CompVis/taming-transformers at
+3ba01b241669f5ade541ce990f7650a3b8f65318): the blocks are the same network (per block 12 w^2 + 13 w parameters at
+width w: q, k, v and output projections with biases 4 (w^2 + w), the MLP 8 w^2 + 5 w, two LayerNorms 4 w), as are
+the learned positions, the final LayerNorm, the bias-free untied head, the N(0, 0.02) initialisation of the linear
+and embedding weights (zero biases, zero positions) and the dropout sites (`dropout` plays all of minGPT's
+embd_pdrop, attn_pdrop and resid_pdrop: on the embeddings, the attention probabilities and both residual branches).
+So with V = `vocab_size`, P = `block_size`, L = `n_layer`, the reference has
+
+    L (12 w^2 + 13 w) + (2 V + P + 2) w
+
+parameters, and ours (`CodePrior.parameter_count`)
+
+    depth (12 w^2 + 13 w) + (2 n_codes + max(n_classes, 1) + length + 2) w.
+
+The one deliberate difference: taming puts the conditioning into the code vocabulary (its start token is code 0's
+row and ImageNet class k is fed as token k, sharing code k's embedding), while we give the start / class tokens
+embedding rows of their own after the codes', so at n_codes = V and length = P ours has max(n_classes, 1) w more
+parameters (one row of width w unconditional). The head predicts codes only in both. taming's sequence
+conditioning (a prefix of depth / segmentation / coordinate / bounding-box tokens) has no counterpart here; its
+networks are compared at n_codes = V, length = P, n_classes = 0 (tests/models/test_vq_prior.py has the measured
+reference counts).
 """
 
 from __future__ import annotations
@@ -20,11 +42,12 @@ import torch.nn.functional as F
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
+    def __init__(self, width: int, heads: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.heads = heads
         self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
+        self.attention_drop, self.residual_drop = nn.Dropout(dropout), nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
         """x: B x t x width, the new positions; `cache` holds the keys and values of the positions before them
@@ -38,15 +61,15 @@ class CausalSelfAttention(nn.Module):
         past = k.shape[2] - t
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
         allowed = torch.ones(t, k.shape[2], dtype=torch.bool, device=x.device).tril(diagonal=past)
-        attention = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
-        return self.out((attention @ v).transpose(1, 2).reshape(batch, t, width))
+        attention = self.attention_drop(scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1))
+        return self.residual_drop(self.out((attention @ v).transpose(1, 2).reshape(batch, t, width)))
 
 
 class Block(nn.Module):
     def __init__(self, width: int, heads: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.attention = CausalSelfAttention(width, heads)
+        self.attention = CausalSelfAttention(width, heads, dropout)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width),
                                  nn.Dropout(dropout))
 
@@ -65,10 +88,20 @@ class CodePrior(nn.Module):
         self.n_codes, self.length, self.n_classes = n_codes, length, n_classes
         self.embed = nn.Embedding(n_codes + max(n_classes, 1), width)  # codes, then the class / start tokens
         self.position = nn.Parameter(torch.zeros(1, length, width))
+        self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(width, heads, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, n_codes, bias=False)
-        nn.init.normal_(self.position, std=0.02)
+        for module in self.modules():  # minGPT's initialisation; the positions stay at zero
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    @staticmethod
+    def parameter_count(n_codes: int, length: int, n_classes: int = 0, width: int = 256, depth: int = 8) -> int:
+        """The closed form of sum(p.numel() for p in CodePrior(...).parameters()) (see the module docstring)."""
+        return depth * (12 * width * width + 13 * width) + (2 * n_codes + max(n_classes, 1) + length + 2) * width
 
     def first_token(self, labels: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
         if self.n_classes:
@@ -78,7 +111,7 @@ class CodePrior(nn.Module):
         return torch.full((batch, 1), self.n_codes, dtype=torch.long, device=device)
 
     def _logits(self, tokens: torch.Tensor, start: int, caches: list[dict] | None) -> torch.Tensor:
-        x = self.embed(tokens) + self.position[:, start:start + tokens.shape[1]]
+        x = self.drop(self.embed(tokens) + self.position[:, start:start + tokens.shape[1]])
         for k, block in enumerate(self.blocks):
             x = block(x, caches[k] if caches is not None else None)
         return self.head(self.norm(x))

@@ -37,13 +37,14 @@ each: an upper bound, not a benchmark.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.vq import VectorQuantizer
+from models.patchgan import PatchDiscriminator, n_layers_for
+from models.registry import Recipe, Variant, register
+from models.vq import Encoded, Reconstruction, VectorQuantizer
 
 GROUPS = 32
 NORM_EPS = 1e-6
@@ -209,22 +210,6 @@ class VQDecoder(nn.Module):
         return self.head(self.levels(self.middle(self.conv_in(z))))
 
 
-class Encoded(NamedTuple):
-    quantized: torch.Tensor  # B x embed_dim x h x w, straight-through: the codes forward, identity backward
-    loss: torch.Tensor  # the quantizer's codebook + commitment loss
-    indices: torch.Tensor  # B x h x w code indices
-
-
-class Reconstruction(NamedTuple):
-    """What a tokenizer's forward pass returns (every stage-1 model of the tokenizer task kind: this module's and
-    models/vit_vqgan.py's)."""
-
-    images: torch.Tensor  # B x C x H x W in [-1, 1] (unbounded for a conv decoder; clamped only when quantised)
-    loss: torch.Tensor  # the quantizer's codebook + commitment loss
-    indices: torch.Tensor  # B x h x w code indices
-    log_scale: torch.Tensor | None = None  # a logit-Laplace decoder's per-pixel log b (None: no such output)
-
-
 class VQAutoencoder(nn.Module):
     """Encoder, 1x1 conv to the codebook's dimension, vector quantizer, 1x1 conv back, decoder (the reference's
     VQModel without its loss). `network` holds the VQEncoder/VQDecoder settings; `quantizer` extra keyword
@@ -266,3 +251,43 @@ class VQAutoencoder(nn.Module):
         """The decoder's final conv weight: VQ-GAN's adaptive weight balances the GAN loss's gradient against
         the reconstruction loss's at this tensor."""
         return self.decoder.head.conv.weight
+
+
+# --- the registered variant: the tokenizer task kind (bench/training/tasks/tokenizer.py) trains it
+
+PAPER = "Esser, Rombach & Ommer 2021, Taming Transformers for High-Resolution Image Synthesis (arXiv:2012.09841)"
+REFERENCE_CH = 128  # the reference's ch (its ImageNet and FacesHQ configs); `width` scales it
+
+
+def vqgan_tokenizer(in_channels: int = 1, resolution: int = 32, width: float = 0.5, n_codes: int = DEFAULT_CODES,
+                    embed_dim: int = DEFAULT_EMBED_DIM, ema: bool = False, legacy: bool = False) -> VQAutoencoder:
+    """The stage-1 autoencoder at a run's width: ch = 128 x width in multiples of the norm's 32 groups (width 0.5:
+    our default ch 64; the quick profile's 0.25: ch 32), two downsamplings (a resolution / 4 grid), attention at
+    that grid."""
+    ch = max(GROUPS, round(REFERENCE_CH * width / GROUPS) * GROUPS)
+    grid = resolution // 4
+    return VQAutoencoder(n_codes, embed_dim, quantizer={"ema": ema, "legacy": legacy}, ch=ch, ch_mult=(1, 2, 2),
+                         attn_resolutions=(grid,), resolution=resolution, in_channels=in_channels,
+                         z_channels=embed_dim)
+
+
+def patch_discriminator(in_channels: int = 1, size: int = 32, width: float = 1.0) -> PatchDiscriminator:
+    """taming's NLayerDiscriminator is pix2pix's PatchGAN (ndf 64 x width, batch norm); at 32x32 with the 16-pixel
+    field of models/patchgan.py's `n_layers_for`."""
+    return PatchDiscriminator(in_channels, width=width, n_layers=n_layers_for(size), norm="batch")
+
+
+# taming's VQLPIPSWithDiscriminator and its ImageNet config (configs/imagenet_vqgan.yaml): pixel L1 weight 1,
+# perceptual weight 1, hinge D, disc_weight 0.8 on the adaptive lambda, codebook weight 1, D's hinge halved; Adam
+# with betas (0.5, 0.9) at 4.5e-6 x batch (main.py scales the base rate by the batch): 2.88e-4 at batch 64. D starts
+# at half the budget here (the reference: after 250k steps of its run) so that the curves show both sides.
+RECIPE = Recipe(loss="hinge", lr_g=2.88e-4, lr_d=2.88e-4, betas=(0.5, 0.9), batch=64, l1_weight=1.0,
+                perceptual_weight=1.0, perceptual="efficientnet-lite0", adversarial_weight=0.8, adaptive_weight=True,
+                disc_start=0.5, d_loss_scale=0.5, codebook_weight=1.0)
+
+register(Variant(name="vqgan", family="vqgan", paper=f"{PAPER}: conv VQ-GAN, {DEFAULT_CODES} codes",
+                 generator=vqgan_tokenizer, discriminator=patch_discriminator, recipe=RECIPE, data_kinds=("images",),
+                 z_dim=0, task="tokenizer"))
+register(Variant(name="vqgan-ema", family="vqgan", paper=f"{PAPER}: with an EMA codebook (van den Oord et al. 2017)",
+                 generator=vqgan_tokenizer, discriminator=patch_discriminator, recipe=RECIPE, data_kinds=("images",),
+                 arch={"ema": True}, z_dim=0, task="tokenizer"))

@@ -54,7 +54,9 @@ def test_the_default_pipeline_stays_small_enough_for_a_fast_noop_repro():
     (bench/protocol/fingerprint.py): only the code stages list modules. The bounds leave room for a few more
     variants, not for a stage per run, nor for a module list per stage, again. (206 stages since the robustness
     study's 28 cells, 2 seeds each: 296 runs; 238 since the translation study's four tasks: their prepare and
-    reference stages, 9 method x task stages each to train and evaluate, and the kind's two code stages.)"""
+    reference stages, 9 method x task stages each to train and evaluate, and the kind's two code stages. 249 since
+    the tokenizer study's 3 variants, three stages each (train, prior, evaluate), and its kind's code stages. The
+    aggregate stage depends on a folder and a file per study, 22 with the tokenizer study's.)"""
     stages = _committed_stages()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["profiles"][params["profile"]].get("group_runs") is True
@@ -62,10 +64,10 @@ def test_the_default_pipeline_stays_small_enough_for_a_fast_noop_repro():
     deps = {name: len(body.get("deps", [])) for name, body in stages.items()}
     code = {name for name in stages if name.startswith("dvc.yaml:code-")}
     assert 5 <= len(code) <= 12, code
-    assert max(n for name, n in deps.items() if name not in code) <= 20, \
+    assert max(n for name, n in deps.items() if name not in code) <= 24, \
         max(((name, n) for name, n in deps.items() if name not in code), key=lambda item: item[1])
     assert max(deps[name] for name in code) <= 80
-    assert sum(deps.values()) <= 2500, sum(deps.values())
+    assert sum(deps.values()) <= 2800, sum(deps.values())  # 2,586 with the tokenizer kind's three code stages
 
 
 def test_no_stage_has_a_persistent_output():

@@ -10,6 +10,7 @@ The per-backbone metrics (FID, KID, P/R, D/C, IS) exist once per image backbone:
 from __future__ import annotations
 
 from bench.measurement.metrics import (
+    codebook,
     conditional,
     equivariance,
     fid,
@@ -28,7 +29,7 @@ PER_BACKBONE = (*fid.METRICS, *kid.METRICS, *prdc.METRICS, *inception_score.METR
 CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     *(template.on(backbone) for backbone in IMAGE_BACKBONES for template in PER_BACKBONE),
     *modes.METRICS, *memorization.METRICS, *leak.METRICS, *conditional.METRICS, *equivariance.METRICS,
-    *translation.METRICS)}
+    *translation.METRICS, *codebook.METRICS)}
 
 
 def metric(name: str) -> MetricInfo:

@@ -34,7 +34,7 @@ from bench.protocol.runs import RunId
 from bench.protocol.seeding import generator, resolve_device, stream_seed
 from bench.training.checkpoint import finished_checkpoint
 from bench.training.snapshots import generate, load_snapshots, quantize
-from bench.training.tasks import task_of
+from bench.training.tasks import run_stage, task_of
 from bench.training.tasks.generation import requested_labels
 
 CURVE_BACKBONE = "domain"
@@ -248,7 +248,8 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
     device = resolve_device(device_name or run.device)
     if inputs is None or inputs.root != root:
         inputs = StageInputs(root)
-    saved = finished_checkpoint(run_id.folder(root) / "train", run.config_hash)
+    stage = run_stage(run, root, task.evaluated_stage)  # the train stage's checkpoint, or a later stage's
+    saved = finished_checkpoint(run_id.folder(root) / stage.name, stage.config_hash)
     diverged = json.loads(saved["state"]).get("diverged")
     g = task.evaluated_module(run, saved)
     out = run_id.folder(root) / "eval"
@@ -294,6 +295,15 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
             domain = inputs.reference(run_id.dataset, "domain")[0] if "domain" in spec["backbones"] else None
             translated, spec["translation"] = translation_metrics(run, domain, data, saved, g, images, out, device)
             metrics.update(translated)
+        elif group == "tokenizer":
+            from bench.measurement.tokenizer_group import tokenizer_metrics
+
+            backbones = {name: inputs.backbone(name, run_id.dataset, device, run.evaluate.get("batch", 16))
+                         for name in spec["backbones"]}
+            references = {name: inputs.reference(run_id.dataset, name)[0] for name in spec["backbones"]}
+            tokenized, spec["tokenizer"] = tokenizer_metrics(run, g.autoencoder, data["eval_x"], backbones,
+                                                             references, n, out, device)
+            metrics.update(tokenized, sample_ms_per_image=spec["sampling"]["ms_per_image"])
         else:
             raise ValueError(f"task kind {run.task!r} asks for metric group {group!r}, which evaluate does not know")
 

@@ -23,6 +23,7 @@ PACKAGES = ("bench", "models")
 NOT_FOLLOWED = {"models"}  # the package __init__ that registers every family
 STAGE_MODULES = {"prepare": "bench.data.datasets", "classifier": "bench.measurement.classifier",
                  "reference": "bench.measurement.reference", "train": "bench.training.loop",
+                 "prior": "bench.training.loop",
                  "evaluate": "bench.measurement.evaluate", "aggregate": "bench.tables.aggregate",
                  "report": "bench.report.render"}
 

@@ -89,11 +89,33 @@ EVALUATE_FIELDS = {
                           min_len=1, unique=True),
     "truncation_n": Int("samples per point of the truncation curve (variants that draw one), an integer >= 2 "
                         "(default 2000)", ge=2),
+    "temperature": _positive("the tokenizer prior's sampling temperature, > 0 (default 1)"),
+    "top_k": Int("the tokenizer prior samples among its k most likely codes, an integer >= 1 (default: all)", ge=1),
+    "top_p": Number(doc="the tokenizer prior samples from the smallest set of codes holding this probability, in "
+                        "(0, 1) (default: all codes)", gt=0, lt=1),
+}
+PRIOR_FIELDS = {
+    "kimg": _positive("the prior's budget in thousands of code sequences shown, > 0 (e.g. 20)"),
+    "batch": Int("sequences per step, an integer >= 1", ge=1),
+    "lr": _positive("AdamW's learning rate, > 0 (e.g. 0.0003)"),
+    "weight_decay": Number(doc="AdamW's weight decay, >= 0 (default 0.01)", ge=0),
+    "width": Int("the transformer's width, an integer >= 1 divisible by heads", ge=1),
+    "depth": Int("transformer blocks, an integer >= 1", ge=1),
+    "heads": Int("attention heads, an integer >= 1", ge=1),
+    "dropout": Number(doc="dropout (minGPT's places), in [0, 1) (default 0)", ge=0, lt=1),
+    "n_train": Int("train images whose codes the prior learns: the first n (default: all)", ge=1),
+    "curve_every_kimg": _positive("kimg between curve points, > 0"),
+    "checkpoint_every_kimg": _positive("kimg between checkpoints, > 0"),
+    "curve_n": Int("samples kept per curve point, an integer >= 2", ge=2),
 }
 STAGES = {
     "train": Mapping(TRAIN_FIELDS, required=("kimg", "width", "curve_every_kimg", "checkpoint_every_kimg", "curve_n"),
                      doc="train settings: {kimg, width, curve_every_kimg, checkpoint_every_kimg, curve_n}"),
     "evaluate": Mapping(EVALUATE_FIELDS, doc="evaluate settings: {n_gen, ...}"),
+    "prior": Mapping(PRIOR_FIELDS, required=("kimg", "batch", "lr", "width", "depth", "heads", "curve_every_kimg",
+                                             "checkpoint_every_kimg", "curve_n"),
+                     doc="the tokenizer prior's settings: {kimg, batch, lr, width, depth, heads, curve_every_kimg, "
+                         "checkpoint_every_kimg, curve_n}"),
     "reference": Mapping({"n_ref": Int("the number of reference images, an integer >= 2", ge=2),
                           "split": Text(doc="the split samples are scored against: eval (the default) or train",
                                         choices=("eval", "train")),
@@ -106,7 +128,8 @@ STAGES = {
                           required=("epochs", "batch", "lr"), doc="classifier settings: {epochs, batch, lr}"),
 }
 STUDY_OVERRIDE = Mapping({"train": Mapping(TRAIN_FIELDS, doc="train values replacing the dataset's"),
-                          "evaluate": Mapping(EVALUATE_FIELDS, doc="evaluate values replacing the dataset's")},
+                          "evaluate": Mapping(EVALUATE_FIELDS, doc="evaluate values replacing the dataset's"),
+                          "prior": Mapping(PRIOR_FIELDS, doc="prior values replacing the dataset's")},
                          doc="train/evaluate values that replace the dataset's own for this study's runs")
 STUDY_PROFILE = Mapping(
     {"samples": Int("hyperparameter samples per loss of a sweep, an integer >= 1", ge=1),

@@ -9,7 +9,7 @@ pipelines, sweep and aggregate code paths all start from it; nothing else parses
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
@@ -55,6 +55,8 @@ class ResolvedRun:
     reference_backbones: tuple[str, ...]  # image backbones whose reference arrays the dataset's profile computes
     device: str
     task: str
+    # the tokenizer prior stage's settings (empty for other kinds)
+    prior: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def n_classes(self) -> int:
@@ -145,10 +147,12 @@ class Protocol:
                                 f"labels; run it on a labeled dataset (e.g. fmnist32), not in {study.path}")
         train = family_width(run_settings(self.params, run.study, run.dataset, "train"), variant.family)
         evaluate = run_settings(self.params, run.study, run.dataset, "evaluate")
+        task = task_kind(variant)
+        prior = run_settings(self.params, run.study, run.dataset, "prior") if task == "tokenizer" else {}
         resolved = ResolvedRun(run=run, name=name, variant=variant, dataset=dataset, profile=self.params["profile"],
                                train=MappingProxyType(train), evaluate=MappingProxyType(evaluate),
                                reference_backbones=reference_backbones(self.params, run.dataset),
-                               device=self.params.get("device", "auto"), task=task_kind(variant))
+                               device=self.params.get("device", "auto"), task=task, prior=MappingProxyType(prior))
         for key, problem in (("micro_batch", micro_batch_problem(variant.recipe.batch, train.get("micro_batch"))),
                              ("budget_unit", budget_problem(train))):
             if problem:

@@ -21,7 +21,8 @@ from bench.protocol.params import DATASET, SEEDS, VARIANT, study_profile
 from bench.protocol.runs import RunId
 from bench.protocol.schema import Int, Mapping, Number, Sequence, Text, did_you_mean, raise_problems, read_yaml
 
-KINDS = ("table", "sweep", "mode-collapse", "ablation", "alignment", "limited-data", "robustness", "translation")
+KINDS = ("table", "sweep", "mode-collapse", "ablation", "alignment", "limited-data", "robustness", "translation",
+         "tokenizer")
 SPACES = ("wide",)  # Lucic et al.'s hyperparameter ranges implemented by bench/protocol/sweep.py
 
 SAMPLE = Mapping({"lr": Number(doc="a learning rate > 0", gt=0),

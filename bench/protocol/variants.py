@@ -170,7 +170,7 @@ def _task_problems(variant: Variant) -> list[str]:
     """Recipe settings the variant's task kind does not read (they would be silently ignored)."""
     from dataclasses import fields
 
-    from models.registry import TRANSLATION_FIELDS, Recipe
+    from models.registry import TOKENIZER_FIELDS, TRANSLATION_FIELDS, Recipe
 
     default, r = Recipe(), variant.recipe
     changed = [f.name for f in fields(Recipe) if getattr(r, f.name) != getattr(default, f.name)]
@@ -183,8 +183,15 @@ def _task_problems(variant: Variant) -> list[str]:
         if ignored := [name for name in changed if name not in read]:
             found.append(f"translation does not use {', '.join(ignored)}: drop the options that set them")
         return found
-    if ignored := [name for name in changed if name in TRANSLATION_FIELDS]:
-        return [f"{', '.join(ignored)} are translation settings (pix2pix, CycleGAN); a generator does not use them"]
+    if variant.task == "tokenizer":
+        read = {*TOKENIZER_FIELDS, "l1_weight", "adversarial_weight", "d_loss_scale", "loss", "lr_g", "lr_d", "betas",
+                "batch"}
+        if ignored := [name for name in changed if name not in read]:
+            return [f"the tokenizer does not use {', '.join(ignored)}: drop the options that set them"]
+        return []
+    if ignored := [name for name in changed if name in (*TRANSLATION_FIELDS, *TOKENIZER_FIELDS)]:
+        return [f"{', '.join(ignored)} are translation or tokenizer settings (pix2pix, CycleGAN, VQ-GAN); a generator "
+                "does not use them"]
     return []
 
 

@@ -1,6 +1,8 @@
 """The leaderboard sections (index.html and each table study's page): one sortable table per study x dataset
 with mean, std, CI and tied rank of every metric the catalog lists, the metric spec in words, and the
-equal-compute charts (quality against images, train wall seconds and FLOPs)."""
+equal-compute charts (quality against images, train wall seconds and FLOPs). The default leaderboard also shows a
+tokenizer study's generation rows of its dataset where they were measured under the same metric protocols, marked
+and not ranked."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from bench.report.format import fmt
 from bench.report.site import Tables, columns_of, compare_href, curve_label, slug, variant_href
 from bench.report.svg_chart import Series, line_chart
 from bench.tables.published import PUBLISHED_CIFAR10, PUBLISHED_MODES
+from bench.tables.tokenizer import leaderboard_guests
 
 
 def _cell(row: pd.Series, metric: str, scale: float) -> dict:
@@ -181,6 +184,50 @@ def _published_image_rows(dataset: str, metrics: list[catalog.MetricInfo]) -> li
     return rows
 
 
+GUEST = "tokenizer + prior"
+EMPTY_CELL = {"sort": None, "mean": "–", "std": "–", "ci": "[–, –]", "rank": None, "seeds": None}
+
+
+def _guest_rows(tables: Tables, study: str, dataset: str, metrics: list[catalog.MetricInfo]) -> tuple[list, list]:
+    """(rows, spec lines): the generation rows a tokenizer study lends this leaderboard (bench/tables/tokenizer.py
+    `leaderboard_guests`: only where every column they fill was measured under this table's protocols), never
+    ranked, as they trained under their own study's budget; and a line per study saying so, or why its rows are out."""
+    rows, lines = [], []
+    for guest in leaderboard_guests(tables.summary, tables.specs, tables.kinds, study, dataset,
+                                    [m.name for m in metrics]):
+        name, columns = guest["study"], guest["columns"]
+        if guest["differences"] or not columns:
+            why = "; ".join(guest["differences"]) or "none of this table's columns was measured under its protocols"
+            lines.append(f"study {name}'s {GUEST} rows are left out: {why}")
+            continue
+        named = sorted({protocols.of_column(m.name, m.backbone, tables.specs[f"{study}/{dataset}"])
+                        for m in metrics if m.name in columns})
+        lines.append(f"rows marked “{GUEST}” are study {name}'s (a tokenizer and a transformer prior over its codes, "
+                     f"the prior's samples decoded), scored under this table's protocols ({', '.join(named)}); trained "
+                     "under that study's budget, so shown beside the ranks, not ranked; their kimg, wall s and GFLOP "
+                     "are stage 1's; columns without a protocol name are left empty; the downloads hold this study's "
+                     "rows only")
+        for _, row in guest["rows"].iterrows():
+            cells = [{**(_cell(row, m.name, m.scale) if m.name in columns else EMPTY_CELL), "rank": None, "tied": False,
+                      "trained_against": trained_against(m.backbone, row.get("trained_against"))} for m in metrics]
+            rows.append({
+                "variant": f"{row['variant']} ({GUEST})", "href": f"{slug(name)}.html#{dataset}",
+                "paper": f"from study {name}: not ranked", "families": [GUEST], "family_key": GUEST,
+                "trained_against": str(row.get("trained_against") or "").replace(",", ", "), "compare": None,
+                "cells": cells, "n_seeds": int(row["n_seeds"]), "diverged": diverged_text(row),
+                "health": health_cell(row), "wall_s": fmt(row["wall_s_mean"], digits=0),
+                "kimg": fmt(row["kimg_mean"], digits=1), "gflops": fmt(row["flops_total_mean"], 1e-9, digits=0),
+                "peak_mb": fmt(row.get("peak_rss_mb_mean"), digits=0)})
+    return rows, lines
+
+
+def _by_first_column(rows: list[dict], first: catalog.MetricInfo) -> list[dict]:
+    """The rows in the table's default order (best mean of the first column first, missing last); stable, so the
+    ranked rows keep their order among themselves."""
+    sign = 1 if first.lower_is_better else -1
+    return sorted(rows, key=lambda r: (r["cells"][0]["sort"] is None, sign * (r["cells"][0]["sort"] or 0.0)))
+
+
 def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> list[dict]:
     sections = []
     for (study, dataset), block in tables.summary.groupby(["study", "dataset"], sort=True):
@@ -218,6 +265,9 @@ def leaderboard_sections(tables: Tables, study_filter: str | None = None) -> lis
         spec_lines = _spec_lines(spec)
         if (line := _conditional_line(tables.conditional.get(f"{study}/{dataset}"))) is not None:
             spec_lines.append(line)
+        if metrics:
+            guests, lines = _guest_rows(tables, study, dataset, metrics)
+            rows, spec_lines = (_by_first_column(rows + guests, metrics[0]) if guests else rows), spec_lines + lines
         curves = [c for c in tables.curves.values() if c["study"] == study and c["dataset"] == dataset]
         families = sorted({f for r in rows for f in r["families"]})
         sections.append({

@@ -23,12 +23,13 @@ from bench.report.pages import compare_pages, variant_pages
 from bench.report.robustness import robustness_sections
 from bench.report.site import Images, Tables, compare_href, provenance, slug
 from bench.report.studies import ablation_sections, alignment_sections, mode_collapse_sections, sweep_sections
+from bench.report.tokenizer import tokenizer_sections
 from bench.report.translation import translation_sections
 
 
 def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
     """page file -> (template, context): one page per study (table, sweep, ablation, alignment, limited data,
-    mode collapse, robustness or translation)."""
+    mode collapse, robustness, translation or tokenizer)."""
     pages = {}
     studies = sorted(set(tables.summary["study"]))
     for name in studies:
@@ -62,6 +63,9 @@ def study_pages(tables: Tables, images: Images) -> dict[str, tuple[str, dict]]:
             sections = translation_sections(name, tables.summary, tables.runs, images, tables.specs,
                                             info.get("datasets", {}))
             pages[page] = ("translation.html", {"title": info["title"], "sections": sections})
+        elif info["kind"] == "tokenizer":
+            pages[page] = ("tokenizer.html", {"title": info["title"],
+                                              "sections": tokenizer_sections(name, tables, images)})
         elif info["kind"] == "mode-collapse":
             sections = mode_collapse_sections(name, tables.summary, tables.runs, images)
             pages[page] = ("mode_collapse.html", {"title": info["title"], "sections": sections})

@@ -78,6 +78,7 @@ class Tables:
         self.ablations = optional("ablations.json")
         self.alignment = optional("alignment.json")
         self.limited_data = optional("limited_data.json")
+        self.tokenizer = optional("tokenizer.json")
 
     def kind(self, study: str) -> str:
         return self.kinds.get(study, {}).get("kind", "table")

@@ -13,7 +13,9 @@ budget on the kimg, GFLOP and wall-second axes),
 ablations.json (each ablation study's table in StyleGAN2's Table 1 format: bench/ablation.py),
 alignment.json (each alignment study: a variant on a centred dataset and on its unaligned copy),
 limited_data.json (each limited-data study: quality against training-set size per backbone and augmentation,
-bench/tables/limited_data.py) and
+bench/tables/limited_data.py), tokenizer.json (each tokenizer study: stage 1's reconstruction and codebook table,
+factorized against plain codes, the prior's samples and the reconstruction loss across D's start:
+bench/tables/tokenizer.py) and
 comparisons.json (every method that is not one of the harness's own against the baselines of its
 study x dataset: bench/compare.py) and comparisons_equal_flops.json (the same pairs on the quality curve at
 equal training FLOPs), rank_changes.json (a study with `versus`: each shared variant's rank there and here).
@@ -39,6 +41,7 @@ from bench.tables.budgets import budget_leaders, rank_changes
 from bench.tables.health import health_summary
 from bench.tables.limited_data import limited_data_tables
 from bench.tables.stats import best_of_k, summarize, tied_ranks
+from bench.tables.tokenizer import pooled_spec, tokenizer_tables
 
 METRICS = catalog.summarized()  # every metric column of the tables, in table order (bench/measurement/catalog.py)
 COSTS = ["wall_s", "kimg", "flops_total", "peak_rss_mb"]
@@ -58,9 +61,9 @@ PER_RUN_DETAIL = {**RUN_OUTCOMES, "is": ("reason",)}
 
 def poolable_spec(spec: dict, detail: dict[str, tuple[str, ...]] = PER_RUN_DETAIL) -> dict:
     """The metric spec without what differs between the runs of one table by design (seeds, hashes, each run's
-    data-copying outcome, and the machine-specific text of why IS is unavailable: that it is unavailable stays
-    part of the spec)."""
-    out = {k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED}
+    data-copying outcome, a tokenizer variant's model and each run's sampling time, and the machine-specific text
+    of why IS is unavailable: that it is unavailable stays part of the spec)."""
+    out = pooled_spec({k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED})
     out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk not in detail[k]}
                                    if k in detail and isinstance(v, dict) else v)
                                for k, v in how.items()}
@@ -112,7 +115,7 @@ def collect_runs(root: Path) -> pd.DataFrame:
             "samples": str((run_dir / "eval" / "samples.png").relative_to(root)),
             **{name: (str((run_dir / "eval" / f"{name}.png").relative_to(root))
                       if (run_dir / "eval" / f"{name}.png").is_file() else None)
-               for name in ("nearest", "translations")},
+               for name in ("nearest", "translations", "reconstructions")},
             "curve": str((run_dir / "eval" / "curve.json").relative_to(root)),
             "losses": str((run_dir / "train" / "curve.json").relative_to(root)),
         })
@@ -321,6 +324,7 @@ def aggregate(root: Path, partial: bool = False) -> Path:
     write_json(out / "ablations.json", ablation_tables(runs, studies))
     write_json(out / "alignment.json", alignment_tables(runs, studies, root))
     write_json(out / "limited_data.json", limited_data_tables(runs, studies, root))
+    write_json(out / "tokenizer.json", tokenizer_tables(runs, summary, studies, root))
     write_json(out / "conditional.json", conditional_specs(root, runs))
     write_json(out / "truncation.json", truncation_tables(root, runs))
     variants = variant_table(root, runs)

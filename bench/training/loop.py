@@ -11,7 +11,8 @@ data checksum, code) is published again rather than retrained, which is what DVC
 a stage it could not record (e.g. `dvc` was killed). A run whose losses or weights stop being finite has
 diverged: it stops there, and the kimg and the reason are recorded as its result. Wall-clock figures live
 outside the checkpoint (progress.json, cost.json), so same seed => same checkpoint bytes. What one step
-does is the task kind's (bench/training/tasks).
+does is the task kind's (bench/training/tasks). A kind's later stages (the tokenizer's prior: `TaskKind.stages`)
+run through the same loop into results/<run>/<stage>/, each with its own config, settings and resume folder.
 """
 
 from __future__ import annotations
@@ -40,14 +41,16 @@ from bench.training.budget import Budget, run_budget
 from bench.training.checkpoint import CHECKPOINT, CHECKSUM, CorruptCheckpoint, load_checkpoint, save_checkpoint
 from bench.training.distributed import SINGLE, Ranks, check_ranks, join, leave, rank_device
 from bench.training.live import LiveCurve
-from bench.training.tasks import Trainer, task_module, task_of
+from bench.training.tasks import TRAIN, Stage, Trainer, run_stage, task_module, train_stage
 
 PUBLISHED = ("config.json", CHECKPOINT, CHECKSUM, "progress.json", "curve_samples.npz", "curve.json", "cost.json")
 
 
-def resume_dir(root: Path, run: RunId) -> Path:
-    """Where a run trains: its checkpoints and progress, kept across stage runs and outside DVC's outputs."""
-    return root / "results" / ".resume" / str(run)
+def resume_dir(root: Path, run: RunId, stage: str = TRAIN) -> Path:
+    """Where a run trains: its checkpoints and progress, kept across stage runs and outside DVC's outputs (a later
+    stage's beside the run's: `s0-prior`)."""
+    folder = root / "results" / ".resume" / str(run)
+    return folder if stage == TRAIN else folder.with_name(f"{folder.name}-{stage}")
 
 
 def _saved_state(work: Path, run: ResolvedRun) -> dict[str, Any] | None:
@@ -70,22 +73,24 @@ def _publish(work: Path, out: Path) -> None:
             write_bytes(out / name, data)
 
 
-def inputs_hash(run: ResolvedRun, root: Path) -> str:
-    """A hash of everything a finished run's outputs follow from: its config, its dataset's checksum and the
-    code the train stage executes (the same import closure its DVC stage depends on)."""
+def inputs_hash(run: ResolvedRun, root: Path, stage: Stage | None = None) -> str:
+    """A hash of everything a finished stage's outputs follow from: its config, its dataset's checksum, the
+    code the train stage executes (the same import closure its DVC stage depends on) and the stage's input files
+    (an earlier stage's checkpoint)."""
+    stage = stage or train_stage(run)
     files = closure([module_file("bench.training.loop"), module_file(task_module(run.task)),
                      *(Path(f) for f in run.variant.code_files())])
-    digest = hashlib.sha256(run.config_hash.encode())
+    digest = hashlib.sha256(stage.config_hash.encode())
     digest.update(read_json(root / "results" / "data" / run.run.dataset / "meta.json")["sha256"].encode())
-    for path in files:
+    for path in [*files, *stage.inputs]:
         digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
 def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: Protocol | None = None,
-          restart: bool = False, ranks: Ranks = SINGLE) -> Path:
-    """Train one run into results/<run>/train/, resuming from its checkpoint in the resume folder when one
-    matches (`restart`: never). On several `ranks` (bench/training/distributed.py) every rank trains its
+          restart: bool = False, ranks: Ranks = SINGLE, stage: str = TRAIN) -> Path:
+    """Train one run's `stage` into results/<run>/<stage>/, resuming from its checkpoint in the resume folder when
+    one matches (`restart`: never). On several `ranks` (bench/training/distributed.py) every rank trains its
     share of each step and rank 0 alone writes."""
     make_deterministic()
     run = resolve(run_id, root, protocol)
@@ -93,41 +98,41 @@ def train(run_id: RunId, root: Path, device_name: str | None = None, protocol: P
     device = rank_device(resolve_device(device_name or run.device))
     joined = join(ranks, device)
     try:
-        return _train(run, root, device, restart, ranks)
+        return _train(run, run_stage(run, root, stage), root, device, restart, ranks)
     finally:
         if joined:
             leave()
 
 
-def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ranks: Ranks) -> Path:
-    run_id = run.run
-    out, work = run_id.folder(root) / "train", resume_dir(root, run_id)
+def _train(run: ResolvedRun, stage: Stage, root: Path, device: torch.device, restart: bool, ranks: Ranks) -> Path:
+    run_id, config_hash = run.run, stage.config_hash
+    out, work = run_id.folder(root) / stage.name, resume_dir(root, run_id, stage.name)
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     if ranks.writes:
         remove_partial_writes(work)
-    inputs = inputs_hash(run, root)
+    inputs = inputs_hash(run, root, stage)
     saved = None if restart else _saved_state(work, run)
     ckpt_path, progress_path = work / CHECKPOINT, work / "progress.json"
     if saved is not None and saved.get("finished"):
         complete = all((work / name).is_file() for name in PUBLISHED)
-        if complete and saved.get("config_hash") == run.config_hash \
+        if complete and saved.get("config_hash") == config_hash \
                 and read_json(progress_path).get("inputs") == inputs:
             if ranks.writes:
                 _publish(work, out)
-            print(f"{run_id} is already trained from these inputs (config, data, code): kept; to train it again, "
-                  f"`gbench train {run_id} --restart`", file=sys.stderr)
+            print(f"{run_id} ({stage.name}) is already trained from these inputs (config, data, code): kept; to train "
+                  f"it again, `gbench {stage.name} {run_id} --restart`", file=sys.stderr)
             return out
         print(f"{ckpt_path} is a finished run; training {run_id} again from scratch", file=sys.stderr)
         saved = None
-    if saved is not None and saved.get("config_hash") != run.config_hash:
+    if saved is not None and saved.get("config_hash") != config_hash:
         print(f"{ckpt_path} belongs to another configuration; starting {run_id} afresh", file=sys.stderr)
         saved = None
     if ranks.writes:
-        write_json(work / "config.json", run.config)
+        write_json(work / "config.json", stage.config)
 
-    settings = run.train
-    trainer = task_of(run.task).trainer(run, load_prepared(run_id.dataset, root), device, ranks)
+    settings = stage.settings
+    trainer = stage.trainer(load_prepared(run_id.dataset, root), device, ranks)
     progress: dict[str, Any] = {"step": 0, "images": 0, "curve": [],
                                 "next_curve": images_of(settings["curve_every_kimg"]),
                                 "next_ckpt": images_of(settings["checkpoint_every_kimg"])}
@@ -150,7 +155,7 @@ def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ra
         if not ranks.writes:
             return
         trainer.snapshots.save(work)
-        save_checkpoint(ckpt_path, {"config_hash": run.config_hash, **trainer.state_dict(),
+        save_checkpoint(ckpt_path, {"config_hash": config_hash, **trainer.state_dict(),
                                     # As JSON text: pickling the live dict would memoise shared strings
                                     # differently after a resume, and the same content must give the same bytes.
                                     "state": json.dumps(progress, sort_keys=True),
@@ -174,8 +179,8 @@ def _train(run: ResolvedRun, root: Path, device: torch.device, restart: bool, ra
     write_json(work / "curve.json", {"run": str(run_id), "points": progress["curve"],
                                      "samples": {"file": "curve_samples.npz", "n": settings["curve_n"],
                                                  "latents": "fixed (seed stream 'curve-latents')"}})
-    write_json(work / "cost.json", _cost_record(run, progress, read_json(progress_path), device, trainer, budget,
-                                                ranks.world))
+    write_json(work / "cost.json", _cost_record(run, config_hash, progress, read_json(progress_path), device, trainer,
+                                                budget, ranks.world))
     _publish(work, out)
     return out
 
@@ -251,15 +256,15 @@ def _divergence(losses: dict[str, float], non_finite_networks: list[str]) -> str
     return ", ".join(bad) or None
 
 
-def _cost_record(run: ResolvedRun, progress: dict[str, Any], clocks: dict[str, Any], device: torch.device,
-                 trainer: Trainer, budget: Budget, nproc: int) -> dict[str, Any]:
+def _cost_record(run: ResolvedRun, config_hash: str, progress: dict[str, Any], clocks: dict[str, Any],
+                 device: torch.device, trainer: Trainer, budget: Budget, nproc: int) -> dict[str, Any]:
     """Measured cost of a run: budget, wall clock (over restarts), device and ranks, peak memory (of rank 0),
     FLOPs."""
     on_cuda = device.type == "cuda"
     final, wall = trainer.phase_flops(), clocks["wall_s"]
     return {
         "run": str(run.run),
-        "config_hash": run.config_hash,
+        "config_hash": config_hash,
         "kimg": progress["images"] / 1000,
         "steps": progress["step"],
         "wall_s": wall,

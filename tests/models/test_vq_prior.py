@@ -1,5 +1,6 @@
 """The code prior (models/vq_prior.py): causality, the KV-cache sampler against recomputing the prefix, class
-conditioning, and the top-k / top-p filters against direct computations."""
+conditioning, the top-k / top-p filters against direct computations, and the parameter counts against
+taming-transformers' GPT at its published settings."""
 
 import numpy as np
 import pytest
@@ -65,3 +66,36 @@ def test_top_k_and_top_p_keep_the_codes_a_direct_computation_keeps():
     expected[nucleus] = p[nucleus] / p[nucleus].sum()
     np.testing.assert_allclose(filtered_probabilities(logits, top_p=0.7).numpy()[0], expected, rtol=1e-6)
     np.testing.assert_allclose(filtered_probabilities(logits).numpy()[0], p, rtol=1e-6)
+
+
+# Parameter counts of taming-transformers' GPT (taming/modules/transformer/mingpt.py), measured by running the
+# reference code itself here (its GPT class built on the meta device; the faceshq one also on the CPU) at the
+# transformer_config of each config file, CompVis/taming-transformers at 3ba01b241669f5ade541ce990f7650a3b8f65318:
+# (vocab_size, block_size, n_layer, n_head, n_embd) -> sum of its parameters' numel.
+TAMING_GPT_COUNTS = {
+    "configs/faceshq_transformer.yaml (and drin_transformer.yaml)": ((1024, 512, 24, 16, 1024), 304_932_864),
+    "configs/coco_scene_images_transformer.yaml": ((8192, 348, 40, 16, 1408), 975_876_352),
+    "configs/open_images_scene_images_transformer.yaml": ((8192, 348, 36, 16, 1536), 1_045_638_144),
+}
+
+
+@pytest.mark.parametrize("config", sorted(TAMING_GPT_COUNTS))
+def test_the_parameter_count_is_taming_gpts_plus_the_start_token_row(config):
+    (vocab, block, layers, heads, width), reference = TAMING_GPT_COUNTS[config]
+    with torch.device("meta"):
+        prior = CodePrior(n_codes=vocab, length=block, n_classes=0, width=width, depth=layers, heads=heads,
+                          dropout=0.1)
+    ours = sum(p.numel() for p in prior.parameters())
+    # the same network, except that our start token has an embedding row of its own (taming's is code 0's)
+    assert ours == reference + width
+    assert ours == CodePrior.parameter_count(vocab, block, 0, width, layers)
+    assert sum(p.numel() for p in prior.blocks.parameters()) == layers * (12 * width * width + 13 * width)
+
+
+@pytest.mark.parametrize("n_codes, length, n_classes, width, depth", [(16, 12, 0, 32, 2), (16384, 256, 1000, 64, 3),
+                                                                       (1024, 64, 10, 48, 1)])
+def test_the_closed_form_count_is_the_module_count(n_codes, length, n_classes, width, depth):
+    with torch.device("meta"):
+        prior = CodePrior(n_codes, length, n_classes, width=width, depth=depth, heads=4)
+    assert sum(p.numel() for p in prior.parameters()) == CodePrior.parameter_count(n_codes, length, n_classes,
+                                                                                   width, depth)

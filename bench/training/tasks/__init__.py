@@ -8,16 +8,25 @@ them). A new kind is one module here, named in `KINDS`; neither the loop nor eva
 is imported by name, so a run's DVC stage depends on its own kind's module only
 (bench/protocol/dependencies.py).
 
-Today's kinds (bench/training/tasks/generation.py): `unconditional` and `class-conditional` generation.
+A kind may train in more than one stage: `stages` names those after the `train` stage (the tokenizer's prior), each
+a `Stage` the same loop runs into its own output folder, and `evaluated_stage` the one whose checkpoint evaluate
+reads.
+
+Today's kinds: `unconditional` and `class-conditional` generation (generation.py), `translation` (translation.py)
+and `tokenizer` (tokenizer.py: a tokenizer, then a prior over its codes).
 """
 
 from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     import torch
     import torch.nn as nn
@@ -95,8 +104,34 @@ class Trainer(ABC):
                        for name in getattr(module, "pretrained_networks", ())})
 
 
+TRAIN = "train"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A training stage of a run after its `train` stage (e.g. the tokenizer's prior): the loop trains `trainer`'s
+    result into results/<run>/<name>/, resuming in its own resume folder, under `settings` (kimg, curve and
+    checkpoint intervals, curve_n) and `config` (config.json, hashed: `config["config_hash"]`). `inputs`: files the
+    result follows from besides the dataset and the code (an earlier stage's checkpoint)."""
+
+    name: str
+    config: dict[str, Any]
+    settings: Mapping[str, Any]
+    trainer: Callable[[dict[str, np.ndarray], torch.device, Ranks], Trainer]
+    inputs: tuple[Path, ...] = ()
+
+    @property
+    def config_hash(self) -> str:
+        return self.config["config_hash"]
+
+
 class TaskKind(ABC):
     name: str
+    evaluated_stage: str = "train"  # the stage whose finished checkpoint evaluate reads
+
+    def stages(self, run: ResolvedRun, root: Path) -> dict[str, Stage]:
+        """The run's training stages after `train`, by name (default: none)."""
+        return {}
 
     @abstractmethod
     def build_networks(self, run: ResolvedRun) -> tuple[nn.Module, ...]:
@@ -126,7 +161,9 @@ KINDS = {  # task kind -> (module, attribute)
     "unconditional": ("bench.training.tasks.generation", "UNCONDITIONAL"),
     "class-conditional": ("bench.training.tasks.generation", "CLASS_CONDITIONAL"),
     "translation": ("bench.training.tasks.translation", "TRANSLATION"),
+    "tokenizer": ("bench.training.tasks.tokenizer", "TOKENIZER"),
 }
+LATER_STAGES = {"tokenizer": ("prior",)}  # the kinds' stages after `train`, by name (pipelines generate them)
 
 
 def task_module(name: str) -> str:
@@ -138,3 +175,19 @@ def task_module(name: str) -> str:
 def task_of(name: str) -> TaskKind:
     module, attribute = task_module(name), KINDS[name][1]
     return getattr(importlib.import_module(module), attribute)
+
+
+def train_stage(run: ResolvedRun) -> Stage:
+    """The `train` stage every run has: the task kind's trainer under the run's train settings and config."""
+    return Stage(TRAIN, run.config, run.train, lambda data, device, ranks: task_of(run.task).trainer(
+        run, data, device, ranks))
+
+
+def run_stage(run: ResolvedRun, root: Path, name: str) -> Stage:
+    """The run's stage called `name`: `train`, or one of its task kind's later stages."""
+    if name == TRAIN:
+        return train_stage(run)
+    stages = task_of(run.task).stages(run, root)
+    if name not in stages:
+        raise ValueError(f"{run.run} ({run.task}) has no stage {name!r}; its stages: {', '.join([TRAIN, *stages])}")
+    return stages[name]

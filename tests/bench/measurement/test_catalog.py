@@ -31,6 +31,8 @@ def test_every_metric_the_scorer_writes_has_one_catalog_entry():
     written |= {"intra_fid_domain", "class_accuracy_domain", "eq_t", "eq_t_frac"}  # evaluate's metric groups
     written |= {"l1_truth", "psnr_truth", "ssim_truth", "content_accuracy_domain", "target_success_domain",
                 "cycle_l1", "diversity_l1"}  # its translation group (tests/bench/training/test_translation.py)
+    written |= {"rfid", "rfid_domain", "psnr_rec", "ssim_rec", "codebook_usage", "codebook_perplexity",
+                "sample_ms_per_image"}  # its tokenizer group (tests/bench/training/test_tokenizer.py)
     assert written == set(catalog.CATALOG)
 
 

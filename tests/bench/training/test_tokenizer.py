@@ -1,0 +1,106 @@
+"""The tokenizer task kind end to end on the smoke profile: stage 1 (train), stage 2 (prior) and evaluate, and what
+each stage's config depends on."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from bench.protocol.io import read_json
+from bench.protocol.runs import RunId
+from bench.training.checkpoint import CHECKPOINT, load_checkpoint
+from bench.training.loop import train
+
+STUDY = """tk:
+  title: tokenizer test runs
+  kind: tokenizer
+  datasets:
+    fmnist32: [vqgan]
+"""
+RUN = RunId.parse("tk/fmnist32/vqgan/s0")
+
+
+@pytest.fixture
+def tokenizer_root(bench_root):
+    params = yaml.safe_load((bench_root / "params.yaml").read_text())
+    params["profiles"]["smoke"]["fmnist32"]["evaluate"]["backbones"] = ["domain"]  # Inception: the suite's time
+    (bench_root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (bench_root / "pipelines" / "tk.yaml").write_text(STUDY)
+    return bench_root
+
+
+def _prior_config(root):
+    return read_json(RUN.folder(root) / "prior" / "config.json")
+
+
+def test_a_tokenizer_run_trains_its_two_stages_and_is_scored_on_reconstructions_and_samples(tokenizer_root):
+    from PIL import Image
+
+    from bench.measurement.classifier import build_classifier
+    from bench.measurement.evaluate import evaluate
+    from bench.measurement.reference import build_reference
+
+    root = tokenizer_root
+    train(RUN, root)
+    points = read_json(RUN.folder(root) / "train" / "curve.json")["points"]
+    # 256 images at batch 64: D starts at half the budget, step 2; lambda is logged before it starts too
+    assert [p.get("gan_factor") for p in points[1:]] == [0.0, 1.0]
+    assert all(p["lambda"] > 0 and p["rec"] > 0 and "perceptual" in p for p in points[1:])
+    train(RUN, root, stage="prior")
+    prior = load_checkpoint(RUN.folder(root) / "prior" / CHECKPOINT)
+    tokenizer = load_checkpoint(RUN.folder(root) / "train" / CHECKPOINT)
+    assert all(torch.equal(prior["tokenizer"]["nets"][0][k], v) for k, v in tokenizer["nets"][0].items())
+    config = _prior_config(root)
+    assert config["tokenizer"]["config_hash"] == tokenizer["config_hash"] and len(config["tokenizer"]["sha256"]) == 64
+    prior_points = read_json(RUN.folder(root) / "prior" / "curve.json")["points"]
+    assert prior_points[-1]["kimg"] == pytest.approx(0.128) and prior_points[-1]["loss"] > 0
+
+    build_classifier("fmnist32", root)
+    build_reference("fmnist32", root, "domain")
+    evaluate(RUN, root)
+    record = read_json(RUN.folder(root) / "eval" / "metrics.json")
+    metrics, spec = record["metrics"], record["spec"]
+    assert {"fid_domain", "rfid_domain", "psnr_rec", "ssim_rec", "codebook_usage", "codebook_perplexity",
+            "sample_ms_per_image"} <= set(metrics)
+    assert 0 < metrics["codebook_usage"] <= 1 and 1 <= metrics["codebook_perplexity"] <= 512
+    assert metrics["psnr_rec"] > 0 and metrics["sample_ms_per_image"] > 0
+    assert spec["tokenizer"]["n_test"] == 10_000 and spec["tokenizer"]["grid"] == [8, 8]
+    assert spec["tokenizer"]["codes"] == "512 codes, plain 64-d"
+    grid = np.asarray(Image.open(RUN.folder(root) / "eval" / "reconstructions.png"))
+    assert grid.shape[:2] == (4 * 33 + 1, 8 * 33 + 1)  # two groups of 8 test images over their reconstructions
+
+
+def test_a_change_to_the_prior_retrains_the_prior_and_not_the_tokenizer(tokenizer_root):
+    from bench.protocol.resolve import resolve
+    from bench.training.tasks import run_stage
+
+    root = tokenizer_root
+    before = resolve(RUN, root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["profiles"]["smoke"]["fmnist32"]["prior"]["depth"] = 2
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    after = resolve(RUN, root)
+    assert after.config_hash == before.config_hash  # the train stage's config
+    assert run_stage(after, root, "prior").config_hash != run_stage(before, root, "prior").config_hash
+    # a retrained tokenizer (other checkpoint bytes) is a new prior config too
+    (RUN.folder(root) / "train").mkdir(parents=True)
+    (RUN.folder(root) / "train" / CHECKPOINT).write_bytes(b"one tokenizer")
+    first = run_stage(after, root, "prior").config_hash
+    (RUN.folder(root) / "train" / CHECKPOINT).write_bytes(b"another tokenizer")
+    assert run_stage(after, root, "prior").config_hash != first
+
+
+def test_the_pipeline_gives_a_tokenizer_run_a_prior_stage_between_train_and_evaluate():
+    from tests.conftest import REPO
+
+    stages = yaml.safe_load((REPO / "pipelines" / "fmnist32" / "dvc.yaml").read_text())["stages"]
+    prior, evaluate = stages["prior-tokenizer-vqgan"]["do"], stages["evaluate-tokenizer-vqgan"]["do"]
+    assert prior["cmd"] == "exec gbench prior ${item.runs}"
+    assert "${item.dir}/s0/train" in prior["deps"] and prior["outs"] == ["${item.dir}/s0/prior", "${item.dir}/s1/prior"]
+    assert "profiles.${profile}.fmnist32.prior" in prior["params"]
+    assert "profiles.${profile}.fmnist32.train" not in json.dumps(prior["params"])  # the prior never retrains it
+    assert "results/code/prior-tokenizer.json" in prior["deps"]
+    assert {"${item.dir}/s0/train", "${item.dir}/s0/prior"} <= set(evaluate["deps"])
+    assert set(stages["prior-tokenizer-vit-vqgan"]["foreach"]) == {"vit-vqgan", "vit-vqgan+plain-codes"}
