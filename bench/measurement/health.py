@@ -18,6 +18,9 @@ Rules (each check says `flag` True / False, or None with the reason when the run
   the real images' peak. A peak, not a share of the power: noise has plenty of high-frequency power but no peak
   (uniform noise ~1.1x the data's), and "G produces noise" is not this failure.
 - copying: the data-copying test's C_T below its threshold (bench/measurement/metrics/memorization.py).
+- codebook_collapse (tokenizer runs): fewer than `CODEBOOK_FLOOR` of the codebook's codes in use over the whole
+  test split: the encoder has fallen onto a few codes and the rest are dead (bench/measurement/metrics/codebook.py).
+  A tiny run of 30 steps already uses over a third of a 64-code book (tests/bench/training/test_tokenizer.py).
 The thresholds were set on the 164 fmnist32 runs of the quick profile (looking at their sample grids) and on the
 runs built to fail each way (tests/bench/measurement/test_health.py); every check records its value beside its
 threshold. Nyquist peak: StyleGAN2-type Gs (FIR upsampling) 1.0-1.1x the data's, ProGAN 0.8x; transposed-
@@ -34,11 +37,12 @@ D_ACCURACY = 0.95
 DIVERSITY = 0.25
 COVERAGE_FALL = 0.5
 NYQUIST = 3.0
+CODEBOOK_FLOOR = 0.05
 PAIRS_N = 1000  # samples (and real images) whose pairwise distances are compared: the first of each set
 
-CHECKS = ("diverged", "d_wins", "mode_collapse", "checkerboard", "copying")
+CHECKS = ("diverged", "d_wins", "mode_collapse", "checkerboard", "copying", "codebook_collapse")
 BADGES = {"diverged": "diverged", "d_wins": "D wins", "mode_collapse": "mode collapse",
-          "checkerboard": "checkerboard", "copying": "copies training data"}
+          "checkerboard": "checkerboard", "copying": "copies training data", "codebook_collapse": "codebook collapse"}
 RULES = {
     "diverged": "a loss, a weight or a sample stopped being finite",
     "d_wins": f"D's accuracy >= {D_ACCURACY:g} on reals and on fakes at each of the last third of the curve's "
@@ -48,6 +52,7 @@ RULES = {
     "checkerboard": f"spectral peak on the Nyquist lines (against the lines beside them) > {NYQUIST:g} x the real "
                     "images'",
     "copying": "the data-copying test's C_T < -3 (Meehan et al. 2020)",
+    "codebook_collapse": f"codebook usage over the whole test split < {CODEBOOK_FLOOR:g} of its codes",
 }
 
 
@@ -141,6 +146,13 @@ def copying_check(metrics: dict) -> dict:
     return check(bool(value < THRESHOLD), value, THRESHOLD)
 
 
+def codebook_collapse_check(metrics: dict) -> dict:
+    usage = metrics.get("codebook_usage")
+    if usage is None:
+        return check(None, reason="no codebook usage (the run has no tokenizer)")
+    return check(bool(usage < CODEBOOK_FLOOR), usage, CODEBOOK_FLOOR)
+
+
 def verdict(checks: dict[str, dict]) -> dict:
     """The checks with the run's badges (the flagged checks, in CHECKS order) and `healthy` (none flagged)."""
     flagged = [name for name in CHECKS if checks.get(name, {}).get("flag")]
@@ -161,4 +173,6 @@ def assess(train_points: list[dict], diverged: dict | None, metrics: dict, kind:
         if kind == "images":
             checks["checkerboard"] = checkerboard_check(generated, real)
         checks["copying"] = copying_check(metrics)
+        if "codebook_usage" in metrics:
+            checks["codebook_collapse"] = codebook_collapse_check(metrics)
     return verdict(checks)

@@ -60,7 +60,8 @@ def tokenizer_metrics(run: ResolvedRun, autoencoder: torch.nn.Module, test: np.n
             "codes": describe_codes(autoencoder), "family": run.variant.family,
             "disc_start_kimg": run.variant.recipe.disc_start * run.train["kimg"] if run.variant.recipe.disc_start
             else None,
-            "train_kimg": run.train["kimg"], "prior": {key: run.prior[key] for key in sorted(run.prior)},
+            "train_kimg": run.train["kimg"], "train_subset": None,  # stage 1 samples the whole train split
+            "prior": {key: run.prior[key] for key in sorted(run.prior)},
             "reconstructions": "reconstructions.png: rows of 8 test images, each above its reconstruction",
             "rfid": "the first n_rfid test images' reconstructions against the samples' reference"}
     return metrics, spec

@@ -74,10 +74,11 @@ def test_a_tokenizer_run_trains_its_two_stages_and_is_scored_on_reconstructions_
 
 def test_a_change_to_the_prior_retrains_the_prior_and_not_the_tokenizer(tokenizer_root):
     from bench.protocol.resolve import resolve
-    from bench.training.tasks import run_stage
+    from bench.training.tasks import LATER_STAGES, run_stage, task_of
 
     root = tokenizer_root
     before = resolve(RUN, root)
+    assert tuple(task_of("tokenizer").stages(before, root)) == LATER_STAGES["tokenizer"]  # what pipelines generate
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["profiles"]["smoke"]["fmnist32"]["prior"]["depth"] = 2
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -104,3 +105,38 @@ def test_the_pipeline_gives_a_tokenizer_run_a_prior_stage_between_train_and_eval
     assert "results/code/prior-tokenizer.json" in prior["deps"]
     assert {"${item.dir}/s0/train", "${item.dir}/s0/prior"} <= set(evaluate["deps"])
     assert set(stages["prior-tokenizer-vit-vqgan"]["foreach"]) == {"vit-vqgan", "vit-vqgan+plain-codes"}
+
+
+def test_a_tiny_tokenizer_run_keeps_its_codebook_above_the_collapse_floor_and_a_collapsed_one_is_flagged(
+        prepared_data):
+    from bench.data.datasets import load_prepared
+    from bench.measurement.health import CODEBOOK_FLOOR, codebook_collapse_check
+    from bench.measurement.metrics.codebook import codebook_metrics
+    from bench.training.tokenizer_objective import reconstruction_loss
+    from models.vqgan import vqgan_tokenizer
+
+    data = load_prepared("fmnist32", prepared_data.parent.parent)
+    images = torch.from_numpy(data["train_x"][:256]).float() / 127.5 - 1
+    test = torch.from_numpy(data["eval_x"][:256]).float() / 127.5 - 1
+    torch.manual_seed(0)
+    model = vqgan_tokenizer(width=0.25, n_codes=64)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-4, betas=(0.5, 0.9))
+    draw = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        batch = images[torch.randint(len(images), (16,), generator=draw)]
+        out = model(batch)
+        loss = reconstruction_loss(batch, out.images)[0] + out.loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    def usage() -> float:
+        with torch.no_grad():
+            return codebook_metrics(model.eval().encode(test).indices.numpy(), 64)["codebook_usage"]
+
+    trained = usage()
+    assert trained >= 4 * CODEBOOK_FLOOR and not codebook_collapse_check({"codebook_usage": trained})["flag"]
+    with torch.no_grad():  # a dead codebook: every code but the first far from any encoding
+        model.quantizer.codebook.fill_(1e3)
+        model.quantizer.codebook[0].zero_()
+    assert usage() == 1 / 64 and codebook_collapse_check({"codebook_usage": usage()})["flag"]
