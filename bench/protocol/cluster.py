@@ -27,7 +27,7 @@ Resources: each stage asks Ray for `cpus` CPUs and its processes get as many thr
 default would be the same): CPU results are bit-identical for the same seed, machine type and thread count, so a
 stage swept with `cpus` = the cores of the machine reproduces a local `dvc repro` there byte for byte. With
 `gpus=True` (the workers have GPUs) a train stage also asks for params.yaml `nproc` GPUs (its torch.distributed
-ranks), every other stage for none.
+ranks), a tokenizer run's prior stage for one, every other stage for none.
 
 Ray is an optional extra (`pip install 'gan-bench[ray]'`) imported only here, when a sweep starts.
 """
@@ -232,6 +232,14 @@ def is_train(stage) -> bool:
     return bool(re.match(r"\s*(exec\s+)?gbench\s+train\b", str(stage.cmd or "")))
 
 
+def stage_gpus(stage, nproc: int) -> int:
+    """GPUs a stage asks for on GPU workers: a train stage its `nproc` ranks, a tokenizer's prior stage one (it
+    trains in one process), any other none."""
+    if is_train(stage):
+        return nproc
+    return 1 if re.match(r"\s*(exec\s+)?gbench\s+prior\b", str(stage.cmd or "")) else 0
+
+
 @dataclass(frozen=True)
 class Plan:
     """The stages to run, upstream first, and the DVC targets that restore the whole selection afterwards."""
@@ -269,7 +277,7 @@ def plan(root: Path, targets: list[str], gpus: bool = False) -> Plan:
             todo = out_of_date(graph, selected)
             names = {s: address(s, root) for s in todo}
             stages = [PlannedStage(names[s], tuple(names[u] for u in graph.successors(s) if u in names),
-                                   nproc if gpus and is_train(s) else 0) for s in todo]
+                                   stage_gpus(s, nproc) if gpus else 0) for s in todo]
             return Plan(stages, restore_targets(graph, selected, root) if targets else [])
     except DvcException as exc:
         raise UserError(f"DVC cannot read the pipeline: {exc}; fix it so that `dvc status` works, then run the sweep "

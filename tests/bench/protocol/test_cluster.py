@@ -317,3 +317,16 @@ def test_a_stage_of_the_root_pipeline_that_ran_is_said_to_have_run():
     restored = {**ran, "stage": f"{PIPELINE}:prepare", "ran": [f"{PIPELINE}:prepare", "aggregate"]}
     assert cluster.describe(restored) == "ran, 1.0 s on h, Ray node n; also ran aggregate"
     assert cluster.describe({**ran, "ran": []}).startswith("restored from the run-cache")
+
+
+def test_on_gpu_workers_a_train_stage_asks_for_its_ranks_a_prior_stage_for_one_gpu_and_others_for_none():
+    from types import SimpleNamespace
+
+    def stage(cmd):
+        return SimpleNamespace(cmd=cmd)
+
+    assert cluster.stage_gpus(stage("exec gbench train 'a/b/c/s0'"), 4) == 4
+    assert cluster.stage_gpus(stage("exec gbench prior 'tokenizer/fmnist32/vqgan/s0'"), 4) == 1
+    assert cluster.stage_gpus(stage("exec gbench evaluate 'a/b/c/s0'"), 4) == 0
+    assert cluster.stage_gpus(stage("exec gbench priorities"), 4) == 0
+    assert cluster.stage_gpus(stage(None), 4) == 0
