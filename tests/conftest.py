@@ -130,9 +130,9 @@ def second_root(bench_root: Path, tmp_path_factory, **settings) -> Path:
     return root
 
 
-def kill_at_first_checkpoint(root: Path, run) -> dict:
-    """Start `gbench train RUN` in its own process, SIGKILL it as soon as its resume folder holds a checkpoint,
-    and return that checkpoint (loaded)."""
+def kill_at_first_checkpoint(root: Path, run, stage: str = "train") -> dict:
+    """Start `gbench train RUN` (or a later stage's command, e.g. `gbench prior RUN`) in its own process, SIGKILL it
+    as soon as its resume folder holds a checkpoint, and return that checkpoint (loaded)."""
     import os
     import signal
     import subprocess
@@ -142,8 +142,8 @@ def kill_at_first_checkpoint(root: Path, run) -> dict:
     from bench.training.checkpoint import CHECKPOINT, load_checkpoint
     from bench.training.loop import resume_dir
 
-    ckpt = resume_dir(root, run) / CHECKPOINT  # the run's state lives outside its DVC output
-    process = subprocess.Popen([sys.executable, "-m", "bench.cli", "--root", str(root), "train", str(run)],
+    ckpt = resume_dir(root, run, stage) / CHECKPOINT  # the run's state lives outside its DVC output
+    process = subprocess.Popen([sys.executable, "-m", "bench.cli", "--root", str(root), stage, str(run)],
                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -140,3 +140,37 @@ def test_a_tiny_tokenizer_run_keeps_its_codebook_above_the_collapse_floor_and_a_
         model.quantizer.codebook.fill_(1e3)
         model.quantizer.codebook[0].zero_()
     assert usage() == 1 / 64 and codebook_collapse_check({"codebook_usage": usage()})["flag"]
+
+
+def test_a_prior_stage_killed_and_resumed_equals_the_uninterrupted_one(tokenizer_root, tmp_path_factory):
+    """The prior stage resumes through the shared loop: its prior, optimizer, data order and the random streams of
+    its curve samples must come back from the checkpoint."""
+    import shutil
+
+    from tests.conftest import kill_at_first_checkpoint
+
+    root = tokenizer_root
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["profiles"]["smoke"]["fmnist32"]["prior"].update(kimg=0.512, checkpoint_every_kimg=0.032,
+                                                           curve_every_kimg=0.128)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    train(RUN, root)
+    uninterrupted = tmp_path_factory.mktemp("uninterrupted")
+    shutil.copytree(root / "pipelines", uninterrupted / "pipelines")
+    shutil.copy(root / "params.yaml", uninterrupted / "params.yaml")
+    (uninterrupted / "results" / "data").mkdir(parents=True)
+    (uninterrupted / "results" / "data" / "fmnist32").symlink_to(root / "results" / "data" / "fmnist32",
+                                                                 target_is_directory=True)
+    shutil.copytree(RUN.folder(root) / "train", RUN.folder(uninterrupted) / "train")  # the same tokenizer bytes
+    train(RUN, uninterrupted, stage="prior")
+
+    killed_at = kill_at_first_checkpoint(root, RUN, "prior")
+    assert not killed_at["finished"] and 0 < json.loads(killed_at["state"])["images"] < 512
+    train(RUN, root, stage="prior")  # picks up the checkpoint
+
+    def outputs(base):
+        folder = RUN.folder(base) / "prior"
+        return ((folder / CHECKPOINT).read_bytes(), read_json(folder / "curve.json"),
+                (folder / "curve_samples.npz").read_bytes())
+
+    assert outputs(root) == outputs(uninterrupted)
