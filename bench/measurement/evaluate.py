@@ -303,7 +303,7 @@ def evaluate(run_id: RunId, root: Path, device_name: str | None = None, protocol
             references = {name: inputs.reference(run_id.dataset, name)[0] for name in spec["backbones"]}
             tokenized, spec["tokenizer"] = tokenizer_metrics(run, g.autoencoder, data["eval_x"], backbones,
                                                              references, n, out, device)
-            metrics.update(tokenized, sample_ms_per_image=spec["sampling"]["ms_per_image"])
+            metrics.update(tokenized, sample_ms_per_image=spec["sampling"].pop("ms_per_image"))
         else:
             raise ValueError(f"task kind {run.task!r} asks for metric group {group!r}, which evaluate does not know")
 

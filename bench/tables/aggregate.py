@@ -61,7 +61,7 @@ PER_RUN_DETAIL = {**RUN_OUTCOMES, "is": ("reason",)}
 
 def poolable_spec(spec: dict, detail: dict[str, tuple[str, ...]] = PER_RUN_DETAIL) -> dict:
     """The metric spec without what differs between the runs of one table by design (seeds, hashes, each run's
-    data-copying outcome, a tokenizer variant's model and each run's sampling time, and the machine-specific text
+    data-copying outcome, a tokenizer variant's model, and the machine-specific text
     of why IS is unavailable: that it is unavailable stays part of the spec)."""
     out = pooled_spec({k: v for k, v in spec.items() if k not in SPEC_KEYS_IGNORED})
     out["backbones"] = {name: {k: ({kk: vv for kk, vv in v.items() if kk not in detail[k]}

@@ -45,7 +45,6 @@ PAIR_METRICS = ("codebook_usage", "rfid", "rfid_domain")  # what the ViT-VQGAN p
 PLAIN_OPTION = "plain-codes"
 # of the spec's tokenizer block, what describes each variant's model (the rest says how its metrics were measured)
 MODEL_KEYS = ("family", "codes", "n_codes", "grid", "train_subset", "train_kimg", "disc_start_kimg", "prior")
-SAMPLING_OUTCOMES = ("seconds", "ms_per_image")  # of the spec's sampling block: each run's timing, a result
 BEFORE_AFTER = 2  # curve points on each side of D's start
 HOST_STUDY = "leaderboard"  # the leaderboard a tokenizer study's generation rows join
 BACKBONE_IDENTITY = ("backbone", "weights_sha256", "resize", "normalization", "reference", "kid")
@@ -53,12 +52,11 @@ BACKBONE_IDENTITY = ("backbone", "weights_sha256", "resize", "normalization", "r
 
 def pooled_spec(spec: dict) -> dict:
     """A metric spec without what differs between the runs of one tokenizer table by design: the tokenizer block's
-    description of each variant's model (MODEL_KEYS) and the sampling block's timing of each run. What stays says
-    how the metrics were measured (test images, rFID's N, sampling settings), which the runs of a table share."""
+    description of each variant's model (MODEL_KEYS). What stays says how the metrics were measured (test images,
+    rFID's N, sampling settings), which the runs of a table share."""
     out = dict(spec)
-    for key, drop in ((KIND, MODEL_KEYS), ("sampling", SAMPLING_OUTCOMES)):
-        if isinstance(out.get(key), dict):
-            out[key] = {k: v for k, v in out[key].items() if k not in drop}
+    if isinstance(out.get(KIND), dict):
+        out[KIND] = {k: v for k, v in out[KIND].items() if k not in MODEL_KEYS}
     return out
 
 

@@ -74,15 +74,15 @@ def _publish(work: Path, out: Path) -> None:
 
 
 def inputs_hash(run: ResolvedRun, root: Path, stage: Stage | None = None) -> str:
-    """A hash of everything a finished stage's outputs follow from: its config, its dataset's checksum, the
-    code the train stage executes (the same import closure its DVC stage depends on) and the stage's input files
-    (an earlier stage's checkpoint)."""
+    """A hash of everything a finished stage's outputs follow from: its config (a later stage's names the checkpoint
+    it starts from), its dataset's checksum and the code the train stage executes (the same import closure its DVC
+    stage depends on)."""
     stage = stage or train_stage(run)
     files = closure([module_file("bench.training.loop"), module_file(task_module(run.task)),
                      *(Path(f) for f in run.variant.code_files())])
     digest = hashlib.sha256(stage.config_hash.encode())
     digest.update(read_json(root / "results" / "data" / run.run.dataset / "meta.json")["sha256"].encode())
-    for path in [*files, *stage.inputs]:
+    for path in files:
         digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 

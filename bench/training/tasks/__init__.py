@@ -111,14 +111,13 @@ TRAIN = "train"
 class Stage:
     """A training stage of a run after its `train` stage (e.g. the tokenizer's prior): the loop trains `trainer`'s
     result into results/<run>/<name>/, resuming in its own resume folder, under `settings` (kimg, curve and
-    checkpoint intervals, curve_n) and `config` (config.json, hashed: `config["config_hash"]`). `inputs`: files the
-    result follows from besides the dataset and the code (an earlier stage's checkpoint)."""
+    checkpoint intervals, curve_n) and `config` (config.json, hashed: `config["config_hash"]`; it names whatever
+    else the result follows from besides the dataset and the code, e.g. an earlier stage's checkpoint's sha256)."""
 
     name: str
     config: dict[str, Any]
     settings: Mapping[str, Any]
     trainer: Callable[[dict[str, np.ndarray], torch.device, Ranks], Trainer]
-    inputs: tuple[Path, ...] = ()
 
     @property
     def config_hash(self) -> str:

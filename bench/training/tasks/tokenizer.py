@@ -26,7 +26,6 @@ One process, no micro-batches (the quantizer's EMA and the batch norm of D are p
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -34,14 +33,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from bench.protocol.errors import ConfigError
 from bench.protocol.io import sha256_file, stable_hash
 from bench.protocol.seeding import generator, stream_seed
-from bench.training.distributed import SINGLE, Ranks, micro_batches
+from bench.training.distributed import SINGLE, Ranks
 from bench.training.flops import count_flops
 from bench.training.losses import get_loss
 from bench.training.snapshots import CurveSnapshots
 from bench.training.tasks import Stage, TaskKind, Trainer
+from bench.training.tasks.common import as_tensor, build, minimise, require_one_process
 from bench.training.tokenizer_objective import adaptive_weight, gan_factor, reconstruction_loss
 
 if TYPE_CHECKING:
@@ -52,16 +51,6 @@ if TYPE_CHECKING:
 PRIOR = "prior"
 ENCODE_BATCH = 256
 PRIOR_BETAS = (0.9, 0.95)  # taming's GPT optimiser (AdamW), as minGPT
-
-
-def _as_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).float() / 127.5 - 1.0
-
-
-def _build(factory, **settings) -> nn.Module:
-    """A network from its factory with the settings it takes (a variant's arch holds both networks' keys)."""
-    accepted = inspect.signature(factory).parameters
-    return factory(**{k: v for k, v in settings.items() if k in accepted})
 
 
 class Reconstructor(nn.Module):
@@ -99,7 +88,7 @@ class PriorSampler(nn.Module):
 
 def build_tokenizer(run: ResolvedRun) -> nn.Module:
     channels, size = run.dataset.shape[0], run.dataset.shape[1]
-    return _build(run.variant.generator, in_channels=channels, resolution=size, width=run.train["width"],
+    return build(run.variant.generator, in_channels=channels, resolution=size, width=run.train["width"],
                   **run.variant.arch)
 
 
@@ -119,9 +108,9 @@ class TokenizerTrainer(Trainer):
         recipe, seed = run.variant.recipe, run.run.seed
         self.recipe, self.device, self.batch = recipe, device, recipe.batch
         self.loss = get_loss(recipe.loss)
-        self.x = _as_tensor(data["train_x"])
+        self.x = as_tensor(data["train_x"])
         self.snapshots = CurveSnapshots("images", run.train["curve_n"], 0,
-                                        inputs=_as_tensor(data["eval_x"][: run.train["curve_n"]]))
+                                        inputs=as_tensor(data["eval_x"][: run.train["curve_n"]]))
         torch.manual_seed(stream_seed(seed, "weights"))
         self.nets = [net.to(device) for net in TOKENIZER.build_networks(run)]
         self.autoencoder = self.nets[0]
@@ -226,12 +215,12 @@ class TokenizerTrainer(Trainer):
                    else torch.tensor(r.adversarial_weight))
             loss = loss + lam * factor * gan
             logs.update({"gan_g": gan.item(), "lambda": float(lam), "gan_factor": factor})
-        self._minimise(self.opt_ae, loss, optimise)
+        minimise(self.opt_ae, loss, optimise)
         logs["loss_ae"] = loss.item()
         if d is not None:
             d.requires_grad_(True)
             d_loss = factor * r.d_loss_scale * self.loss.d_loss(d(x), d(out.images.detach()))
-            self._minimise(self.opt_d, d_loss, optimise)
+            minimise(self.opt_d, d_loss, optimise)
             logs["loss_d"] = d_loss.item()
         return logs
 
@@ -241,12 +230,6 @@ class TokenizerTrainer(Trainer):
         self.d.requires_grad_(True)
         (self.recipe.d_loss_scale * self.loss.d_loss(self.d(x), self.d(fake))).backward()
 
-    @staticmethod
-    def _minimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor, optimise: bool) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if optimise:
-            optimizer.step()
 
 
 @torch.no_grad()
@@ -254,7 +237,7 @@ def encode_split(autoencoder: nn.Module, images: np.ndarray, device: torch.devic
                  batch: int = ENCODE_BATCH) -> torch.Tensor:
     """The code indices (N x h*w, raster order) of uint8 images under a frozen tokenizer in eval mode."""
     autoencoder = autoencoder.to(device).eval()
-    codes = [autoencoder.encode(_as_tensor(images[i: i + batch]).to(device)).indices.flatten(1).cpu()
+    codes = [autoencoder.encode(as_tensor(images[i: i + batch]).to(device)).indices.flatten(1).cpu()
              for i in range(0, len(images), batch)]
     return torch.cat(codes)
 
@@ -360,13 +343,13 @@ class TokenizerTask(TaskKind):
         if run.variant.recipe.adversarial_weight == 0:
             return (autoencoder,)
         channels, size = run.dataset.shape[0], run.dataset.shape[1]
-        d = _build(run.variant.discriminator, in_channels=channels, size=size, width=run.train["width"],
+        d = build(run.variant.discriminator, in_channels=channels, size=size, width=run.train["width"],
                    **run.variant.arch)
         return autoencoder, d
 
     def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device,
                 ranks: Ranks = SINGLE) -> TokenizerTrainer:
-        _single_process(run, ranks, run.train.get("micro_batch"))
+        require_one_process(run, ranks, run.train.get("micro_batch"), "tokenizer", ONE_PROCESS)
         return TokenizerTrainer(run, data, device)
 
     def stages(self, run: ResolvedRun, root: Path) -> dict[str, Stage]:
@@ -381,10 +364,10 @@ class TokenizerTask(TaskKind):
         config["config_hash"] = stable_hash(config)
 
         def trainer(data: dict[str, np.ndarray], device: torch.device, ranks: Ranks) -> PriorTrainer:
-            _single_process(run, ranks, None)
+            require_one_process(run, ranks, None, "tokenizer", ONE_PROCESS)
             return PriorTrainer(run, data, device, finished_checkpoint(tokenizer_file.parent, run.config_hash))
 
-        return {PRIOR: Stage(PRIOR, config, run.prior, trainer, (tokenizer_file,))}
+        return {PRIOR: Stage(PRIOR, config, run.prior, trainer)}
 
     def evaluated_module(self, run: ResolvedRun, saved: dict[str, Any]) -> PriorSampler:
         """The prior stage's checkpoint as a sampler: its prior and the tokenizer it carries, sampling with the
@@ -403,8 +386,8 @@ class TokenizerTask(TaskKind):
         module = module.to(device).eval()
         started = time.perf_counter()
         images = torch.cat([module(ids.to(device)).cpu() for ids in torch.arange(n).split(ENCODE_BATCH)])
-        seconds = time.perf_counter() - started
-        return images, {"sampling": {"n": n, "seconds": seconds, "ms_per_image": 1000 * seconds / n,
+        seconds = time.perf_counter() - started  # a result (evaluate's sample_ms_per_image), not how it was measured
+        return images, {"sampling": {"n": n, "ms_per_image": 1000 * seconds / n,
                                      "device": device.type, "batch": ENCODE_BATCH,
                                      "temperature": module.temperature, "top_k": module.top_k, "top_p": module.top_p,
                                      "labels": "i % n_classes" if module.n_classes else None}}
@@ -413,10 +396,7 @@ class TokenizerTask(TaskKind):
         return ("tokenizer",)
 
 
-def _single_process(run: ResolvedRun, ranks: Ranks, micro_batch: int | None) -> None:
-    if ranks.world > 1 or micro_batches(run.variant.recipe.batch, micro_batch) > 1:
-        raise ConfigError(f"{run.run}: tokenizer runs train in one process without micro-batches (the codebook's "
-                          "EMA and D's batch norm are per process); drop nproc and micro_batch for it")
+ONE_PROCESS = "the codebook's EMA and D's batch norm are per process"
 
 
 TOKENIZER = TokenizerTask()

@@ -22,7 +22,6 @@ depend on the rank count); checkpoints and resume are the shared loop's.
 from __future__ import annotations
 
 import copy
-import inspect
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,13 +29,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.protocol.errors import ConfigError
 from bench.protocol.seeding import generator, stream_seed
-from bench.training.distributed import SINGLE, Ranks, micro_batches
+from bench.training.distributed import SINGLE, Ranks
 from bench.training.flops import count_flops
 from bench.training.image_pool import ImagePool
 from bench.training.snapshots import CurveSnapshots, generate
 from bench.training.tasks import TaskKind, Trainer
+from bench.training.tasks.common import as_tensor, build, minimise, require_one_process
 
 if TYPE_CHECKING:
     from bench.protocol.resolve import ResolvedRun
@@ -71,27 +70,15 @@ def lr_factor(images: int, budget: int, decay_from: float) -> float:
     return 1.0 if images <= start else max(0.0, 1.0 - (images - start) / (budget - start))
 
 
-def _build(factory, **settings) -> nn.Module:
-    """A network from its factory with the settings it takes (a variant's arch holds both networks' keys)."""
-    accepted = inspect.signature(factory).parameters
-    return factory(**{k: v for k, v in settings.items() if k in accepted})
-
-
-def _as_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).float() / 127.5 - 1.0
-
-
 class TranslationTrainer(Trainer):
     def __init__(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device,
                  ranks: Ranks = SINGLE) -> None:
-        if ranks.world > 1 or micro_batches(run.variant.recipe.batch, run.train.get("micro_batch")) > 1:
-            raise ConfigError(f"{run.run}: translation runs train in one process without micro-batches (the image "
-                              "pool is per process); drop nproc and micro_batch for it")
+        require_one_process(run, ranks, run.train.get("micro_batch"), "translation", "the image pool is per process")
         recipe, seed = run.variant.recipe, run.run.seed
         self.recipe, self.device, self.batch, self.loss = recipe, device, recipe.batch, recipe.loss
         self.cycle = recipe.cycle_weight > 0
-        self.a, self.b = _as_tensor(data["train_a"]), _as_tensor(data["train_x"])
-        inputs = _as_tensor(data["eval_a"][: run.train["curve_n"]])
+        self.a, self.b = as_tensor(data["train_a"]), as_tensor(data["train_x"])
+        inputs = as_tensor(data["eval_a"][: run.train["curve_n"]])
         self.snapshots = CurveSnapshots("images", run.train["curve_n"], 0, inputs=inputs)
         torch.manual_seed(stream_seed(seed, "weights"))
         self.nets = [net.to(device) for net in TRANSLATION.build_networks(run)]
@@ -213,7 +200,7 @@ class TranslationTrainer(Trainer):
             d.requires_grad_(True)
             d_loss = r.d_loss_scale * (gan_term(d(torch.cat([a, b], 1)), True, self.loss)
                                        + gan_term(d(torch.cat([a, fake.detach()], 1)), False, self.loss))
-            self._minimise(self.opt_d, d_loss, optimise)
+            minimise(self.opt_d, d_loss, optimise)
             d.requires_grad_(False)
             logs["loss_d"] = d_loss.item()
         l1 = F.l1_loss(fake, b)
@@ -222,7 +209,7 @@ class TranslationTrainer(Trainer):
             adversarial = gan_term(self.ds[0](torch.cat([a, fake], 1)), True, self.loss)
             g_loss = g_loss + r.adversarial_weight * adversarial
             logs["loss_g_gan"] = adversarial.item()
-        self._minimise(self.opt_g, g_loss, optimise)
+        minimise(self.opt_g, g_loss, optimise)
         return {**logs, "loss_g": g_loss.item(), "l1": l1.item()}
 
     def _cycle_step(self, a: torch.Tensor, b: torch.Tensor, optimise: bool = True) -> dict[str, float]:
@@ -235,7 +222,7 @@ class TranslationTrainer(Trainer):
         identity = terms["identity_a"] + terms["identity_b"]
         g_loss = (r.adversarial_weight * adversarial + r.cycle_weight * cycle
                   + r.identity_weight * r.cycle_weight * identity)
-        self._minimise(self.opt_g, g_loss, optimise)
+        minimise(self.opt_g, g_loss, optimise)
         for d in self.ds:
             d.requires_grad_(True)
         d_loss = 0.0
@@ -243,16 +230,10 @@ class TranslationTrainer(Trainer):
             shown = pool.query(fake.detach())
             terms_d = gan_term(d(real), True, self.loss) + gan_term(d(shown), False, self.loss)
             d_loss = d_loss + r.d_loss_scale * terms_d
-        self._minimise(self.opt_d, d_loss, optimise)
+        minimise(self.opt_d, d_loss, optimise)
         return {"loss_g": g_loss.item(), "loss_g_gan": adversarial.item(), "cycle": cycle.item(),
                 "identity": identity.item(), "loss_d": d_loss.item()}
 
-    @staticmethod
-    def _minimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor, optimise: bool) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if optimise:
-            optimizer.step()
 
 
 class TranslationTask(TaskKind):
@@ -265,13 +246,13 @@ class TranslationTask(TaskKind):
         channels, size = run.dataset.shape[0], run.dataset.shape[1]
         settings = {**variant.arch, "width": run.train["width"], "size": size}
         if recipe.cycle_weight > 0:
-            gs = [_build(variant.generator, in_channels=channels, out_channels=channels, **settings) for _ in range(2)]
-            ds = [_build(variant.discriminator, in_channels=channels, **settings) for _ in range(2)]
+            gs = [build(variant.generator, in_channels=channels, out_channels=channels, **settings) for _ in range(2)]
+            ds = [build(variant.discriminator, in_channels=channels, **settings) for _ in range(2)]
             return (*gs, *ds)
-        g = _build(variant.generator, in_channels=channels, out_channels=channels, **settings)
+        g = build(variant.generator, in_channels=channels, out_channels=channels, **settings)
         if recipe.adversarial_weight == 0:
             return (g,)
-        return g, _build(variant.discriminator, in_channels=2 * channels, **settings)
+        return g, build(variant.discriminator, in_channels=2 * channels, **settings)
 
     def trainer(self, run: ResolvedRun, data: dict[str, np.ndarray], device: torch.device,
                 ranks: Ranks = SINGLE) -> TranslationTrainer:
@@ -287,7 +268,7 @@ class TranslationTask(TaskKind):
                            data: dict[str, np.ndarray] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         """The first `n` test inputs translated (in the split's order: pairs stay aligned with eval_x); a U-Net's
         test-time dropout draws from the global stream, which evaluate seeds."""
-        inputs = _as_tensor(data["eval_a"][:n])
+        inputs = as_tensor(data["eval_a"][:n])
         return generate(module, inputs, device), {"inputs": f"the first {len(inputs)} of the test split's inputs"}
 
     def metric_groups(self, run: ResolvedRun, module: nn.Module) -> tuple[str, ...]:
